@@ -1,0 +1,12 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    testTimeout: 120_000,
+    hookTimeout: 120_000,
+    // Tests spawn the CLI and train small models; two workers match CI's two cores.
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    pool: "forks"
+  }
+})
