@@ -1,0 +1,315 @@
+/**
+ * The gradient-descent references of spec §4, in float64 and independent of any tensor library.
+ *
+ * Every reference predicts logits z = θ · S(x_q), a scalar step θ times a feature vector S ∈ R^C of the context:
+ *   gd-linear  (θ = η):  S_c = (1/n) Σ_{i: y_i = c} x_iᵀ x_q                       one GD step on CE from W = 0
+ *   kgd-fixed  (θ = η):  S_c = (1/n) Σ_{i: y_i = c} exp((c_σ x_iᵀ x_q − |c_σ|)/√D)  one exp-kernel GD step
+ *   ca-kgd     (θ = b):  S_c = Σ_{i: y_i = c} k_i / Σ_j k_j,  k_i = exp(c_σ x_iᵀ x_q/√D)
+ *                        one kernel GD step with the context-adaptive rate η(x_q) = c_η / Σ_j k_j, c_η = n·b
+ * (the (1/C)1 term of the gradient at W = 0 shifts every logit equally and is dropped). The |c_σ| shift in kgd-fixed
+ * keeps every kernel value ≤ 1 for either sign of c_σ; it rescales η by exp(|c_σ|/√D), which extraction accounts for.
+ * Cross-entropy is convex in θ for fixed features, which the grid search uses.
+ */
+import type { TaskBatch } from "./Task.js"
+
+export type ReferenceKind = "gd-linear" | "kgd-fixed" | "ca-kgd"
+
+export interface ReferenceShape {
+  readonly kind: ReferenceKind
+  /** D = d + C, the token width that scales the kernel exponent. */
+  readonly D: number
+  /** ca-kgd only: the query attends to itself, adding k_q = exp(c_σ‖x_q‖²/√D) to the normaliser. */
+  readonly selfAttend: boolean
+}
+
+export interface ReferenceParams {
+  /** Kernel inverse width; ignored by gd-linear. */
+  readonly cSigma: number
+  /** The step: η for gd-linear and kgd-fixed, b for ca-kgd. */
+  readonly scale: number
+}
+
+/** x_iᵀ x_q for every context point of every task, [N, n]: computed once when many c_σ are tried on one set. */
+export const queryDots = (batch: TaskBatch): Float64Array => {
+  const { n, d, size } = batch
+  const dots = new Float64Array(size * n)
+  for (let t = 0; t < size; t++) {
+    for (let i = 0; i < n; i++) {
+      let dot = 0
+      for (let k = 0; k < d; k++) dot += batch.x[(t * n + i) * d + k]! * batch.query[t * d + k]!
+      dots[t * n + i] = dot
+    }
+  }
+  return dots
+}
+
+/**
+ * Features S [N, C] of every task, and their Jacobians ∂S/∂x_q [N, C, d] when asked. Logits are scale · S.
+ * `dots` may carry {@link queryDots} of the batch.
+ */
+export const referenceFeatures = (
+  shape: ReferenceShape,
+  cSigma: number,
+  batch: TaskBatch,
+  withJacobian: boolean,
+  dots?: Float64Array
+): { readonly features: Float64Array; readonly jacobians: Float64Array | undefined } => {
+  const { n, d, C, size } = batch
+  const features = new Float64Array(size * C)
+  const jacobians = withJacobian ? new Float64Array(size * C * d) : undefined
+  const kernel = new Float64Array(n)
+  const gamma = cSigma / Math.sqrt(shape.D)
+  const zGrad = new Float64Array(d)
+  for (let t = 0; t < size; t++) {
+    const xBase = t * n * d
+    const qBase = t * d
+    const fBase = t * C
+    const jBase = t * C * d
+    if (dots) kernel.set(dots.subarray(t * n, (t + 1) * n))
+    else {
+      for (let i = 0; i < n; i++) {
+        let dot = 0
+        for (let k = 0; k < d; k++) dot += batch.x[xBase + i * d + k]! * batch.query[qBase + k]!
+        kernel[i] = dot
+      }
+    }
+    switch (shape.kind) {
+      case "gd-linear": {
+        for (let i = 0; i < n; i++) {
+          const c = batch.labels[t * n + i]!
+          features[fBase + c]! += kernel[i]! / n
+          if (jacobians) for (let k = 0; k < d; k++) jacobians[jBase + c * d + k]! += batch.x[xBase + i * d + k]! / n
+        }
+        break
+      }
+      case "kgd-fixed": {
+        const shift = Math.abs(gamma)
+        for (let i = 0; i < n; i++) {
+          const c = batch.labels[t * n + i]!
+          const k = Math.exp(gamma * kernel[i]! - shift) / n
+          features[fBase + c]! += k
+          if (jacobians) {
+            for (let m = 0; m < d; m++) jacobians[jBase + c * d + m]! += k * gamma * batch.x[xBase + i * d + m]!
+          }
+        }
+        break
+      }
+      case "ca-kgd": {
+        let qq = 0
+        if (shape.selfAttend) for (let k = 0; k < d; k++) qq += batch.query[qBase + k]! ** 2
+        // Subtracting the largest exponent leaves every ratio k_i / Σ_j k_j unchanged.
+        let max = shape.selfAttend ? gamma * qq : -Infinity
+        for (let i = 0; i < n; i++) max = Math.max(max, gamma * kernel[i]!)
+        let total = 0
+        for (let i = 0; i < n; i++) {
+          kernel[i] = Math.exp(gamma * kernel[i]! - max)
+          total += kernel[i]!
+        }
+        const selfKernel = shape.selfAttend ? Math.exp(gamma * qq - max) : 0
+        total += selfKernel
+        for (let i = 0; i < n; i++) features[fBase + batch.labels[t * n + i]!]! += kernel[i]! / total
+        if (jacobians) {
+          // ∂S_c = (∂N_c − S_c ∂Z) / Z with ∂k_i = γ k_i x_i and ∂k_q = 2γ k_q x_q.
+          zGrad.fill(0)
+          for (let i = 0; i < n; i++) {
+            const c = batch.labels[t * n + i]!
+            const k = kernel[i]!
+            for (let m = 0; m < d; m++) {
+              const g = gamma * k * batch.x[xBase + i * d + m]!
+              jacobians[jBase + c * d + m]! += g / total
+              zGrad[m]! += g
+            }
+          }
+          for (let m = 0; m < d; m++) zGrad[m]! += 2 * gamma * selfKernel * batch.query[qBase + m]!
+          for (let c = 0; c < C; c++) {
+            const s = features[fBase + c]!
+            for (let m = 0; m < d; m++) jacobians[jBase + c * d + m]! -= (s * zGrad[m]!) / total
+          }
+        }
+        break
+      }
+    }
+  }
+  return { features, jacobians }
+}
+
+/** Logits [N, C] = scale · features (and Jacobians likewise). */
+export const referencePredict = (
+  shape: ReferenceShape,
+  params: ReferenceParams,
+  batch: TaskBatch,
+  withJacobian: boolean
+): { readonly logits: Float64Array; readonly jacobians: Float64Array | undefined } => {
+  const { features, jacobians } = referenceFeatures(shape, params.cSigma, batch, withJacobian)
+  for (let i = 0; i < features.length; i++) features[i]! *= params.scale
+  if (jacobians) for (let i = 0; i < jacobians.length; i++) jacobians[i]! *= params.scale
+  return { logits: features, jacobians }
+}
+
+/** Mean cross-entropy of logits scale · features against the labels. */
+export const meanCrossEntropy = (features: Float64Array, scale: number, labels: Int32Array, C: number): number => {
+  let total = 0
+  const N = labels.length
+  for (let t = 0; t < N; t++) {
+    const base = t * C
+    let max = -Infinity
+    for (let c = 0; c < C; c++) max = Math.max(max, scale * features[base + c]!)
+    let sum = 0
+    for (let c = 0; c < C; c++) sum += Math.exp(scale * features[base + c]! - max)
+    total += max + Math.log(sum) - scale * features[base + labels[t]!]!
+  }
+  return total / N
+}
+
+/**
+ * The step θ minimising the mean CE of logits θ·S, by damped Newton from θ = 0. CE is convex in θ, so this is the
+ * global minimum over both signs. f'(θ) = mean(E_p[S] − S_c), f''(θ) = mean(Var_p[S]).
+ */
+export const minimizeScale = (
+  features: Float64Array,
+  labels: Int32Array,
+  C: number
+): { readonly scale: number; readonly loss: number } => {
+  const N = labels.length
+  const derivatives = (theta: number) => {
+    let g = 0
+    let h = 0
+    for (let t = 0; t < N; t++) {
+      const base = t * C
+      let max = -Infinity
+      for (let c = 0; c < C; c++) max = Math.max(max, theta * features[base + c]!)
+      let sum = 0
+      let m1 = 0
+      let m2 = 0
+      for (let c = 0; c < C; c++) {
+        const s = features[base + c]!
+        const e = Math.exp(theta * s - max)
+        sum += e
+        m1 += e * s
+        m2 += e * s * s
+      }
+      m1 /= sum
+      m2 /= sum
+      g += m1 - features[base + labels[t]!]!
+      h += m2 - m1 * m1
+    }
+    return { g: g / N, h: h / N }
+  }
+  let theta = 0
+  let loss = meanCrossEntropy(features, theta, labels, C)
+  for (let iteration = 0; iteration < 100; iteration++) {
+    const { g, h } = derivatives(theta)
+    if (!(h > 1e-300) || Math.abs(g) < 1e-12) break
+    let step = -g / h
+    let accepted = false
+    for (let halving = 0; halving < 60; halving++) {
+      const candidate = theta + step
+      const candidateLoss = meanCrossEntropy(features, candidate, labels, C)
+      if (candidateLoss <= loss) {
+        const converged = Math.abs(step) <= 1e-10 * Math.max(1, Math.abs(theta)) || loss - candidateLoss < 1e-15
+        theta = candidate
+        loss = candidateLoss
+        accepted = !converged
+        break
+      }
+      step /= 2
+    }
+    if (!accepted) break
+  }
+  return { scale: theta, loss }
+}
+
+/** Log-spaced values from min to max (count ≥ 1). */
+export const logSpace = (min: number, max: number, count: number): Array<number> =>
+  count === 1
+    ? [min]
+    : Array.from({ length: count }, (_, i) => Math.exp(Math.log(min) + ((Math.log(max) - Math.log(min)) * i) / (count - 1)))
+
+/** The grid mirrored onto both signs, ascending: −max … −min, min … max. */
+export const signedGrid = (min: number, max: number, count: number): Array<number> => {
+  const positive = logSpace(min, max, count)
+  return [...positive.map((v) => -v).reverse(), ...positive]
+}
+
+const GOLDEN = (Math.sqrt(5) - 1) / 2
+
+/** Golden-section search for a minimum of f on [lo, hi]; `iterations` shrinks the bracket by 0.618^iterations. */
+export const goldenSection = (
+  f: (x: number) => number,
+  lo: number,
+  hi: number,
+  iterations = 40
+): { readonly x: number; readonly value: number } => {
+  let a = lo
+  let b = hi
+  let x1 = b - GOLDEN * (b - a)
+  let x2 = a + GOLDEN * (b - a)
+  let f1 = f(x1)
+  let f2 = f(x2)
+  for (let i = 0; i < iterations; i++) {
+    if (f1 <= f2) {
+      b = x2
+      x2 = x1
+      f2 = f1
+      x1 = b - GOLDEN * (b - a)
+      f1 = f(x1)
+    } else {
+      a = x1
+      x1 = x2
+      f1 = f2
+      x2 = a + GOLDEN * (b - a)
+      f2 = f(x2)
+    }
+  }
+  return f1 <= f2 ? { x: x1, value: f1 } : { x: x2, value: f2 }
+}
+
+/** Index of the smallest finite value (NaN and ±∞ never win). */
+export const argMin = (values: ReadonlyArray<number>): number => {
+  let best = -1
+  for (let i = 0; i < values.length; i++) {
+    const v = values[i]!
+    if (Number.isFinite(v) && (best < 0 || v < values[best]!)) best = i
+  }
+  return best
+}
+
+/**
+ * Minimises f over a sorted grid, then refines by golden section between the neighbours of the best point. If the
+ * best point lies on the grid's edge, the bracket is widened geometrically first, so an optimum outside the grid is
+ * still found when f is convex (as CE is in the step θ).
+ */
+export const minimizeOnGrid = (
+  f: (x: number) => number,
+  grid: ReadonlyArray<number>,
+  refine: boolean
+): { readonly x: number; readonly value: number } => {
+  const values = grid.map((x) => f(x))
+  const best = argMin(values)
+  if (best < 0) return { x: Number.NaN, value: Number.NaN }
+  if (!refine || grid.length < 2) return { x: grid[best]!, value: values[best]! }
+  // Step away from the grid geometrically: larger magnitude past the top end, smaller past the bottom end.
+  const outward = (edge: number, up: boolean) => (up === edge > 0 ? edge * 2 : edge / 2)
+  let lo = best > 0 ? grid[best - 1]! : grid[0]!
+  let hi = best < grid.length - 1 ? grid[best + 1]! : grid[grid.length - 1]!
+  for (const up of [true, false]) {
+    if (up ? best !== grid.length - 1 : best !== 0) continue
+    let prev = values[best]!
+    for (let i = 0; i < 60; i++) {
+      const edge = up ? hi : lo
+      const next = outward(edge, up)
+      const value = f(next)
+      if (up) {
+        if (value < prev) lo = hi
+        hi = next
+      } else {
+        if (value < prev) hi = lo
+        lo = next
+      }
+      if (!(value < prev)) break
+      prev = value
+    }
+  }
+  const refined = goldenSection(f, lo, hi)
+  return refined.value <= values[best]! ? refined : { x: grid[best]!, value: values[best]! }
+}

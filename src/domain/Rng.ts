@@ -1,0 +1,133 @@
+/**
+ * Counter-based randomness: every random draw in a run is a pure function of (seed, stream, counter).
+ *
+ * Philox4x32-10 turns a key (seed, stream) and a counter (e.g. step and task index) into a 128-bit state, and
+ * xoshiro128** draws the stream from that state. Because each task owns its own keyed stream, a batch does not depend
+ * on how it is split across workers or on where a run was resumed.
+ */
+
+const PHILOX_M0 = 0xd2511f53
+const PHILOX_M1 = 0xcd9e8d57
+const PHILOX_W0 = 0x9e3779b9
+const PHILOX_W1 = 0xbb67ae85
+
+/** High 32 bits of the 64-bit product of two unsigned 32-bit integers. */
+const mulHi = (a: number, b: number): number => {
+  const aLo = a & 0xffff
+  const aHi = a >>> 16
+  const bLo = b & 0xffff
+  const bHi = b >>> 16
+  const loLo = aLo * bLo
+  const hiLo = aHi * bLo
+  const loHi = aLo * bHi
+  const hiHi = aHi * bHi
+  const cross = (loLo >>> 16) + (hiLo & 0xffff) + (loHi & 0xffff)
+  return (hiHi + (hiLo >>> 16) + (loHi >>> 16) + (cross >>> 16)) >>> 0
+}
+
+/** Philox4x32-10 block function: four 32-bit words of output for a 128-bit counter and a 64-bit key. */
+export const philox4x32 = (
+  counter: readonly [number, number, number, number],
+  key: readonly [number, number]
+): [number, number, number, number] => {
+  let [c0, c1, c2, c3] = counter.map((v) => v >>> 0) as [number, number, number, number]
+  let k0 = key[0] >>> 0
+  let k1 = key[1] >>> 0
+  for (let round = 0; round < 10; round++) {
+    const hi0 = mulHi(PHILOX_M0, c0)
+    const lo0 = Math.imul(PHILOX_M0, c0) >>> 0
+    const hi1 = mulHi(PHILOX_M1, c2)
+    const lo1 = Math.imul(PHILOX_M1, c2) >>> 0
+    const n0 = (hi1 ^ c1 ^ k0) >>> 0
+    const n2 = (hi0 ^ c3 ^ k1) >>> 0
+    c0 = n0
+    c1 = lo1
+    c2 = n2
+    c3 = lo0
+    k0 = (k0 + PHILOX_W0) >>> 0
+    k1 = (k1 + PHILOX_W1) >>> 0
+  }
+  return [c0, c1, c2, c3]
+}
+
+/** Named streams keep model initialisation, training data, evaluation data and grid-search data independent. */
+export const Stream = {
+  init: 1,
+  train: 2,
+  evaluation: 3,
+  grid: 4
+} as const
+export type StreamName = keyof typeof Stream
+
+const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0
+
+/** xoshiro128** generator with uniform and normal draws; construct it with {@link keyedRng}. */
+export class Rng {
+  private s0: number
+  private s1: number
+  private s2: number
+  private s3: number
+  private spareNormal = Number.NaN
+
+  constructor(state: readonly [number, number, number, number]) {
+    const allZero = state.every((w) => w === 0)
+    this.s0 = allZero ? 1 : state[0] >>> 0
+    this.s1 = state[1] >>> 0
+    this.s2 = state[2] >>> 0
+    this.s3 = state[3] >>> 0
+  }
+
+  nextUint32(): number {
+    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0
+    const t = (this.s1 << 9) >>> 0
+    this.s2 = (this.s2 ^ this.s0) >>> 0
+    this.s3 = (this.s3 ^ this.s1) >>> 0
+    this.s1 = (this.s1 ^ this.s2) >>> 0
+    this.s0 = (this.s0 ^ this.s3) >>> 0
+    this.s2 = (this.s2 ^ t) >>> 0
+    this.s3 = rotl(this.s3, 11)
+    return result
+  }
+
+  /** Uniform in [0, 1) with 53 random bits. */
+  uniform(): number {
+    const a = this.nextUint32() >>> 5
+    const b = this.nextUint32() >>> 6
+    return (a * 67108864 + b) / 9007199254740992
+  }
+
+  /** Uniform integer in {0, …, k − 1}. */
+  int(k: number): number {
+    return Math.floor(this.uniform() * k)
+  }
+
+  /** Standard normal by the Marsaglia polar method (pairs are cached, so the stream stays deterministic). */
+  normal(): number {
+    if (!Number.isNaN(this.spareNormal)) {
+      const spare = this.spareNormal
+      this.spareNormal = Number.NaN
+      return spare
+    }
+    for (;;) {
+      const u = 2 * this.uniform() - 1
+      const v = 2 * this.uniform() - 1
+      const s = u * u + v * v
+      if (s > 0 && s < 1) {
+        const f = Math.sqrt((-2 * Math.log(s)) / s)
+        this.spareNormal = v * f
+        return u * f
+      }
+    }
+  }
+}
+
+/**
+ * The generator for one (seed, stream, counter) key. The seed may be any non-negative integer below 2^53; its two
+ * 32-bit halves form the Philox key together with the stream id.
+ */
+export const keyedRng = (seed: number, stream: StreamName, counterA: number, counterB = 0): Rng => {
+  const seedLo = seed >>> 0
+  const seedHi = Math.floor(seed / 4294967296) >>> 0
+  const state = philox4x32([counterA >>> 0, counterB >>> 0, Stream[stream], seedHi], [seedLo, 0x5eed1c1])
+  return new Rng(state)
+}

@@ -1,0 +1,14 @@
+/**
+ * Run identity: a hash of the canonical resolved config. The output section is left out, since where and how a run
+ * reports does not change what it computes.
+ */
+import { createHash } from "node:crypto"
+import { canonicalJson, type ExperimentConfig } from "./Config.js"
+
+export const configHash = (config: ExperimentConfig): string => {
+  const { output: _output, ...identity } = config
+  return createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 12)
+}
+
+/** The run's folder name: readable name, then the hash. */
+export const runIdOf = (config: ExperimentConfig): string => `${config.name}-${configHash(config)}`

@@ -1,0 +1,172 @@
+/**
+ * In-context classification tasks on the unit sphere (spec §1).
+ *
+ * A batch holds B independent tasks, each with n labelled context points and one query:
+ *   x:          [B, n, d]  context inputs, unit norm
+ *   labels:     [B, n]     context classes in {0, …, C − 1}
+ *   query:      [B, d]     query input, unit norm
+ *   queryLabel: [B]        the query's class
+ * Task b of the batch at counter (a, b) draws only from its own keyed stream, so tasks are independent of how a batch
+ * is split and of which other tasks are drawn.
+ */
+import type { TaskConfig } from "./Config.js"
+import { keyedRng, type Rng, type StreamName } from "./Rng.js"
+
+export interface TaskBatch {
+  readonly size: number
+  readonly n: number
+  readonly d: number
+  readonly C: number
+  readonly x: Float64Array
+  readonly labels: Int32Array
+  readonly query: Float64Array
+  readonly queryLabel: Int32Array
+}
+
+export const allocateBatch = (size: number, n: number, d: number, C: number): TaskBatch => ({
+  size,
+  n,
+  d,
+  C,
+  x: new Float64Array(size * n * d),
+  labels: new Int32Array(size * n),
+  query: new Float64Array(size * d),
+  queryLabel: new Int32Array(size)
+})
+
+const normalize = (v: Float64Array, offset: number, d: number): void => {
+  let norm = 0
+  for (let k = 0; k < d; k++) norm += v[offset + k]! * v[offset + k]!
+  norm = Math.sqrt(norm)
+  if (norm === 0) {
+    v[offset] = 1
+    return
+  }
+  for (let k = 0; k < d; k++) v[offset + k]! /= norm
+}
+
+const sampleOnSphere = (rng: Rng, out: Float64Array, offset: number, d: number): void => {
+  for (let k = 0; k < d; k++) out[offset + k] = rng.normal()
+  normalize(out, offset, d)
+}
+
+/** normalize(μ_c + ε g / √d), g ~ N(0, I_d): a noisy copy of a class vector, back on the sphere. */
+const sampleAroundClass = (
+  rng: Rng,
+  classVectors: Float64Array,
+  label: number,
+  noise: number,
+  out: Float64Array,
+  offset: number,
+  d: number
+): void => {
+  const scale = noise / Math.sqrt(d)
+  for (let k = 0; k < d; k++) out[offset + k] = classVectors[label * d + k]! + scale * rng.normal()
+  normalize(out, offset, d)
+}
+
+const nearestClass = (classVectors: Float64Array, v: Float64Array, offset: number, d: number, C: number): number => {
+  let best = 0
+  let bestDot = -Infinity
+  for (let c = 0; c < C; c++) {
+    let dot = 0
+    for (let k = 0; k < d; k++) dot += classVectors[c * d + k]! * v[offset + k]!
+    if (dot > bestDot) {
+      bestDot = dot
+      best = c
+    }
+  }
+  return best
+}
+
+const sampleContextLabels = (rng: Rng, task: TaskConfig, labels: Int32Array, offset: number): void => {
+  const { n, C } = task
+  if (!task.balanced) {
+    for (let i = 0; i < n; i++) labels[offset + i] = rng.int(C)
+    return
+  }
+  // A balanced multiset (n/C per class, the remainder spread at random), then a Fisher–Yates shuffle.
+  const remainderStart = n - (n % C)
+  for (let i = 0; i < n; i++) labels[offset + i] = i < remainderStart ? i % C : rng.int(C)
+  for (let i = n - 1; i > 0; i--) {
+    const j = rng.int(i + 1)
+    const tmp = labels[offset + i]!
+    labels[offset + i] = labels[offset + j]!
+    labels[offset + j] = tmp
+  }
+}
+
+const labelPresent = (labels: Int32Array, offset: number, n: number, label: number): boolean => {
+  for (let i = 0; i < n; i++) if (labels[offset + i] === label) return true
+  return false
+}
+
+/** Fills task `index` of `batch` with one task drawn from `rng` (spec §1.2 cluster, §1.3 voronoi). */
+export const sampleTaskInto = (rng: Rng, task: TaskConfig, batch: TaskBatch, index: number): void => {
+  const { n, d, C } = task
+  const classVectors = new Float64Array(C * d)
+  for (let c = 0; c < C; c++) sampleOnSphere(rng, classVectors, c * d, d)
+  const xOffset = index * n * d
+  const labelOffset = index * n
+  const queryOffset = index * d
+  switch (task.family) {
+    case "cluster": {
+      sampleContextLabels(rng, task, batch.labels, labelOffset)
+      for (let i = 0; i < n; i++) {
+        sampleAroundClass(rng, classVectors, batch.labels[labelOffset + i]!, task.noise, batch.x, xOffset + i * d, d)
+      }
+      let queryLabel = rng.int(C)
+      while (task.queryClassInContext && !labelPresent(batch.labels, labelOffset, n, queryLabel)) queryLabel = rng.int(C)
+      batch.queryLabel[index] = queryLabel
+      sampleAroundClass(rng, classVectors, queryLabel, task.noise, batch.query, queryOffset, d)
+      return
+    }
+    case "voronoi": {
+      for (let i = 0; i < n; i++) {
+        sampleOnSphere(rng, batch.x, xOffset + i * d, d)
+        batch.labels[labelOffset + i] = nearestClass(classVectors, batch.x, xOffset + i * d, d, C)
+      }
+      for (let attempt = 0; ; attempt++) {
+        sampleOnSphere(rng, batch.query, queryOffset, d)
+        const queryLabel = nearestClass(classVectors, batch.query, queryOffset, d, C)
+        batch.queryLabel[index] = queryLabel
+        // The context always holds at least one class, so some query direction lands in it; the bound only guards
+        // against pathological configs (a tiny context in high dimension).
+        if (!task.queryClassInContext || labelPresent(batch.labels, labelOffset, n, queryLabel) || attempt > 10_000) {
+          return
+        }
+      }
+    }
+  }
+}
+
+/**
+ * The tasks with indices [first, first + size) of the task sequence keyed by (seed, stream, counter).
+ * Training batches use counter = step; evaluation and grid-search sets use counter 0.
+ */
+export const sampleTasks = (
+  task: TaskConfig,
+  seed: number,
+  stream: StreamName,
+  counter: number,
+  size: number,
+  first = 0,
+  into?: TaskBatch
+): TaskBatch => {
+  const batch = into ?? allocateBatch(size, task.n, task.d, task.C)
+  for (let b = 0; b < size; b++) sampleTaskInto(keyedRng(seed, stream, counter, first + b), task, batch, b)
+  return batch
+}
+
+/** The tasks with the given indices of a batch, as a batch of their own. */
+export const sliceBatch = (batch: TaskBatch, indices: ReadonlyArray<number>): TaskBatch => {
+  const { n, d, C } = batch
+  const out = allocateBatch(indices.length, n, d, C)
+  indices.forEach((t, b) => {
+    out.x.set(batch.x.subarray(t * n * d, (t + 1) * n * d), b * n * d)
+    out.labels.set(batch.labels.subarray(t * n, (t + 1) * n), b * n)
+    out.query.set(batch.query.subarray(t * d, (t + 1) * d), b * d)
+    out.queryLabel[b] = batch.queryLabel[t]!
+  })
+  return out
+}

@@ -1,0 +1,31 @@
+/**
+ * Reads and decodes a config file. Every problem is reported at once, each with the path of the field at fault.
+ */
+import { FileSystem } from "@effect/platform"
+import { Effect, Either } from "effect"
+import { decodeConfig, type ExperimentConfig, formatIssue } from "../domain/Config.js"
+import { ConfigError } from "../domain/Errors.js"
+
+const firstLine = (error: unknown) => String(error instanceof Error ? error.message : error).split("\n")[0]!
+
+/** Decodes a config from its text; `file` names it in errors. */
+export const parseConfigText = (text: string, file: string): Either.Either<ExperimentConfig, ConfigError> => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    return Either.left(new ConfigError({ reason: "NotJson", file, issues: [firstLine(error)] }))
+  }
+  return decodeConfig(value).pipe(
+    Either.mapLeft((issues) => new ConfigError({ reason: "Invalid", file, issues: issues.map(formatIssue) }))
+  )
+}
+
+export const loadConfig = (file: string) =>
+  Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const text = yield* fs
+      .readFileString(file)
+      .pipe(Effect.mapError((error) => new ConfigError({ reason: "Unreadable", file, issues: [firstLine(error)] })))
+    return yield* Either.match(parseConfigText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed })
+  })

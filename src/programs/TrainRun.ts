@@ -1,0 +1,294 @@
+/**
+ * One run, end to end: grid-optimal GD references on the grid-search set, training with Adam on fresh batches,
+ * evaluation against the matching GD reference at each evaluation point, and the run's files:
+ *   config.json       the resolved config
+ *   metrics.jsonl     one evaluation point per line (deterministic: a function of the config alone)
+ *   per-context.csv   final per-context loss, p(correct) and entropy of the model and its reference
+ *   weights.json      final and initial W_KQ, W_PV
+ *   references.json   grid results of every reference, loss landscapes included
+ *   summary.json      final metrics, learned parameters and solution kind, grid-optimal references
+ *   run.json          how it ran: engine, backend, wall times (the only file that varies between identical runs)
+ *   run.log           JSON-lines log
+ */
+import { Effect, Option } from "effect"
+import type { ExperimentConfig } from "../domain/Config.js"
+import { TrainingDiverged } from "../domain/Errors.js"
+import { evaluationSteps } from "../domain/EvaluationSchedule.js"
+import { referenceShapeOf } from "../domain/Extraction.js"
+import type { ReferenceKind, ReferenceShape } from "../domain/GdMath.js"
+import type { GridResult } from "../domain/GridSearch.js"
+import type { Performance } from "../domain/Metrics.js"
+import type { Weights } from "../domain/Model.js"
+import { runIdOf } from "../domain/RunId.js"
+import { GdReference } from "../services/GdReference.js"
+import { makeProgress, withRunLogFile } from "../services/Logging.js"
+import { type EvaluationPoint, MetricsCollector, type Scored } from "../services/MetricsCollector.js"
+import { type EngineInfo, ModelTrainer } from "../services/ModelTrainer.js"
+import { RunStore } from "../services/RunStore.js"
+import { TaskSampler } from "../services/TaskSampler.js"
+
+export interface ReferenceSummary {
+  readonly kind: ReferenceKind
+  readonly best: GridResult["best"]
+  readonly selection: GridResult["selection"]
+  readonly elimination: GridResult["elimination"]
+  /** Performance at the grid optimum on the evaluation set. */
+  readonly evaluation: Performance
+}
+
+export interface RunSummary {
+  readonly runId: string
+  readonly name: string
+  readonly seed: number
+  readonly attention: ExperimentConfig["model"]["attention"]
+  readonly task: ExperimentConfig["task"]
+  readonly steps: number
+  readonly engine: EngineInfo
+  readonly final: EvaluationPoint
+  readonly references: Readonly<Record<ReferenceKind, ReferenceSummary>>
+}
+
+export interface RunResult {
+  readonly runId: string
+  readonly dir: string
+  readonly summary: RunSummary
+  /** The run had finished before: its stored summary was returned and nothing was recomputed. */
+  readonly reused: boolean
+}
+
+const REFERENCE_KINDS: ReadonlyArray<ReferenceKind> = ["gd-linear", "kgd-fixed", "ca-kgd"]
+
+const matrixRows = (m: Float64Array, D: number) => Array.from({ length: D }, (_, r) => Array.from(m.subarray(r * D, (r + 1) * D)))
+const weightsJson = (w: Weights) => ({ W_KQ: matrixRows(w.kq, w.D), W_PV: matrixRows(w.pv, w.D) })
+
+const csvNumber = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(8))) : "")
+
+const perContextCsv = (labels: Int32Array, model: Scored, atExtracted: Scored, atGrid: Scored): string => {
+  const header = [
+    "context",
+    "label",
+    "model_loss",
+    "model_p_correct",
+    "model_entropy",
+    "extracted_loss",
+    "extracted_p_correct",
+    "extracted_entropy",
+    "grid_loss",
+    "grid_p_correct",
+    "grid_entropy"
+  ].join(",")
+  const lines = [header]
+  for (let t = 0; t < labels.length; t++) {
+    const cells = [model, atExtracted, atGrid].flatMap((s) => [s.stats.loss[t]!, s.stats.pCorrect[t]!, s.stats.entropy[t]!])
+    lines.push([String(t), String(labels[t]), ...cells.map(csvNumber)].join(","))
+  }
+  return `${lines.join("\n")}\n`
+}
+
+/** The shape of each reference as this model's config implies (ca-kgd shares softmax attention's key mask). */
+const shapeFor = (kind: ReferenceKind, matching: ReferenceShape): ReferenceShape => ({
+  kind,
+  D: matching.D,
+  selfAttend: kind === "ca-kgd" && matching.kind === "ca-kgd" && matching.selfAttend
+})
+
+export const trainRun = (config: ExperimentConfig) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const runId = runIdOf(config)
+    const dir = store.resolve(config.output.dir, runId)
+    const file = (name: string) => store.join(dir, name)
+
+    const stored = yield* store.readJson(file("summary.json"))
+    if (Option.isSome(stored)) {
+      yield* Effect.logInfo(`run ${runId} finished before; reusing its results`)
+      return { runId, dir, summary: stored.value as RunSummary, reused: true } satisfies RunResult
+    }
+    yield* store.ensureDir(dir)
+    yield* store.writeJson(file("config.json"), config)
+    const summary = yield* executeRun(config, runId, file).pipe(
+      withRunLogFile(file("run.log")),
+      Effect.annotateLogs({ run: runId })
+    )
+    return { runId, dir, summary, reused: false } satisfies RunResult
+  })
+
+const executeRun = (config: ExperimentConfig, runId: string, file: (name: string) => string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const sampler = yield* TaskSampler
+    const trainer = yield* ModelTrainer
+    const references = yield* GdReference
+    const metrics = yield* MetricsCollector
+    const startedAt = new Date()
+    const clock = { references: 0, training: 0, evaluation: 0 }
+    const timed = <A, E, R>(phase: keyof typeof clock, effect: Effect.Effect<A, E, R>) =>
+      Effect.suspend(() => {
+        const t0 = performance.now()
+        return Effect.ensuring(
+          effect,
+          Effect.sync(() => {
+            clock[phase] += (performance.now() - t0) / 1000
+          })
+        )
+      })
+
+    const session = yield* trainer.open(config)
+    const { spec } = session
+    yield* Effect.logInfo(`training ${spec.attention} attention`).pipe(
+      Effect.annotateLogs({
+        engine: session.engine.engine,
+        backend: session.engine.backend ?? "none",
+        d: spec.d,
+        C: spec.C,
+        n: config.task.n,
+        steps: config.training.steps
+      })
+    )
+    const evalSet = yield* sampler.evaluationSet(config.task, config.evaluation.seed, config.evaluation.size)
+
+    const matching = referenceShapeOf(spec)
+    const referenceSummaries = {} as Record<ReferenceKind, ReferenceSummary>
+    const grids = {} as Record<ReferenceKind, GridResult>
+    let atGridOptimum: Scored | undefined
+    yield* timed(
+      "references",
+      Effect.forEach(REFERENCE_KINDS, (kind) =>
+        Effect.gen(function* () {
+          const shape = shapeFor(kind, matching)
+          const grid = yield* references.gridOptimum(config.task, config.references, shape)
+          const scored = yield* metrics.scoreReference(shape, grid.best, evalSet)
+          if (kind === matching.kind) atGridOptimum = scored
+          grids[kind] = grid
+          referenceSummaries[kind] = {
+            kind,
+            best: grid.best,
+            selection: grid.selection,
+            elimination: grid.elimination,
+            evaluation: scored.performance
+          }
+          yield* Effect.logInfo(`grid-optimal ${kind}`).pipe(
+            Effect.annotateLogs({ cSigma: grid.best.cSigma, scale: grid.best.scale, evalLoss: scored.performance.loss })
+          )
+        })
+      )
+    )
+    const gridReference = atGridOptimum!
+    const gridParams = { cSigma: grids[matching.kind].best.cSigma, scale: grids[matching.kind].best.scale }
+    yield* store.writeJson(file("references.json"), grids)
+
+    const schedule = new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints))
+    const rows: Array<string> = []
+    let lossSum = 0
+    let lossCount = 0
+    let lastEvaluation = yield* timed(
+      "evaluation",
+      metrics.evaluate({
+        step: 0,
+        trainLoss: null,
+        spec,
+        weights: session.weights,
+        initial: session.initial,
+        set: evalSet,
+        gridParams,
+        atGridOptimum: gridReference
+      })
+    )
+    rows.push(JSON.stringify(lastEvaluation.point))
+    yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
+
+    const progress = makeProgress(runId, config.training.steps, config.output.progress)
+    for (let step = 1; step <= config.training.steps; step++) {
+      const loss = yield* timed(
+        "training",
+        sampler.batch(config.task, config.seed, step, config.training.batchSize).pipe(Effect.flatMap(session.step))
+      )
+      if (!Number.isFinite(loss)) {
+        progress.done()
+        return yield* new TrainingDiverged({ step, loss })
+      }
+      lossSum += loss
+      lossCount += 1
+      progress.update(step, `loss ${loss.toFixed(4)} eval ${lastEvaluation.point.model.loss.toFixed(4)}`)
+      if (!schedule.has(step)) continue
+      const trainLoss = lossSum / lossCount
+      lossSum = 0
+      lossCount = 0
+      lastEvaluation = yield* timed(
+        "evaluation",
+        metrics.evaluate({
+          step,
+          trainLoss,
+          spec,
+          weights: session.weights,
+          initial: session.initial,
+          set: evalSet,
+          gridParams,
+          atGridOptimum: gridReference
+        })
+      )
+      rows.push(JSON.stringify(lastEvaluation.point))
+      yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
+      const { point } = lastEvaluation
+      yield* Effect.logDebug("evaluation").pipe(
+        Effect.annotateLogs({
+          step,
+          trainLoss,
+          evalLoss: point.model.loss,
+          referenceLoss: point.reference.atExtracted.loss,
+          modelCos: point.alignment.atExtracted.modelCos
+        })
+      )
+    }
+    progress.done()
+
+    const final = lastEvaluation.point
+    if (config.output.perContext) {
+      yield* store.writeText(
+        file("per-context.csv"),
+        perContextCsv(evalSet.queryLabel, lastEvaluation.model, lastEvaluation.atExtracted, gridReference)
+      )
+    }
+    yield* store.writeJson(file("weights.json"), {
+      D: session.weights.D,
+      d: spec.d,
+      C: spec.C,
+      attention: spec.attention,
+      final: weightsJson(session.weights),
+      initial: weightsJson(session.initial)
+    })
+    const summary: RunSummary = {
+      runId,
+      name: config.name,
+      seed: config.seed,
+      attention: spec.attention,
+      task: config.task,
+      steps: config.training.steps,
+      engine: session.engine,
+      final,
+      references: referenceSummaries
+    }
+    const finishedAt = new Date()
+    yield* store.writeJson(file("run.json"), {
+      runId,
+      status: "finished",
+      engine: session.engine,
+      node: process.version,
+      startedAt: startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      phaseSeconds: clock
+    })
+    // summary.json is written last: its presence marks the run as finished.
+    yield* store.writeJson(file("summary.json"), summary)
+    yield* Effect.logInfo("run finished").pipe(
+      Effect.annotateLogs({
+        evalLoss: final.model.loss,
+        referenceLoss: final.reference.atGridOptimum.loss,
+        modelCos: final.alignment.atExtracted.modelCos,
+        ...(final.extracted.solution ? { solution: final.extracted.solution } : {}),
+        wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000
+      })
+    )
+    return summary
+  })

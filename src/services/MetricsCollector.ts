@@ -1,0 +1,103 @@
+/**
+ * Metric collection at an evaluation point: the model's performance on the frozen evaluation set, its GD reference at
+ * the parameters read off its weights and at the grid optimum, and the alignment of the model with both.
+ */
+import { Effect } from "effect"
+import type { ExtractedParameters } from "../domain/Extraction.js"
+import { referenceShapeOf } from "../domain/Extraction.js"
+import type { ReferenceParams, ReferenceShape } from "../domain/GdMath.js"
+import {
+  type Alignment,
+  alignment,
+  type PerContext,
+  perContext,
+  type Performance,
+  performance,
+  type Predictions
+} from "../domain/Metrics.js"
+import { forwardBatch, type ModelSpec, type Weights } from "../domain/Model.js"
+import type { TaskBatch } from "../domain/Task.js"
+import { GdReference } from "./GdReference.js"
+
+export interface Scored {
+  readonly predictions: Predictions
+  readonly stats: PerContext
+  readonly performance: Performance
+}
+
+export interface EvaluationPoint {
+  readonly step: number
+  /** Mean training-batch loss over the steps since the previous evaluation point (null at step 0). */
+  readonly trainLoss: number | null
+  readonly model: Performance
+  readonly extracted: ExtractedParameters
+  readonly reference: {
+    readonly kind: ExtractedParameters["reference"]
+    readonly gridOptimum: ReferenceParams
+    readonly atExtracted: Performance
+    readonly atGridOptimum: Performance
+  }
+  readonly alignment: {
+    readonly atExtracted: Alignment
+    readonly atGridOptimum: Alignment
+  }
+}
+
+export interface Evaluation {
+  readonly point: EvaluationPoint
+  readonly model: Scored
+  readonly atExtracted: Scored
+}
+
+const score = (predictions: Predictions, set: TaskBatch): Scored => {
+  const stats = perContext(predictions.logits, set.queryLabel, set.C)
+  return { predictions, stats, performance: performance(stats) }
+}
+
+export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd/MetricsCollector", {
+  effect: Effect.gen(function* () {
+    const references = yield* GdReference
+
+    /** A reference at fixed parameters, scored on a set (e.g. at its grid optimum, once a run). */
+    const scoreReference = (shape: ReferenceShape, params: ReferenceParams, set: TaskBatch) =>
+      references.predict(shape, params, set, true).pipe(Effect.map((p) => score(p, set)))
+
+    const scoreModel = (spec: ModelSpec, weights: Weights, set: TaskBatch) =>
+      Effect.sync(() => score(forwardBatch(spec, weights, set, true), set))
+
+    const evaluate = (input: {
+      readonly step: number
+      readonly trainLoss: number | null
+      readonly spec: ModelSpec
+      readonly weights: Weights
+      readonly initial: Weights
+      readonly set: TaskBatch
+      readonly gridParams: ReferenceParams
+      readonly atGridOptimum: Scored
+    }) =>
+      Effect.gen(function* () {
+        const { spec, set } = input
+        const model = yield* scoreModel(spec, input.weights, set)
+        const extracted = yield* references.extract(spec, input.weights, set.n, input.initial)
+        const atExtracted = yield* scoreReference(referenceShapeOf(spec), extracted.params, set)
+        const align = (ref: Scored) => alignment(model.predictions, model.stats, ref.predictions, ref.stats, spec.C, spec.d)
+        const point: EvaluationPoint = {
+          step: input.step,
+          trainLoss: input.trainLoss,
+          model: model.performance,
+          extracted,
+          reference: {
+            kind: extracted.reference,
+            gridOptimum: input.gridParams,
+            atExtracted: atExtracted.performance,
+            atGridOptimum: input.atGridOptimum.performance
+          },
+          alignment: { atExtracted: align(atExtracted), atGridOptimum: align(input.atGridOptimum) }
+        }
+        return { point, model, atExtracted } satisfies Evaluation
+      })
+
+    return { scoreReference, scoreModel, evaluate } as const
+  }),
+  dependencies: [GdReference.Default]
+}) {}

@@ -1,0 +1,94 @@
+/**
+ * Model training: a session holds the weights and the Adam state of one model and takes optimizer steps on batches.
+ * The gradient comes from the fused engine (analytic, float64) or from TensorFlow.js autodiff (float32); `auto` picks
+ * the fused engine for every model in its family, which today is every model.
+ */
+import { Effect } from "effect"
+import { adamStep, type AdamState, initAdam } from "../domain/Adam.js"
+import type { EngineChoice, ExperimentConfig } from "../domain/Config.js"
+import type { BackendUnavailable } from "../domain/Errors.js"
+import { FusedScratch, type Gradients, lossAndGradients } from "../domain/FusedGradient.js"
+import { copyWeights, initWeights, type ModelSpec, modelSpecOf, type Weights } from "../domain/Model.js"
+import type { TaskBatch } from "../domain/Task.js"
+import { type BackendName, TfBackend } from "./TfBackend.js"
+import { tfjsLossAndGradients } from "./TfjsEngine.js"
+
+export type EngineName = "fused" | "tfjs"
+
+export interface EngineInfo {
+  readonly engine: EngineName
+  /** The TensorFlow.js backend, when the tfjs engine runs. */
+  readonly backend: BackendName | null
+  readonly precision: "float64" | "float32"
+}
+
+export interface TrainingSession {
+  readonly spec: ModelSpec
+  readonly engine: EngineInfo
+  /** The weights at initialisation (kept to check that untouchable blocks never move). */
+  readonly initial: Weights
+  /** The live weights; read them, do not write them. */
+  readonly weights: Weights
+  readonly optimizer: AdamState
+  /** One Adam step on the batch; returns the batch's mean cross-entropy before the step. */
+  readonly step: (batch: TaskBatch) => Effect.Effect<number>
+  /** The loss and gradient at the current weights, without a step (for checks and probes). */
+  readonly gradients: (batch: TaskBatch) => Effect.Effect<{ readonly loss: number; readonly grads: Gradients }>
+}
+
+/** The fused engine covers the one-layer family with linear, softmax and exp attention. */
+export const resolveEngine = (choice: EngineChoice, _spec: ModelSpec): EngineName => (choice === "auto" ? "fused" : choice)
+
+export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTrainer", {
+  effect: Effect.gen(function* () {
+    const backends = yield* TfBackend
+
+    const open = (
+      config: Pick<ExperimentConfig, "model" | "task" | "training" | "seed">
+    ): Effect.Effect<TrainingSession, BackendUnavailable> =>
+      Effect.gen(function* () {
+        const spec = modelSpecOf(config)
+        const engineName = resolveEngine(config.model.engine, spec)
+        const initial = initWeights(spec, config.seed, config.model.initScale)
+        const weights = copyWeights(initial)
+        const optimizer = initAdam(weights.D)
+        const grads: Gradients = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
+        let compute: (batch: TaskBatch) => number
+        let engine: EngineInfo
+        if (engineName === "fused") {
+          let scratch: FusedScratch | undefined
+          compute = (batch) => {
+            if (scratch === undefined || scratch.keys < batch.n + 1) scratch = new FusedScratch(weights.D, spec.C, batch.n + 1)
+            return lossAndGradients(spec, weights, batch, grads, scratch)
+          }
+          engine = { engine: "fused", backend: null, precision: "float64" }
+        } else {
+          const { tf, name } = yield* backends.acquire(config.model.backend)
+          compute = (batch) => tfjsLossAndGradients(tf, spec, weights, batch, grads)
+          engine = { engine: "tfjs", backend: name, precision: "float32" }
+        }
+        const session: TrainingSession = {
+          spec,
+          engine,
+          initial,
+          weights,
+          optimizer,
+          step: (batch) =>
+            Effect.sync(() => {
+              const loss = compute(batch)
+              if (Number.isFinite(loss)) adamStep(weights, grads, optimizer, config.training)
+              return loss
+            }),
+          gradients: (batch) =>
+            Effect.sync(() => {
+              const loss = compute(batch)
+              return { loss, grads: { kq: grads.kq.slice(), pv: grads.pv.slice() } }
+            })
+        }
+        return session
+      })
+
+    return { open } as const
+  }),
+  dependencies: [TfBackend.Default]
+}) {}

@@ -1,0 +1,59 @@
+/**
+ * Run files on disk. Every file is written atomically (a temporary file in the same folder, then a rename), so a
+ * crash at any moment leaves each file either whole at its old content or whole at its new content.
+ */
+import { FileSystem, Path } from "@effect/platform"
+import { NodeFileSystem, NodePath } from "@effect/platform-node"
+import { Effect, Layer, Option } from "effect"
+import { StoreError } from "../domain/Errors.js"
+
+const detailOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
+export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
+  effect: Effect.gen(function* () {
+    const fs = yield* FileSystem.FileSystem
+    const path = yield* Path.Path
+    let counter = 0
+
+    const writeFailed = (file: string) => (error: unknown) =>
+      new StoreError({ reason: "WriteFailed", path: file, detail: detailOf(error) })
+
+    const ensureDir = (dir: string) =>
+      fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(writeFailed(dir)))
+
+    /** Writes text to a file atomically. */
+    const writeText = (file: string, text: string) =>
+      Effect.gen(function* () {
+        counter += 1
+        const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter}.tmp`)
+        yield* fs.writeFileString(temporary, text)
+        yield* fs.rename(temporary, file)
+      }).pipe(Effect.mapError(writeFailed(file)))
+
+    const writeJson = (file: string, value: unknown) => writeText(file, `${JSON.stringify(value, null, 2)}\n`)
+
+    /** A file's text, or none when it does not exist. */
+    const readText = (file: string) =>
+      fs.exists(file).pipe(
+        Effect.flatMap((exists) => (exists ? fs.readFileString(file).pipe(Effect.map(Option.some)) : Effect.succeed(Option.none()))),
+        Effect.mapError((error) => new StoreError({ reason: "ReadFailed", path: file, detail: detailOf(error) }))
+      )
+
+    const readJson = (file: string) =>
+      readText(file).pipe(
+        Effect.flatMap(
+          Option.match({
+            onNone: () => Effect.succeedNone,
+            onSome: (text) =>
+              Effect.try({
+                try: () => Option.some(JSON.parse(text) as unknown),
+                catch: (error) => new StoreError({ reason: "Corrupt", path: file, detail: detailOf(error) })
+              })
+          })
+        )
+      )
+
+    return { ensureDir, writeText, writeJson, readText, readJson, join: path.join, resolve: path.resolve } as const
+  }),
+  dependencies: [Layer.merge(NodeFileSystem.layer, NodePath.layer)]
+}) {}
