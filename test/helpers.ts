@@ -1,0 +1,63 @@
+import { assert } from "@effect/vitest"
+import { defaults, type ExperimentConfig, type TaskConfig } from "../src/domain/Config.js"
+import type { ModelSpec } from "../src/domain/Model.js"
+import { sampleTasks, type TaskBatch } from "../src/domain/Task.js"
+
+/** Float64 identities hold to rounding: sums of ~100 terms of size ~1 lose at most a few ulps each. */
+export const FLOAT64_IDENTITY = 1e-12
+/** Central differences with h = 1e-6 have truncation error O(h²)·f''' and rounding error O(ε/h) ≈ 1e-10. */
+export const FINITE_DIFFERENCE = 1e-6
+export const FD_STEP = 1e-6
+
+export const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
+  assert.strictEqual(a.length, b.length, "length mismatch")
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!))
+  return m
+}
+
+export const maxAbs = (a: ArrayLike<number>): number => {
+  let m = 0
+  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]!))
+  return m
+}
+
+/** max |a − b| / max |b|: relative error of a whole array. */
+export const relativeError = (a: ArrayLike<number>, b: ArrayLike<number>): number => maxAbsDiff(a, b) / Math.max(maxAbs(b), 1e-300)
+
+export const assertClose = (actual: ArrayLike<number>, expected: ArrayLike<number>, tolerance: number, what: string) => {
+  const err = maxAbsDiff(actual, expected)
+  assert.isTrue(err <= tolerance, `${what}: max abs diff ${err} > ${tolerance}`)
+}
+
+export const task = (overrides: Partial<TaskConfig> = {}): TaskConfig => ({ ...defaults.task, ...overrides })
+
+export const tasks = (overrides: Partial<TaskConfig>, size: number, seed = 7): TaskBatch =>
+  sampleTasks(task(overrides), seed, "evaluation", 0, size)
+
+export const spec = (attention: ModelSpec["attention"], d = 5, C = 4, attendToQuery?: boolean): ModelSpec => ({
+  attention,
+  attendToQuery: attendToQuery ?? attention !== "softmax",
+  expShift: 0,
+  d,
+  C
+})
+
+/** A config that trains in well under a second: small sets, few steps. */
+export const tinyConfig = (overrides: {
+  readonly model?: Partial<ExperimentConfig["model"]>
+  readonly training?: Partial<ExperimentConfig["training"]>
+  readonly task?: Partial<ExperimentConfig["task"]>
+  readonly output?: Partial<ExperimentConfig["output"]>
+  readonly seed?: number
+} = {}): ExperimentConfig => ({
+  ...defaults,
+  name: "tiny",
+  seed: overrides.seed ?? 0,
+  task: { ...defaults.task, n: 20, ...overrides.task },
+  model: { ...defaults.model, attendToQuery: "auto", ...overrides.model },
+  training: { ...defaults.training, batchSize: 32, steps: 40, ...overrides.training },
+  evaluation: { ...defaults.evaluation, every: 20, logSpacedPoints: 3, size: 200 },
+  references: { ...defaults.references, gridSize: 200, landscapeSize: 100, cSigma: { min: 0.1, max: 1000, count: 9 }, scale: { min: 0.01, max: 3162, count: 7 } },
+  output: { ...defaults.output, progress: false, ...overrides.output }
+})
