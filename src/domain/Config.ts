@@ -17,6 +17,10 @@ const expecting = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
     message: (issue) => ({ message: `expected ${what}, got ${show(issue.actual)}`, override: true })
   }) as S
 
+/** For objects: a message when the value is not an object at all; problems inside keep their own messages. */
+const objectExpected = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
+  schema.annotations({ message: (issue) => `expected ${what}, got ${show(issue.actual)}` }) as S
+
 const PositiveInt = expecting(Schema.Int.pipe(Schema.positive()), "a positive integer")
 const NonNegativeInt = expecting(Schema.Int.pipe(Schema.nonNegative()), "a non-negative integer")
 const Seed = expecting(Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)), "a non-negative integer seed")
@@ -153,10 +157,10 @@ export const defaults: ExperimentConfig = {
 
 const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
 const section = <F extends Schema.Struct.Fields>(struct: Schema.Struct<F>) =>
-  exactOptional(expecting(Schema.partialWith(struct, { exact: true }), "an object"))
+  exactOptional(objectExpected(Schema.partialWith(struct, { exact: true }), "an object"))
 
 /** What a user may write: every field optional, no field unknown. */
-export const ConfigInput = expecting(
+export const ConfigInput = objectExpected(
   Schema.Struct({
     $schema: exactOptional(Schema.String),
     name: exactOptional(Name),

@@ -1,4 +1,4 @@
-import { assert, describe, it, layer } from "@effect/vitest"
+import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { lossAndGradients } from "../../src/domain/FusedGradient.js"
 import { forwardBatch, initWeights, type Weights } from "../../src/domain/Model.js"

@@ -1,0 +1,47 @@
+/**
+ * icl-gd: in-context classification with one-layer attention, and the (kernel) gradient-descent steps it learns.
+ * The public API: the config, the domain's pure functions, the services and the programs, to compose experiments of
+ * your own (see examples/).
+ */
+export * as Config from "./domain/Config.js"
+export type { ExperimentConfig, TaskConfig } from "./domain/Config.js"
+export { ConfigError, BackendUnavailable, StoreError, TrainingDiverged } from "./domain/Errors.js"
+export { evaluationSteps } from "./domain/EvaluationSchedule.js"
+export {
+  constructionWeights,
+  extractParameters,
+  referenceKindOf,
+  referenceShapeOf,
+  solutionKind,
+  structureDiagnostics,
+  type ExtractedParameters,
+  type SolutionKind
+} from "./domain/Extraction.js"
+export {
+  referenceFeatures,
+  referencePredict,
+  minimizeScale,
+  type ReferenceKind,
+  type ReferenceParams,
+  type ReferenceShape
+} from "./domain/GdMath.js"
+export { gridSearch, type GridPoint, type GridResult } from "./domain/GridSearch.js"
+export { alignment, perContext, performance, type Alignment, type Performance, type Predictions } from "./domain/Metrics.js"
+export { forwardBatch, initWeights, modelSpecOf, type ModelSpec, type Weights } from "./domain/Model.js"
+export { keyedRng, Rng } from "./domain/Rng.js"
+export { configHash, runIdOf } from "./domain/RunId.js"
+export { sampleTasks, type TaskBatch } from "./domain/Task.js"
+
+export { GdReference } from "./services/GdReference.js"
+export { MetricsCollector, type Evaluation, type EvaluationPoint, type Scored } from "./services/MetricsCollector.js"
+export { ModelTrainer, type EngineInfo, type TrainingSession } from "./services/ModelTrainer.js"
+export { RunStore } from "./services/RunStore.js"
+export { TaskSampler } from "./services/TaskSampler.js"
+export { TfBackend } from "./services/TfBackend.js"
+export { TerminalLoggingLive } from "./services/Logging.js"
+
+export { ServicesLive } from "./AppLayer.js"
+export { loadConfig, parseConfigText } from "./programs/LoadConfig.js"
+export { loadRun, type StoredRun } from "./programs/LoadRun.js"
+export { formatRunResult } from "./programs/Report.js"
+export { trainRun, type RunResult, type RunSummary } from "./programs/TrainRun.js"

@@ -1,0 +1,86 @@
+import { spawnSync } from "node:child_process"
+import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { assert, describe, it } from "@effect/vitest"
+
+const root = join(import.meta.dirname, "..", "..")
+/** tsx's loader by absolute URL, so the CLI can run with any working directory. */
+const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
+
+const runCli = (args: ReadonlyArray<string>, cwd: string) =>
+  spawnSync(process.execPath, ["--import", tsxLoader, join(root, "src", "main.ts"), ...args], {
+    cwd,
+    encoding: "utf8",
+    env: { ...process.env, LOG_LEVEL: "INFO" }
+  })
+
+const withConfig = (config: unknown | string) => {
+  const dir = mkdtempSync(join(tmpdir(), "icl-gd-cli-"))
+  const file = join(dir, "config.json")
+  writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config))
+  return { dir, file }
+}
+
+describe("CLI: run", () => {
+  it("reports every problem of an invalid config with its path, exits 2 and writes nothing", () => {
+    const { dir, file } = withConfig({
+      training: { batchSize: -3, learningRate: "fast" },
+      task: { family: "spiral", d: 5 },
+      model: { attention: "cubic" },
+      evaluation: { every: 1.5 },
+      bogus: true,
+      output: { dir: "out" }
+    })
+    const result = runCli(["run", file], dir)
+    assert.strictEqual(result.status, 2, result.stderr)
+    for (const line of [
+      "training.batchSize: expected a positive integer, got -3",
+      'training.learningRate: expected a positive number, got "fast"',
+      'task.family: expected one of "cluster" | "voronoi", got "spiral"',
+      'model.attention: expected one of "linear" | "softmax" | "exp", got "cubic"',
+      "evaluation.every: expected a positive integer, got 1.5",
+      "bogus: is unexpected"
+    ]) {
+      assert.include(result.stderr, line)
+    }
+    assert.include(result.stderr, file)
+    assert.deepStrictEqual(readdirSync(dir), ["config.json"], "nothing written")
+    assert.isFalse(existsSync(join(dir, "out")))
+  })
+
+  it("rejects a file that is not JSON, and a missing file, with exit code 2", () => {
+    const { dir, file } = withConfig("{ not json")
+    const notJson = runCli(["run", file], dir)
+    assert.strictEqual(notJson.status, 2)
+    assert.include(notJson.stderr, `config file ${file} is not valid JSON`)
+    const missing = runCli(["run", join(dir, "nope.json")], dir)
+    assert.strictEqual(missing.status, 2)
+    assert.include(missing.stderr, `cannot read config file ${join(dir, "nope.json")}`)
+    assert.deepStrictEqual(readdirSync(dir), ["config.json"])
+  })
+
+  it("runs a small config, prints the result and writes the run folder", () => {
+    const { dir, file } = withConfig({
+      name: "cli",
+      task: { n: 20 },
+      model: { attention: "linear" },
+      training: { steps: 30, batchSize: 32 },
+      evaluation: { every: 10, size: 100 },
+      references: { gridSize: 100, landscapeSize: 50, cSigma: { min: 0.1, max: 100, count: 5 } },
+      output: { dir: "out" }
+    })
+    const result = runCli(["run", file], dir)
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.include(result.stdout, "linear attention, 30 steps, fused engine")
+    assert.match(result.stderr, /INFO {2}run finished/)
+    const [runDir] = readdirSync(join(dir, "out"))
+    assert.match(runDir!, /^cli-[0-9a-f]{12}$/)
+    const summary = JSON.parse(readFileSync(join(dir, "out", runDir!, "summary.json"), "utf8"))
+    assert.strictEqual(summary.steps, 30)
+    const again = runCli(["run", file], dir)
+    assert.strictEqual(again.status, 0)
+    assert.include(again.stdout, "finished earlier; stored results")
+  })
+})

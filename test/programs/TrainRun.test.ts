@@ -1,0 +1,81 @@
+import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect } from "effect"
+import { evaluateOnContextLengths } from "../../examples/longer-contexts.js"
+import { ServicesLive } from "../../src/AppLayer.js"
+import { trainRun } from "../../src/programs/TrainRun.js"
+import { tinyConfig } from "../helpers.js"
+
+const tempDir = () => mkdtempSync(join(tmpdir(), "icl-gd-test-"))
+const DETERMINISTIC_FILES = ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]
+
+describe("trainRun", () => {
+  layer(ServicesLive)((it) => {
+    it.effect("the same config and seed give byte-identical results, in any folder", () =>
+      Effect.gen(function* () {
+        const first = yield* trainRun(tinyConfig({ output: { dir: tempDir() } }))
+        const second = yield* trainRun(tinyConfig({ output: { dir: tempDir() } }))
+        assert.strictEqual(first.runId, second.runId)
+        for (const file of DETERMINISTIC_FILES) {
+          assert.strictEqual(readFileSync(join(second.dir, file), "utf8"), readFileSync(join(first.dir, file), "utf8"), file)
+        }
+        const rows = readFileSync(join(first.dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+        assert.deepStrictEqual(rows.map((r) => r.step), [0, 1, 3, 7, 20, 40])
+        const other = yield* trainRun(tinyConfig({ seed: 1, output: { dir: tempDir() } }))
+        assert.notStrictEqual(other.runId, first.runId)
+        assert.notStrictEqual(readFileSync(join(other.dir, "metrics.jsonl"), "utf8"), readFileSync(join(first.dir, "metrics.jsonl"), "utf8"))
+      })
+    )
+
+    it.effect("a finished run is reused, not recomputed", () =>
+      Effect.gen(function* () {
+        const config = tinyConfig({ output: { dir: tempDir() } })
+        const first = yield* trainRun(config)
+        const before = readFileSync(join(first.dir, "run.json"), "utf8")
+        const again = yield* trainRun(config)
+        assert.isFalse(first.reused)
+        assert.isTrue(again.reused)
+        assert.deepStrictEqual(again.summary, first.summary)
+        assert.strictEqual(readFileSync(join(first.dir, "run.json"), "utf8"), before)
+      })
+    )
+
+    it.effect("a run writes every output file and no temporary file survives", () =>
+      Effect.gen(function* () {
+        const result = yield* trainRun(tinyConfig({ model: { attention: "linear" }, output: { dir: tempDir() } }))
+        for (const file of [...DETERMINISTIC_FILES, "config.json", "run.json", "run.log"]) assert.isTrue(existsSync(join(result.dir, file)), file)
+        assert.deepStrictEqual(readdirSync(result.dir).filter((f) => f.endsWith(".tmp")), [])
+        const csv = readFileSync(join(result.dir, "per-context.csv"), "utf8").trim().split("\n")
+        assert.strictEqual(csv.length, 1 + 200)
+        const log = readFileSync(join(result.dir, "run.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+        assert.isTrue(log.some((r) => r.message === "run finished" && r.level === "INFO"))
+        assert.isNull(result.summary.final.extracted.solution, "linear attention has no selection/elimination label")
+      })
+    )
+
+    it.effect("divergence fails the run with TrainingDiverged and no summary", () =>
+      Effect.gen(function* () {
+        const config = tinyConfig({ training: { learningRate: 1e6, steps: 60 }, model: { attention: "exp" }, output: { dir: tempDir() } })
+        const error = yield* Effect.flip(trainRun(config))
+        assert.strictEqual(error._tag, "TrainingDiverged")
+        const dir = readdirSync(config.output.dir)[0]!
+        assert.isFalse(existsSync(join(config.output.dir, dir, "summary.json")))
+      })
+    )
+
+    it.effect("the example program evaluates a trained run at other context lengths", () =>
+      Effect.gen(function* () {
+        const run = yield* trainRun(tinyConfig({ model: { attention: "linear" }, training: { steps: 400 }, output: { dir: tempDir() } }))
+        const rows = yield* evaluateOnContextLengths(run.dir, [10, 80])
+        assert.deepStrictEqual(rows.map((r) => r.n), [10, 80])
+        for (const row of rows) {
+          assert.isTrue(Number.isFinite(row.modelLoss) && Number.isFinite(row.referenceLoss))
+          assert.isAbove(row.modelCos, 0.9, "a trained linear SA stays aligned with GD at other n")
+        }
+        assert.isBelow(rows[1]!.referenceLoss, rows[0]!.referenceLoss, "more context helps the GD step")
+      })
+    )
+  })
+})
