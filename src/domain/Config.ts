@@ -28,7 +28,7 @@ const AtLeastTwo = expecting(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), "a
 const PositiveNumber = expecting(Schema.Number.pipe(Schema.positive(), Schema.finite()), "a positive number")
 const NonNegativeNumber = expecting(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()), "a non-negative number")
 const FiniteNumber = expecting(Schema.Number.pipe(Schema.finite()), "a finite number")
-const Probability = expecting(Schema.Number.pipe(Schema.between(0, 1, { exclusiveMaximum: true })), "a number in [0, 1)")
+const Probability = expecting(Schema.Number.pipe(Schema.greaterThanOrEqualTo(0), Schema.lessThan(1)), "a number in [0, 1)")
 const Bool = expecting(Schema.Boolean, "true or false")
 const Name = expecting(
   Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)),

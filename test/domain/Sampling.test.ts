@@ -1,0 +1,109 @@
+import { assert, describe, it } from "@effect/vitest"
+import { keyedRng, philox4x32 } from "../../src/domain/Rng.js"
+import { sampleTasks, sliceBatch } from "../../src/domain/Task.js"
+import { task } from "../helpers.js"
+
+describe("Rng", () => {
+  it("Philox4x32-10 reproduces the Random123 known-answer vectors", () => {
+    const hex = (words: ReadonlyArray<number>) => words.map((w) => w.toString(16).padStart(8, "0")).join(" ")
+    assert.strictEqual(hex(philox4x32([0, 0, 0, 0], [0, 0])), "6627e8d5 e169c58d bc57ac4c 9b00dbd8")
+    assert.strictEqual(
+      hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff])),
+      "408f276d 41c83b0e a20bc7c6 6d5451fd"
+    )
+    assert.strictEqual(
+      hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])),
+      "d16cfe09 94fdcceb 5001e420 24126ea1"
+    )
+  })
+
+  it("normal draws have mean 0 and variance 1 (within 4 standard errors of 100,000 draws)", () => {
+    const rng = keyedRng(123, "train", 0)
+    const N = 100_000
+    let sum = 0
+    let sumSq = 0
+    for (let i = 0; i < N; i++) {
+      const z = rng.normal()
+      sum += z
+      sumSq += z * z
+    }
+    const mean = sum / N
+    const variance = sumSq / N - mean * mean
+    assert.isBelow(Math.abs(mean), 4 / Math.sqrt(N))
+    assert.isBelow(Math.abs(variance - 1), 4 * Math.sqrt(2 / N))
+  })
+
+  it("streams differ by seed, stream name and counter", () => {
+    const first = (seed: number, stream: "train" | "evaluation", a: number, b: number) => keyedRng(seed, stream, a, b).nextUint32()
+    const values = new Set([first(1, "train", 0, 0), first(2, "train", 0, 0), first(1, "evaluation", 0, 0), first(1, "train", 1, 0), first(1, "train", 0, 1)])
+    assert.strictEqual(values.size, 5)
+    assert.strictEqual(first(2 ** 40 + 5, "train", 3, 4), first(2 ** 40 + 5, "train", 3, 4))
+    assert.notStrictEqual(first(2 ** 40 + 5, "train", 3, 4), first(5, "train", 3, 4))
+  })
+})
+
+describe("task sampling", () => {
+  const config = task({ d: 5, C: 5, n: 30 })
+
+  it("a batch is a function of (seed, step) alone, and of how it is split not at all", () => {
+    const whole = sampleTasks(config, 4, "train", 17, 12)
+    assert.deepStrictEqual(sampleTasks(config, 4, "train", 17, 12), whole)
+    const tail = sampleTasks(config, 4, "train", 17, 5, 7)
+    assert.deepStrictEqual(tail, sliceBatch(whole, [7, 8, 9, 10, 11]))
+    assert.notDeepEqual(sampleTasks(config, 4, "train", 18, 12).x, whole.x)
+    assert.notDeepEqual(sampleTasks(config, 5, "train", 17, 12).x, whole.x)
+  })
+
+  it("every input lies on the unit sphere and every label is a class", () => {
+    for (const family of ["cluster", "voronoi"] as const) {
+      const batch = sampleTasks(task({ family, d: 3, C: 4, n: 25 }), 1, "evaluation", 0, 50)
+      for (let i = 0; i < batch.size * batch.n; i++) {
+        const norm = Math.hypot(batch.x[i * 3]!, batch.x[i * 3 + 1]!, batch.x[i * 3 + 2]!)
+        assert.isBelow(Math.abs(norm - 1), 1e-12)
+        assert.isTrue(batch.labels[i]! >= 0 && batch.labels[i]! < 4)
+      }
+      for (let t = 0; t < batch.size; t++) {
+        assert.isBelow(Math.abs(Math.hypot(batch.query[t * 3]!, batch.query[t * 3 + 1]!, batch.query[t * 3 + 2]!) - 1), 1e-12)
+      }
+    }
+  })
+
+  it("cluster points sit near their class vector: the same-class mean similarity beats the cross-class one", () => {
+    const batch = sampleTasks(task({ d: 5, C: 5, n: 100, noise: 0.5 }), 2, "evaluation", 0, 20)
+    let same = 0
+    let sameCount = 0
+    let other = 0
+    let otherCount = 0
+    for (let t = 0; t < batch.size; t++) {
+      for (let i = 0; i < batch.n; i++) {
+        let dot = 0
+        for (let k = 0; k < 5; k++) dot += batch.x[(t * 100 + i) * 5 + k]! * batch.query[t * 5 + k]!
+        if (batch.labels[t * 100 + i] === batch.queryLabel[t]) {
+          same += dot
+          sameCount++
+        } else {
+          other += dot
+          otherCount++
+        }
+      }
+    }
+    assert.isAbove(same / sameCount, 0.7)
+    assert.isBelow(other / otherCount, 0.3)
+  })
+
+  it("balanced contexts hold n/C of each class; queryClassInContext puts the query's class in the context", () => {
+    const balanced = sampleTasks(task({ d: 5, C: 4, n: 20, balanced: true }), 3, "train", 1, 30)
+    for (let t = 0; t < balanced.size; t++) {
+      const counts = [0, 0, 0, 0]
+      for (let i = 0; i < 20; i++) counts[balanced.labels[t * 20 + i]!]!++
+      assert.deepStrictEqual(counts, [5, 5, 5, 5])
+    }
+    for (const family of ["cluster", "voronoi"] as const) {
+      const present = sampleTasks(task({ family, d: 5, C: 10, n: 3, queryClassInContext: true }), 3, "train", 1, 200)
+      for (let t = 0; t < present.size; t++) {
+        const context = Array.from(present.labels.subarray(t * 3, t * 3 + 3))
+        assert.include(context, present.queryLabel[t]!)
+      }
+    }
+  })
+})
