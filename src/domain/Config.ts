@@ -115,6 +115,12 @@ export const OutputConfig = Schema.Struct({
 })
 export type OutputConfig = typeof OutputConfig.Type
 
+/** How a run executes, not what it computes: left out of the run id. */
+export const RuntimeConfig = Schema.Struct({
+  prefetch: Bool
+})
+export type RuntimeConfig = typeof RuntimeConfig.Type
+
 /** The fully resolved config of one run. */
 export const ExperimentConfig = Schema.Struct({
   name: Name,
@@ -124,7 +130,8 @@ export const ExperimentConfig = Schema.Struct({
   training: TrainingConfig,
   evaluation: EvaluationConfig,
   references: ReferencesConfig,
-  output: OutputConfig
+  output: OutputConfig,
+  runtime: RuntimeConfig
 })
 export type ExperimentConfig = typeof ExperimentConfig.Type
 
@@ -152,7 +159,8 @@ export const defaults: ExperimentConfig = {
     refine: true,
     landscapeSize: 2000
   },
-  output: { dir: "runs", perContext: true, progress: true }
+  output: { dir: "runs", perContext: true, progress: true },
+  runtime: { prefetch: true }
 }
 
 const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
@@ -170,7 +178,8 @@ export const ConfigInput = objectExpected(
     training: section(TrainingConfig),
     evaluation: section(EvaluationConfig),
     references: section(ReferencesConfig),
-    output: section(OutputConfig)
+    output: section(OutputConfig),
+    runtime: section(RuntimeConfig)
   }),
   "a JSON object"
 )
@@ -206,7 +215,8 @@ export const resolveConfig = (input: ConfigInput): ExperimentConfig => {
     training: { ...defaults.training, ...input.training },
     evaluation: { ...defaults.evaluation, ...input.evaluation },
     references: { ...defaults.references, ...input.references },
-    output: { ...defaults.output, ...input.output }
+    output: { ...defaults.output, ...input.output },
+    runtime: { ...defaults.runtime, ...input.runtime }
   }
 }
 

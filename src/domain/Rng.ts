@@ -59,34 +59,34 @@ export const Stream = {
 } as const
 export type StreamName = keyof typeof Stream
 
-const rotl = (x: number, k: number): number => ((x << k) | (x >>> (32 - k))) >>> 0
-
 /** xoshiro128** generator with uniform and normal draws; construct it with {@link keyedRng}. */
 export class Rng {
+  // The state is kept as signed int32 so that V8 stores it unboxed; outputs are converted to uint32 at the end.
   private s0: number
   private s1: number
   private s2: number
   private s3: number
-  private spareNormal = Number.NaN
 
   constructor(state: readonly [number, number, number, number]) {
     const allZero = state.every((w) => w === 0)
-    this.s0 = allZero ? 1 : state[0] >>> 0
-    this.s1 = state[1] >>> 0
-    this.s2 = state[2] >>> 0
-    this.s3 = state[3] >>> 0
+    this.s0 = allZero ? 1 : state[0] | 0
+    this.s1 = state[1] | 0
+    this.s2 = state[2] | 0
+    this.s3 = state[3] | 0
   }
 
   nextUint32(): number {
-    const result = Math.imul(rotl(Math.imul(this.s1, 5) >>> 0, 7), 9) >>> 0
-    const t = (this.s1 << 9) >>> 0
-    this.s2 = (this.s2 ^ this.s0) >>> 0
-    this.s3 = (this.s3 ^ this.s1) >>> 0
-    this.s1 = (this.s1 ^ this.s2) >>> 0
-    this.s0 = (this.s0 ^ this.s3) >>> 0
-    this.s2 = (this.s2 ^ t) >>> 0
-    this.s3 = rotl(this.s3, 11)
-    return result
+    const s1 = this.s1
+    const r = Math.imul(s1, 5)
+    const result = Math.imul((r << 7) | (r >>> 25), 9)
+    const t = s1 << 9
+    const s2 = this.s2 ^ this.s0
+    const s3 = this.s3 ^ s1
+    this.s1 = s1 ^ s2
+    this.s0 = this.s0 ^ s3
+    this.s2 = s2 ^ t
+    this.s3 = (s3 << 11) | (s3 >>> 21)
+    return result >>> 0
   }
 
   /** Uniform in [0, 1) with 53 random bits. */
@@ -101,25 +101,59 @@ export class Rng {
     return Math.floor(this.uniform() * k)
   }
 
-  /** Standard normal by the Marsaglia polar method (pairs are cached, so the stream stays deterministic). */
+  /**
+   * Standard normal by the ziggurat method (Marsaglia & Tsang 2000, 128 layers). The layer index and the value come
+   * from disjoint bits of one 32-bit draw (7 and 25 bits), avoiding the original's index/value correlation.
+   */
   normal(): number {
-    if (!Number.isNaN(this.spareNormal)) {
-      const spare = this.spareNormal
-      this.spareNormal = Number.NaN
-      return spare
-    }
     for (;;) {
-      const u = 2 * this.uniform() - 1
-      const v = 2 * this.uniform() - 1
-      const s = u * u + v * v
-      if (s > 0 && s < 1) {
-        const f = Math.sqrt((-2 * Math.log(s)) / s)
-        this.spareNormal = v * f
-        return u * f
+      const u = this.nextUint32()
+      const layer = u & 127
+      const j = (u | 0) >> 7
+      const x = j * ZIGGURAT.w[layer]!
+      if (Math.abs(j) < ZIGGURAT.k[layer]!) return x
+      if (layer === 0) {
+        // The tail beyond r, by Marsaglia's exponential rejection.
+        let tx: number
+        let ty: number
+        do {
+          tx = -Math.log(1 - this.uniform()) / ZIGGURAT_R
+          ty = -Math.log(1 - this.uniform())
+        } while (ty + ty < tx * tx)
+        return j > 0 ? ZIGGURAT_R + tx : -ZIGGURAT_R - tx
       }
+      const f0 = ZIGGURAT.f[layer]!
+      if (f0 + this.uniform() * (ZIGGURAT.f[layer - 1]! - f0) < Math.exp(-0.5 * x * x)) return x
     }
   }
 }
+
+const ZIGGURAT_R = 3.442619855899
+/** Layer tables of the 128-layer ziggurat for values drawn as signed 25-bit integers (scale 2^24). */
+const ZIGGURAT = (() => {
+  const m = 16777216
+  const v = 9.91256303526217e-3
+  const k = new Float64Array(128)
+  const w = new Float64Array(128)
+  const f = new Float64Array(128)
+  let dn = ZIGGURAT_R
+  let tn = dn
+  const q = v / Math.exp(-0.5 * dn * dn)
+  k[0] = (dn / q) * m
+  k[1] = 0
+  w[0] = q / m
+  w[127] = dn / m
+  f[0] = 1
+  f[127] = Math.exp(-0.5 * dn * dn)
+  for (let i = 126; i >= 1; i--) {
+    dn = Math.sqrt(-2 * Math.log(v / dn + Math.exp(-0.5 * dn * dn)))
+    k[i + 1] = (dn / tn) * m
+    tn = dn
+    f[i] = Math.exp(-0.5 * dn * dn)
+    w[i] = dn / m
+  }
+  return { k, w, f }
+})()
 
 /**
  * The generator for one (seed, stream, counter) key. The seed may be any non-negative integer below 2^53; its two

@@ -1,12 +1,12 @@
 /**
- * Run identity: a hash of the canonical resolved config. The output section is left out, since where and how a run
- * reports does not change what it computes.
+ * Run identity: a hash of the canonical resolved config. The output and runtime sections are left out, since where a
+ * run reports and how it executes do not change what it computes.
  */
 import { createHash } from "node:crypto"
 import { canonicalJson, type ExperimentConfig } from "./Config.js"
 
 export const configHash = (config: ExperimentConfig): string => {
-  const { output: _output, ...identity } = config
+  const { output: _output, runtime: _runtime, ...identity } = config
   return createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 12)
 }
 

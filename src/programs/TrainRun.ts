@@ -114,7 +114,7 @@ export const trainRun = (config: ExperimentConfig) =>
   })
 
 const executeRun = (config: ExperimentConfig, runId: string, file: (name: string) => string) =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const store = yield* RunStore
     const sampler = yield* TaskSampler
     const trainer = yield* ModelTrainer
@@ -198,10 +198,18 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
 
     const progress = makeProgress(runId, config.training.steps, config.output.progress)
+    const batches = yield* sampler.stream(
+      config.task,
+      config.seed,
+      config.training.batchSize,
+      1,
+      config.training.steps,
+      config.runtime.prefetch
+    )
     for (let step = 1; step <= config.training.steps; step++) {
       const loss = yield* timed(
         "training",
-        sampler.batch(config.task, config.seed, step, config.training.batchSize).pipe(Effect.flatMap(session.step))
+        batches.next.pipe(Effect.flatMap((batch) => Effect.zipLeft(session.step(batch), batches.release(batch))))
       )
       if (!Number.isFinite(loss)) {
         progress.done()
@@ -291,4 +299,4 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       })
     )
     return summary
-  })
+  }))
