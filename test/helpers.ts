@@ -58,6 +58,6 @@ export const tinyConfig = (overrides: {
   model: { ...defaults.model, attendToQuery: "auto", ...overrides.model },
   training: { ...defaults.training, batchSize: 32, steps: 40, ...overrides.training },
   evaluation: { ...defaults.evaluation, every: 20, logSpacedPoints: 3, size: 200 },
-  references: { ...defaults.references, gridSize: 200, landscapeSize: 100, cSigma: { min: 0.1, max: 1000, count: 9 }, scale: { min: 0.01, max: 3162, count: 7 } },
+  references: { ...defaults.references, gridSize: 200, scanSize: 100, cSigma: { min: 0.1, max: 1000, count: 9 }, scale: { min: 0.01, max: 3162, count: 7 } },
   output: { ...defaults.output, progress: false, ...overrides.output }
 })

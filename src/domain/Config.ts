@@ -104,7 +104,7 @@ export const ReferencesConfig = Schema.Struct({
   cSigma: LogRange,
   scale: LogRange,
   refine: Bool,
-  landscapeSize: PositiveInt
+  scanSize: PositiveInt
 })
 export type ReferencesConfig = typeof ReferencesConfig.Type
 
@@ -117,7 +117,7 @@ export type OutputConfig = typeof OutputConfig.Type
 
 /** How a run executes, not what it computes: left out of the run id. */
 export const RuntimeConfig = Schema.Struct({
-  prefetch: Bool
+  samplerThreads: NonNegativeInt
 })
 export type RuntimeConfig = typeof RuntimeConfig.Type
 
@@ -157,10 +157,10 @@ export const defaults: ExperimentConfig = {
     cSigma: { min: 0.1, max: 1000, count: 61 },
     scale: { min: 0.01, max: 3162, count: 41 },
     refine: true,
-    landscapeSize: 2000
+    scanSize: 2000
   },
   output: { dir: "runs", perContext: true, progress: true },
-  runtime: { prefetch: true }
+  runtime: { samplerThreads: 2 }
 }
 
 const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })

@@ -162,13 +162,14 @@ export const meanCrossEntropy = (features: Float64Array, scale: number, labels: 
 }
 
 /**
- * The step θ minimising the mean CE of logits θ·S, by damped Newton from θ = 0. CE is convex in θ, so this is the
+ * The step θ minimising the mean CE of logits θ·S, by damped Newton from `start`. CE is convex in θ, so this is the
  * global minimum over both signs. f'(θ) = mean(E_p[S] − S_c), f''(θ) = mean(Var_p[S]).
  */
 export const minimizeScale = (
   features: Float64Array,
   labels: Int32Array,
-  C: number
+  C: number,
+  start = 0
 ): { readonly scale: number; readonly loss: number } => {
   const N = labels.length
   const derivatives = (theta: number) => {
@@ -195,8 +196,13 @@ export const minimizeScale = (
     }
     return { g: g / N, h: h / N }
   }
-  let theta = 0
+  let theta = Number.isFinite(start) ? start : 0
   let loss = meanCrossEntropy(features, theta, labels, C)
+  const atZero = meanCrossEntropy(features, 0, labels, C)
+  if (!(loss <= atZero)) {
+    theta = 0
+    loss = atZero
+  }
   for (let iteration = 0; iteration < 100; iteration++) {
     const { g, h } = derivatives(theta)
     if (!(h > 1e-300) || Math.abs(g) < 1e-12) break

@@ -32,7 +32,7 @@ export interface GridResult {
   readonly selection: GridPoint | null
   /** Kernel references only: the optimum with c_σ < 0. */
   readonly elimination: GridPoint | null
-  /** Mean CE on the landscape tasks: loss[i][j] at cSigma[i], scale[j] (one row for gd-linear: no c_σ). */
+  /** Mean CE on the scanned tasks: loss[i][j] at cSigma[i], scale[j] (one row for gd-linear: no c_σ). */
   readonly landscape: {
     readonly cSigma: ReadonlyArray<number>
     readonly scale: ReadonlyArray<number>
@@ -58,31 +58,33 @@ const headOf = (batch: TaskBatch, size: number): TaskBatch => {
 }
 
 /**
- * Grid search with an exact inner step: for each c_σ on the signed grid the CE-optimal θ is found by Newton's method
- * (CE is convex in θ), so θ needs no grid; c_σ is then refined by golden section in each basin. The landscape over the
- * (c_σ, θ) grid, for figures, is computed on the first `landscapeSize` tasks.
+ * Grid search with an exact inner step: for each c_σ the CE-optimal step θ is found by Newton's method (CE is convex
+ * in θ), so θ needs no grid. The c_σ grid is scanned on the first `scanSize` tasks; around the best scanned point of
+ * each sign basin, c_σ is refined by golden section on the whole grid-search set. The landscape over the (c_σ, θ) grid,
+ * for figures, is computed on the scanned tasks.
  */
 export const gridSearch = (shape: ReferenceShape, batch: TaskBatch, ranges: ReferencesConfig): GridResult => {
-  const labels = batch.queryLabel
   const C = batch.C
   const scaleGrid = signedGrid(ranges.scale.min, ranges.scale.max, ranges.scale.count)
-  const landscapeSet = headOf(batch, ranges.landscapeSize)
+  const scanSet = headOf(batch, ranges.scanSize)
   const dots = queryDots(batch)
-  const landscapeDots = dots.subarray(0, landscapeSet.size * batch.n)
-  const landscapeRow = (cSigma: number) => {
-    const { features } = referenceFeatures(shape, cSigma, landscapeSet, false, landscapeDots)
-    return scaleGrid.map((scale) => meanCrossEntropy(features, scale, landscapeSet.queryLabel, C))
-  }
-  const profile = (cSigma: number): GridPoint => {
-    const { features } = referenceFeatures(shape, cSigma, batch, false, dots)
-    const best = minimizeScale(features, labels, C)
+  const scanDots = dots.subarray(0, scanSet.size * batch.n)
+  const profileOn = (set: TaskBatch, setDots: Float64Array) => (cSigma: number, start = 0): GridPoint => {
+    const { features } = referenceFeatures(shape, cSigma, set, false, setDots)
+    const best = minimizeScale(features, set.queryLabel, C, start)
     return { cSigma, scale: best.scale, loss: best.loss }
+  }
+  const profileFull = profileOn(batch, dots)
+  const profileScan = profileOn(scanSet, scanDots)
+  const landscapeRow = (cSigma: number) => {
+    const { features } = referenceFeatures(shape, cSigma, scanSet, false, scanDots)
+    return scaleGrid.map((scale) => meanCrossEntropy(features, scale, scanSet.queryLabel, C))
   }
 
   if (shape.kind === "gd-linear") {
     return {
       kind: shape.kind,
-      best: profile(0),
+      best: profileFull(0),
       selection: null,
       elimination: null,
       landscape: { cSigma: [0], scale: scaleGrid, loss: [landscapeRow(0)] }
@@ -92,17 +94,28 @@ export const gridSearch = (shape: ReferenceShape, batch: TaskBatch, ranges: Refe
   const magnitudes = logSpace(ranges.cSigma.min, ranges.cSigma.max, ranges.cSigma.count)
   const cSigmaGrid = signedGrid(ranges.cSigma.min, ranges.cSigma.max, ranges.cSigma.count)
   const basin = (sign: 1 | -1): GridPoint | null => {
-    const profiles = magnitudes.map((magnitude) => profile(sign * magnitude))
-    const bestIndex = argMin(profiles.map((p) => p.loss))
+    const scanned = magnitudes.map((magnitude) => profileScan(sign * magnitude))
+    const bestIndex = argMin(scanned.map((p) => p.loss))
     if (bestIndex < 0) return null
-    const best = profiles[bestIndex]!
-    if (!ranges.refine || magnitudes.length < 2) return best
-    // Refine |c_σ| in log space between the neighbours of the best grid point.
-    const lo = Math.log(magnitudes[Math.max(0, bestIndex - 1)]!)
-    const hi = Math.log(magnitudes[Math.min(magnitudes.length - 1, bestIndex + 1)]!)
-    const found = goldenSection((logMagnitude) => profile(sign * Math.exp(logMagnitude)).loss, lo, hi, 24)
-    const refined = profile(sign * Math.exp(found.x))
-    return refined.loss < best.loss ? refined : best
+    const atGridPoint = profileFull(sign * magnitudes[bestIndex]!, scanned[bestIndex]!.scale)
+    if (!ranges.refine || magnitudes.length < 2) return atGridPoint
+    // Two grid points either side leave room for the scanned optimum to sit a point away from the full set's.
+    const lo = Math.log(magnitudes[Math.max(0, bestIndex - 2)]!)
+    const hi = Math.log(magnitudes[Math.min(magnitudes.length - 1, bestIndex + 2)]!)
+    let warm = atGridPoint.scale
+    const found = goldenSection(
+      (logMagnitude) => {
+        const point = profileFull(sign * Math.exp(logMagnitude), warm)
+        if (Number.isFinite(point.scale)) warm = point.scale
+        return point.loss
+      },
+      lo,
+      hi,
+      // 0.618^16 ≈ 5e-4 of a four-point bracket: far below the resolution at which CE changes.
+      16
+    )
+    const refined = profileFull(sign * Math.exp(found.x), warm)
+    return refined.loss < atGridPoint.loss ? refined : atGridPoint
   }
   const selection = basin(1)
   const elimination = basin(-1)

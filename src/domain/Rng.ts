@@ -96,9 +96,9 @@ export class Rng {
     return (a * 67108864 + b) / 9007199254740992
   }
 
-  /** Uniform integer in {0, …, k − 1}. */
+  /** Uniform integer in {0, …, k − 1} from one 32-bit draw (bias below k/2^32, far under sampling noise). */
   int(k: number): number {
-    return Math.floor(this.uniform() * k)
+    return Math.floor(this.nextUint32() * 2.3283064365386963e-10 * k)
   }
 
   /**

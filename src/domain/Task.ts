@@ -102,9 +102,14 @@ const labelPresent = (labels: Int32Array, offset: number, n: number, label: numb
 }
 
 /** Fills task `index` of `batch` with one task drawn from `rng` (spec §1.2 cluster, §1.3 voronoi). */
-export const sampleTaskInto = (rng: Rng, task: TaskConfig, batch: TaskBatch, index: number): void => {
+export const sampleTaskInto = (
+  rng: Rng,
+  task: TaskConfig,
+  batch: TaskBatch,
+  index: number,
+  classVectors: Float64Array = new Float64Array(task.C * task.d)
+): void => {
   const { n, d, C } = task
-  const classVectors = new Float64Array(C * d)
   for (let c = 0; c < C; c++) sampleOnSphere(rng, classVectors, c * d, d)
   const xOffset = index * n * d
   const labelOffset = index * n
@@ -154,7 +159,8 @@ export const sampleTasks = (
   into?: TaskBatch
 ): TaskBatch => {
   const batch = into ?? allocateBatch(size, task.n, task.d, task.C)
-  for (let b = 0; b < size; b++) sampleTaskInto(keyedRng(seed, stream, counter, first + b), task, batch, b)
+  const classVectors = new Float64Array(task.C * task.d)
+  for (let b = 0; b < size; b++) sampleTaskInto(keyedRng(seed, stream, counter, first + b), task, batch, b, classVectors)
   return batch
 }
 

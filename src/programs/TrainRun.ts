@@ -204,13 +204,17 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       config.training.batchSize,
       1,
       config.training.steps,
-      config.runtime.prefetch
+      config.runtime.samplerThreads
     )
     for (let step = 1; step <= config.training.steps; step++) {
-      const loss = yield* timed(
-        "training",
-        batches.next.pipe(Effect.flatMap((batch) => Effect.zipLeft(session.step(batch), batches.release(batch))))
-      )
+      // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and
+      // every few steps so that an interrupt is never held up for long.
+      if (step % 64 === 0) yield* Effect.yieldNow()
+      const started = performance.now()
+      const batch = batches.poll() ?? (yield* batches.next)
+      const loss = session.stepNow(batch)
+      yield* batches.release(batch)
+      clock.training += (performance.now() - started) / 1000
       if (!Number.isFinite(loss)) {
         progress.done()
         return yield* new TrainingDiverged({ step, loss })

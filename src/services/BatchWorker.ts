@@ -1,5 +1,5 @@
 /**
- * The body of the batch-prefetching worker thread: samples the training batches of consecutive steps into a small
+ * The body of a batch-prefetching worker thread: samples the training batches of its share of the steps into a small
  * pool of buffers and transfers each to the main thread, which hands the buffers back once it has trained on them.
  * Batches are the same pure function of (seed, step) as on the main thread.
  */
@@ -13,6 +13,8 @@ export interface BatchWorkerInput {
   readonly batchSize: number
   readonly firstStep: number
   readonly lastStep: number
+  /** This worker samples every `stride`-th step from firstStep on (workers share the steps round-robin). */
+  readonly stride: number
   readonly depth: number
 }
 
@@ -42,7 +44,7 @@ if (parentPort !== null) {
       const batch = sampleTasks(task, seed, "train", step, batchSize, 0, free.pop())
       const message: BatchMessage = { step, x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel }
       port.postMessage(message, transferList(message))
-      step += 1
+      step += input.stride
     }
   }
   port.on("message", (returned: Omit<BatchMessage, "step">) => {

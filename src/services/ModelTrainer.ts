@@ -7,7 +7,8 @@ import { Effect } from "effect"
 import { adamStep, type AdamState, initAdam } from "../domain/Adam.js"
 import type { EngineChoice, ExperimentConfig } from "../domain/Config.js"
 import type { BackendUnavailable } from "../domain/Errors.js"
-import { FusedScratch, type Gradients, lossAndGradients } from "../domain/FusedGradient.js"
+import type { Gradients } from "../domain/FusedGradient.js"
+import { makeFusedKernel } from "../domain/FusedKernel.js"
 import { copyWeights, initWeights, type ModelSpec, modelSpecOf, type Weights } from "../domain/Model.js"
 import type { TaskBatch } from "../domain/Task.js"
 import { type BackendName, TfBackend } from "./TfBackend.js"
@@ -32,6 +33,8 @@ export interface TrainingSession {
   readonly optimizer: AdamState
   /** One Adam step on the batch; returns the batch's mean cross-entropy before the step. */
   readonly step: (batch: TaskBatch) => Effect.Effect<number>
+  /** The same step, synchronously (the hot loop's form; no step is taken when the loss is not finite). */
+  readonly stepNow: (batch: TaskBatch) => number
   /** The loss and gradient at the current weights, without a step (for checks and probes). */
   readonly gradients: (batch: TaskBatch) => Effect.Effect<{ readonly loss: number; readonly grads: Gradients }>
 }
@@ -56,16 +59,18 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
         let compute: (batch: TaskBatch) => number
         let engine: EngineInfo
         if (engineName === "fused") {
-          let scratch: FusedScratch | undefined
-          compute = (batch) => {
-            if (scratch === undefined || scratch.keys < batch.n + 1) scratch = new FusedScratch(weights.D, spec.C, batch.n + 1)
-            return lossAndGradients(spec, weights, batch, grads, scratch)
-          }
+          const kernel = makeFusedKernel(spec)
+          compute = (batch) => kernel(weights, batch, grads)
           engine = { engine: "fused", backend: null, precision: "float64" }
         } else {
           const { tf, name } = yield* backends.acquire(config.model.backend)
           compute = (batch) => tfjsLossAndGradients(tf, spec, weights, batch, grads)
           engine = { engine: "tfjs", backend: name, precision: "float32" }
+        }
+        const stepNow = (batch: TaskBatch) => {
+          const loss = compute(batch)
+          if (Number.isFinite(loss)) adamStep(weights, grads, optimizer, config.training)
+          return loss
         }
         const session: TrainingSession = {
           spec,
@@ -73,12 +78,8 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           initial,
           weights,
           optimizer,
-          step: (batch) =>
-            Effect.sync(() => {
-              const loss = compute(batch)
-              if (Number.isFinite(loss)) adamStep(weights, grads, optimizer, config.training)
-              return loss
-            }),
+          step: (batch) => Effect.sync(() => stepNow(batch)),
+          stepNow,
           gradients: (batch) =>
             Effect.sync(() => {
               const loss = compute(batch)

@@ -11,6 +11,8 @@ import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchW
 /** Consecutive training batches; `release` hands a batch's buffers back for reuse once it has been trained on. */
 export interface BatchStream {
   readonly next: Effect.Effect<TaskBatch>
+  /** The next batch if it is ready now, without waiting (the hot loop's fast path); else undefined. */
+  readonly poll: () => TaskBatch | undefined
   readonly release: (batch: TaskBatch) => Effect.Effect<void>
 }
 
@@ -18,25 +20,21 @@ export interface BatchStream {
 const inlineStream = (task: TaskConfig, seed: number, batchSize: number, firstStep: number): BatchStream => {
   const buffer = allocateBatch(batchSize, task.n, task.d, task.C)
   let step = firstStep
-  return {
-    next: Effect.sync(() => sampleTasks(task, seed, "train", step++, batchSize, 0, buffer)),
-    release: () => Effect.void
-  }
+  const poll = () => sampleTasks(task, seed, "train", step++, batchSize, 0, buffer)
+  return { next: Effect.sync(poll), poll, release: () => Effect.void }
 }
 
-/** Batches sampled ahead on a worker thread, so sampling overlaps training on a second core. */
-const workerStream = (input: BatchWorkerInput): Effect.Effect<BatchStream, never, Scope.Scope> =>
+/** One worker thread's share of the batches, in step order. */
+const workerShare = (input: BatchWorkerInput) =>
   Effect.gen(function* () {
     const worker = yield* Effect.acquireRelease(
       Effect.sync(() => new Worker(new URL("./batch-worker.mjs", import.meta.url), { workerData: input })),
       (w) => Effect.promise(() => w.terminate())
     )
-    const { task, batchSize } = input
     const ready: Array<BatchMessage> = []
     let waiting: ((message: BatchMessage) => void) | undefined
     let failure: unknown
     let failed: ((error: unknown) => void) | undefined
-    let expected = input.firstStep
     worker.on("message", (message: BatchMessage) => {
       if (waiting) {
         const resume = waiting
@@ -48,24 +46,60 @@ const workerStream = (input: BatchWorkerInput): Effect.Effect<BatchStream, never
       failure = error
       failed?.(error)
     })
-    const toBatch = (m: BatchMessage): TaskBatch => {
-      if (m.step !== expected) throw new Error(`batch worker sent step ${m.step}, expected ${expected}`)
-      expected += 1
-      return { size: batchSize, n: task.n, d: task.d, C: task.C, x: m.x, labels: m.labels, query: m.query, queryLabel: m.queryLabel }
-    }
-    const next = Effect.async<TaskBatch>((resume) => {
+    const poll = () => ready.shift()
+    const next = Effect.async<BatchMessage>((resume) => {
       const first = ready.shift()
-      if (first) return resume(Effect.sync(() => toBatch(first)))
+      if (first) return resume(Effect.succeed(first))
       if (failure !== undefined) return resume(Effect.die(failure))
-      waiting = (message) => resume(Effect.sync(() => toBatch(message)))
+      waiting = (message) => resume(Effect.succeed(message))
       failed = (error) => resume(Effect.die(error))
     })
-    const release = (batch: TaskBatch) =>
+    const giveBack = (batch: TaskBatch) =>
       Effect.sync(() => {
         const returned = { x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel }
         worker.postMessage(returned, transferList(returned))
       })
-    return { next, release } satisfies BatchStream
+    return { next, poll, giveBack }
+  })
+
+/**
+ * Batches sampled ahead on worker threads, so that sampling overlaps training; with k workers, worker j samples the
+ * steps firstStep + j, firstStep + j + k, … and the stream takes them in turn.
+ */
+const workerStream = (
+  request: Omit<BatchWorkerInput, "stride" | "firstStep"> & { readonly firstStep: number; readonly threads: number }
+): Effect.Effect<BatchStream, never, Scope.Scope> =>
+  Effect.gen(function* () {
+    const { task, batchSize, threads } = request
+    const shares = yield* Effect.forEach(Array.from({ length: threads }, (_, j) => j), (j) =>
+      workerShare({ ...request, firstStep: request.firstStep + j, stride: threads })
+    )
+    let step = request.firstStep
+    const owner = (s: number) => shares[(s - request.firstStep) % threads]!
+    const owners = new Map<TaskBatch["x"], (typeof shares)[number]>()
+    const accept = (m: BatchMessage, share: (typeof shares)[number]): TaskBatch => {
+      if (m.step !== step) throw new Error(`batch worker sent step ${m.step}, expected ${step}`)
+      step += 1
+      owners.set(m.x, share)
+      return { size: batchSize, n: task.n, d: task.d, C: task.C, x: m.x, labels: m.labels, query: m.query, queryLabel: m.queryLabel }
+    }
+    const poll = () => {
+      const share = owner(step)
+      const message = share.poll()
+      return message === undefined ? undefined : accept(message, share)
+    }
+    const next = Effect.suspend(() => {
+      const share = owner(step)
+      return share.next.pipe(Effect.map((m) => accept(m, share)))
+    })
+    const release = (batch: TaskBatch) =>
+      Effect.suspend(() => {
+        const share = owners.get(batch.x)
+        if (share === undefined) return Effect.void
+        owners.delete(batch.x)
+        return share.giveBack(batch)
+      })
+    return { next, poll, release } satisfies BatchStream
   })
 
 export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampler", {
@@ -87,8 +121,8 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
       batch: (task: TaskConfig, seed: number, step: number, batchSize: number) =>
         Effect.sync(() => sampleTasks(task, seed, "train", step, batchSize)),
       /**
-       * The batches of steps firstStep…lastStep in order, sampled ahead on a worker thread when `prefetch` is set;
-       * both ways give the same batches.
+       * The batches of steps firstStep…lastStep in order, sampled ahead on `threads` worker threads (0: on this
+       * thread); every way gives the same batches.
        */
       stream: (
         task: TaskConfig,
@@ -96,10 +130,10 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
         batchSize: number,
         firstStep: number,
         lastStep: number,
-        prefetch: boolean
+        threads: number
       ): Effect.Effect<BatchStream, never, Scope.Scope> =>
-        prefetch && lastStep >= firstStep
-          ? workerStream({ task, seed, batchSize, firstStep, lastStep, depth: 3 })
+        threads > 0 && lastStep >= firstStep
+          ? workerStream({ task, seed, batchSize, firstStep, lastStep, depth: 2, threads })
           : Effect.sync(() => inlineStream(task, seed, batchSize, firstStep)),
       /** The frozen evaluation set. */
       evaluationSet: (task: TaskConfig, seed: number, size: number) => frozenSet("evaluation", task, seed, size),

@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
 import { FusedScratch, lossAndGradients } from "../../src/domain/FusedGradient.js"
+import { makeFusedKernel } from "../../src/domain/FusedKernel.js"
 import { forwardBatch, initWeights, type Weights } from "../../src/domain/Model.js"
 import { FD_STEP, FINITE_DIFFERENCE, FLOAT64_IDENTITY, assertClose, spec, tasks } from "../helpers.js"
 
@@ -114,4 +115,29 @@ describe("fused engine", () => {
       assertClose(g2.pv, g1.pv, FLOAT64_IDENTITY, `${attention} ∇W_PV`)
     }
   })
+})
+
+describe("generated fused kernel", () => {
+  const big = tasks({ d: 4, C: 6, n: 30 }, 50, 8)
+  for (const [attention, attendToQuery] of [
+    ["linear", true],
+    ["linear", false],
+    ["softmax", false],
+    ["softmax", true],
+    ["exp", true],
+    ["exp", false]
+  ] as const) {
+    it(`${attention} (query attends: ${attendToQuery}) computes what the reference loop computes`, () => {
+      const s = { ...spec(attention, 4, 6, attendToQuery), expShift: 0.4 }
+      const w = initWeights(s, 13, 0.5)
+      const reference = { kq: new Float64Array(100), pv: new Float64Array(100) }
+      const generated = { kq: new Float64Array(100), pv: new Float64Array(100) }
+      const lossReference = lossAndGradients(s, w, big, reference)
+      const lossGenerated = makeFusedKernel(s)(w, big, generated)
+      // Same operations, partly in another order: agreement to rounding.
+      assert.closeTo(lossGenerated, lossReference, FLOAT64_IDENTITY)
+      assertClose(generated.kq, reference.kq, FLOAT64_IDENTITY, "∇W_KQ")
+      assertClose(generated.pv, reference.pv, FLOAT64_IDENTITY, "∇W_PV")
+    })
+  }
 })

@@ -21,7 +21,7 @@ describe("grid search", () => {
   })
 
   it("finds the selection and elimination basins and the better of the two", () => {
-    const ranges = { ...defaults.references, cSigma: { min: 0.5, max: 200, count: 13 }, landscapeSize: 100 }
+    const ranges = { ...defaults.references, cSigma: { min: 0.5, max: 200, count: 13 }, scanSize: 100 }
     const result = gridSearch({ kind: "ca-kgd", D: 10, selfAttend: false }, set, ranges)
     assert.isAbove(result.selection!.cSigma, 0)
     assert.isAbove(result.selection!.scale, 0)

@@ -68,7 +68,7 @@ describe("CLI: run", () => {
       model: { attention: "linear" },
       training: { steps: 30, batchSize: 32 },
       evaluation: { every: 10, size: 100 },
-      references: { gridSize: 100, landscapeSize: 50, cSigma: { min: 0.1, max: 100, count: 5 } },
+      references: { gridSize: 100, scanSize: 50, cSigma: { min: 0.1, max: 100, count: 5 } },
       output: { dir: "out" }
     })
     const result = runCli(["run", file], dir)
