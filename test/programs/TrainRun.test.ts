@@ -55,6 +55,30 @@ describe("trainRun", () => {
       })
     )
 
+    it.effect("a short run reaches the same metrics on the fused and the TensorFlow.js engine", () =>
+      Effect.gen(function* () {
+        const fused = yield* trainRun(tinyConfig({ model: { engine: "fused" }, output: { dir: tempDir() } }))
+        const tfjs = yield* trainRun(tinyConfig({ model: { engine: "tfjs" }, output: { dir: tempDir() } }))
+        assert.strictEqual(fused.summary.engine.engine, "fused")
+        assert.strictEqual(tfjs.summary.engine.engine, "tfjs")
+        assert.include(["tfjs-node", "wasm", "cpu"], tfjs.summary.engine.backend)
+        const auto = yield* trainRun(tinyConfig({ output: { dir: tempDir() } }))
+        assert.strictEqual(auto.summary.engine.engine, "fused", "auto picks the fused engine for this model family")
+        // 40 Adam steps in float32 against float64: Adam's normalised steps keep the two within about 1e-5; 1e-3 is
+        // far below any difference a wrong gradient would make.
+        const a = fused.summary.final
+        const b = tfjs.summary.final
+        for (const [what, x, y] of [
+          ["loss", a.model.loss, b.model.loss],
+          ["accuracy", a.model.accuracy, b.model.accuracy],
+          ["c_σ", a.extracted.cSigma!, b.extracted.cSigma!],
+          ["model cos", a.alignment.atExtracted.modelCos, b.alignment.atExtracted.modelCos]
+        ] as const) {
+          assert.isBelow(Math.abs(x - y) / Math.max(Math.abs(x), 1e-12), 1e-3, what)
+        }
+      })
+    )
+
     it.effect("divergence fails the run with TrainingDiverged and no summary", () =>
       Effect.gen(function* () {
         const config = tinyConfig({ training: { learningRate: 1e6, steps: 60 }, model: { attention: "exp" }, output: { dir: tempDir() } })

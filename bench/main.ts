@@ -1,0 +1,171 @@
+/**
+ * pnpm bench [--quick]
+ *
+ * Times a full training step (fresh contexts sampled on the worker threads, forward, backward, Adam) for linear and
+ * softmax attention at the issue's settings, the evaluation throughput of the GD references and alignment metrics,
+ * and (unless --quick) the wall time and peak memory of the main example runs. When /usr/bin/python3 has torch, the
+ * PyTorch baseline runs in the same invocation on the same settings. Prints a table; writes .bench/latest.json.
+ */
+import { spawnSync } from "node:child_process"
+import { mkdirSync, writeFileSync } from "node:fs"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+import { Effect } from "effect"
+import { adamStep, initAdam } from "../src/domain/Adam.js"
+import { defaults } from "../src/domain/Config.js"
+import { makeFusedKernel } from "../src/domain/FusedKernel.js"
+import { referencePredict } from "../src/domain/GdMath.js"
+import { initWeights, type ModelSpec } from "../src/domain/Model.js"
+import { sampleTasks } from "../src/domain/Task.js"
+import { MetricsCollector } from "../src/services/MetricsCollector.js"
+import { TaskSampler } from "../src/services/TaskSampler.js"
+
+const root = join(import.meta.dirname, "..")
+const quick = process.argv.includes("--quick")
+const REPETITIONS = 5
+const STEPS_PER_REPETITION = 40
+const WARMUP_STEPS = 20
+
+const median = (values: ReadonlyArray<number>) => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = Math.floor(sorted.length / 2)
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
+interface Setting {
+  readonly attention: "linear" | "softmax"
+  readonly batch: number
+  readonly n: number
+}
+const SETTINGS: ReadonlyArray<Setting> = (["linear", "softmax"] as const).flatMap((attention) => [
+  { attention, batch: 512, n: 100 },
+  { attention, batch: 128, n: 100 },
+  { attention, batch: 512, n: 200 }
+])
+
+const specOf = (s: Setting): ModelSpec => ({ attention: s.attention, attendToQuery: s.attention !== "softmax", expShift: 0, d: 5, C: 5 })
+
+/** ms per full training step, as a run takes it: batches from the sampler stream, fused kernel, Adam. */
+const timeTrainingStep = (s: Setting) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const sampler = yield* TaskSampler
+      const task = { ...defaults.task, n: s.n }
+      const total = WARMUP_STEPS + REPETITIONS * STEPS_PER_REPETITION
+      const stream = yield* sampler.stream(task, 0, s.batch, 1, total, defaults.runtime.samplerThreads)
+      const spec = specOf(s)
+      const weights = initWeights(spec, 0, defaults.model.initScale)
+      const kernel = makeFusedKernel(spec)
+      const grads = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
+      const adam = initAdam(weights.D)
+      const step = Effect.gen(function* () {
+        const batch = stream.poll() ?? (yield* stream.next)
+        kernel(weights, batch, grads)
+        adamStep(weights, grads, adam, defaults.training)
+        yield* stream.release(batch)
+      })
+      for (let i = 0; i < WARMUP_STEPS; i++) yield* step
+      const repetitions: Array<number> = []
+      for (let r = 0; r < REPETITIONS; r++) {
+        const started = performance.now()
+        for (let i = 0; i < STEPS_PER_REPETITION; i++) yield* step
+        repetitions.push((performance.now() - started) / STEPS_PER_REPETITION)
+      }
+      // The parts, each alone on this thread.
+      const batch = sampleTasks(task, 0, "train", 1, s.batch)
+      const parts = { sample: [] as Array<number>, kernel: [] as Array<number> }
+      for (let r = 0; r < REPETITIONS; r++) {
+        let t = performance.now()
+        for (let i = 0; i < 10; i++) sampleTasks(task, 0, "train", i + 2, s.batch, 0, batch)
+        parts.sample.push((performance.now() - t) / 10)
+        t = performance.now()
+        for (let i = 0; i < 10; i++) kernel(weights, batch, grads)
+        parts.kernel.push((performance.now() - t) / 10)
+      }
+      return { msPerStep: median(repetitions), repetitions, sampleMs: median(parts.sample), kernelMs: median(parts.kernel) }
+    })
+  )
+
+const evaluationThroughput = Effect.gen(function* () {
+  const metrics = yield* MetricsCollector
+  const set = sampleTasks(defaults.task, 1001, "evaluation", 0, 10000)
+  const spec = specOf({ attention: "softmax", batch: 0, n: 100 })
+  const weights = initWeights(spec, 0, 0.5)
+  const shape = { kind: "ca-kgd" as const, D: 10, selfAttend: false }
+  const params = { cSigma: 30, scale: 8 }
+  const reference: Array<number> = []
+  const full: Array<number> = []
+  const atGridOptimum = yield* metrics.scoreReference(shape, params, set)
+  for (let r = 0; r < REPETITIONS; r++) {
+    let t = performance.now()
+    referencePredict(shape, params, set, true)
+    reference.push(performance.now() - t)
+    t = performance.now()
+    yield* metrics.evaluate({ step: 0, trainLoss: null, spec, weights, initial: weights, set, gridParams: params, atGridOptimum })
+    full.push(performance.now() - t)
+  }
+  return {
+    contexts: set.size,
+    referenceContextsPerSecond: set.size / (median(reference) / 1000),
+    evaluationPointContextsPerSecond: set.size / (median(full) / 1000),
+    evaluationPointMs: median(full)
+  }
+})
+
+const torchAvailable = () => spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" }).status === 0
+
+const torchStep = (s: Setting): number | null => {
+  const result = spawnSync(
+    "/usr/bin/python3",
+    [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", "50", "--threads", "2"],
+    { encoding: "utf8" }
+  )
+  if (result.status !== 0) return null
+  return JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number
+}
+
+const exampleRun = (file: string) => {
+  const loader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
+  const result = spawnSync(process.execPath, ["--import", loader, join(root, "bench", "RunExample.ts"), join(root, file)], {
+    encoding: "utf8",
+    cwd: root
+  })
+  if (result.status !== 0) throw new Error(`${file}: ${result.stderr}`)
+  return JSON.parse(result.stdout.trim().split("\n").pop()!)
+}
+
+const main = Effect.gen(function* () {
+  const hasTorch = torchAvailable()
+  const rows = []
+  for (const s of SETTINGS) {
+    const ours = yield* timeTrainingStep(s)
+    const torch = hasTorch ? torchStep(s) : null
+    rows.push({ ...s, ...ours, torchMsPerStep: torch, speedup: torch === null ? null : torch / ours.msPerStep })
+  }
+  const evaluation = yield* evaluationThroughput
+  const examples = quick ? [] : ["examples/linear-main.json", "examples/softmax-main.json"].map(exampleRun)
+  return { rows, evaluation, examples, hasTorch, benchPeakRssMb: process.resourceUsage().maxRSS / 1024 }
+})
+
+const report = await Effect.runPromise(main.pipe(Effect.provide(MetricsCollector.Default), Effect.provide(TaskSampler.Default)))
+const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits))
+const lines = [
+  `training step (fused engine, ${defaults.runtime.samplerThreads} sampler threads; median of ${REPETITIONS} × ${STEPS_PER_REPETITION} steps after ${WARMUP_STEPS} warm-up)`,
+  "attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step   speed-up",
+  ...report.rows.map(
+    (r) =>
+      `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)}   (${fmt(r.sampleMs).padStart(9)} ${fmt(r.kernelMs).padStart(10)})   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×`}`
+  ),
+  report.hasTorch ? "" : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
+  `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
+  ...report.examples.map(
+    (e) =>
+      `example ${e.config}: ${fmt(e.wallSeconds, 1)} s wall (references ${fmt(e.phaseSeconds.references, 1)} s, training ${fmt(e.phaseSeconds.training, 1)} s, evaluation ${fmt(e.phaseSeconds.evaluation, 1)} s), peak RSS ${fmt(e.peakRssMb, 0)} MB, final loss ${fmt(e.finalLoss, 4)}`
+  ),
+  `bench process peak RSS ${fmt(report.benchPeakRssMb, 0)} MB`
+]
+process.stdout.write(`${lines.join("\n")}\n`)
+mkdirSync(join(root, ".bench"), { recursive: true })
+const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, ...report }, null, 2)
+writeFileSync(join(root, ".bench", "latest.json"), `${json}\n`)
+process.stdout.write(`wrote .bench/latest.json\n`)
