@@ -49,6 +49,7 @@ export const tinyConfig = (overrides: {
   readonly training?: Partial<ExperimentConfig["training"]>
   readonly task?: Partial<ExperimentConfig["task"]>
   readonly output?: Partial<ExperimentConfig["output"]>
+  readonly runtime?: Partial<ExperimentConfig["runtime"]>
   readonly seed?: number
 } = {}): ExperimentConfig => ({
   ...defaults,
@@ -59,5 +60,6 @@ export const tinyConfig = (overrides: {
   training: { ...defaults.training, batchSize: 32, steps: 40, ...overrides.training },
   evaluation: { ...defaults.evaluation, every: 20, logSpacedPoints: 3, size: 200 },
   references: { ...defaults.references, gridSize: 200, scanSize: 100, cSigma: { min: 0.1, max: 1000, count: 9 }, scale: { min: 0.01, max: 3162, count: 7 } },
-  output: { ...defaults.output, progress: false, ...overrides.output }
+  output: { ...defaults.output, progress: false, ...overrides.output },
+  runtime: { ...defaults.runtime, ...overrides.runtime }
 })

@@ -117,7 +117,8 @@ export type OutputConfig = typeof OutputConfig.Type
 
 /** How a run executes, not what it computes: left out of the run id. */
 export const RuntimeConfig = Schema.Struct({
-  samplerThreads: NonNegativeInt
+  samplerThreads: NonNegativeInt,
+  checkpointEvery: PositiveInt
 })
 export type RuntimeConfig = typeof RuntimeConfig.Type
 
@@ -160,7 +161,7 @@ export const defaults: ExperimentConfig = {
     scanSize: 2000
   },
   output: { dir: "runs", perContext: true, progress: true },
-  runtime: { samplerThreads: 2 }
+  runtime: { samplerThreads: 2, checkpointEvery: 1000 }
 }
 
 const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })

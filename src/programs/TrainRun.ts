@@ -9,8 +9,10 @@
  *   summary.json      final metrics, learned parameters and solution kind, grid-optimal references
  *   run.json          how it ran: engine, backend, wall times (the only file that varies between identical runs)
  *   run.log           JSON-lines log
+ *   checkpoint.json   the last checkpoint (and checkpoint.prev.json, the one before), to resume an interrupted run
  */
 import { Effect, Option } from "effect"
+import { type CheckpointState, decodeCheckpoint, encodeCheckpoint } from "../domain/Checkpoint.js"
 import type { ExperimentConfig } from "../domain/Config.js"
 import { TrainingDiverged } from "../domain/Errors.js"
 import { evaluationSteps } from "../domain/EvaluationSchedule.js"
@@ -22,7 +24,7 @@ import type { Weights } from "../domain/Model.js"
 import { runIdOf } from "../domain/RunId.js"
 import { GdReference } from "../services/GdReference.js"
 import { makeProgress, withRunLogFile } from "../services/Logging.js"
-import { type EvaluationPoint, MetricsCollector, type Scored } from "../services/MetricsCollector.js"
+import { type Evaluation, type EvaluationPoint, MetricsCollector, type Scored } from "../services/MetricsCollector.js"
 import { type EngineInfo, ModelTrainer } from "../services/ModelTrainer.js"
 import { RunStore } from "../services/RunStore.js"
 import { TaskSampler } from "../services/TaskSampler.js"
@@ -92,16 +94,25 @@ const shapeFor = (kind: ReferenceKind, matching: ReferenceShape): ReferenceShape
   selfAttend: kind === "ca-kgd" && matching.kind === "ca-kgd" && matching.selfAttend
 })
 
-export const trainRun = (config: ExperimentConfig) =>
+export interface TrainRunOptions {
+  /** The run's folder; by default <output.dir>/<run id>. */
+  readonly dir?: string
+}
+
+/**
+ * Trains one run to its end. A finished run (summary.json present) is returned as stored; a partial run continues
+ * from its last good checkpoint and ends with the same files an uninterrupted run would have written.
+ */
+export const trainRun = (config: ExperimentConfig, options: TrainRunOptions = {}) =>
   Effect.gen(function* () {
     const store = yield* RunStore
     const runId = runIdOf(config)
-    const dir = store.resolve(config.output.dir, runId)
+    const dir = options.dir ?? store.resolve(config.output.dir, runId)
     const file = (name: string) => store.join(dir, name)
 
     const stored = yield* store.readJson(file("summary.json"))
     if (Option.isSome(stored)) {
-      yield* Effect.logInfo(`run ${runId} finished before; reusing its results`)
+      yield* Effect.logDebug(`run ${runId} finished before; reusing its results`)
       return { runId, dir, summary: stored.value as RunSummary, reused: true } satisfies RunResult
     }
     yield* store.ensureDir(dir)
@@ -111,6 +122,31 @@ export const trainRun = (config: ExperimentConfig) =>
       Effect.annotateLogs({ run: runId })
     )
     return { runId, dir, summary, reused: false } satisfies RunResult
+  })
+
+const CHECKPOINT = "checkpoint.json"
+const PREVIOUS_CHECKPOINT = "checkpoint.prev.json"
+
+/** The newest checkpoint that passes its checksum, trying the previous one when the newest is damaged. */
+const readCheckpoint = (file: (name: string) => string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    for (const name of [CHECKPOINT, PREVIOUS_CHECKPOINT]) {
+      const text = yield* store.readText(file(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+      if (Option.isNone(text)) continue
+      const decoded = decodeCheckpoint(text.value)
+      if ("state" in decoded) return Option.some(decoded.state)
+      yield* Effect.logWarning(`ignoring checkpoint ${name}: ${decoded.problem}`)
+    }
+    return Option.none<CheckpointState>()
+  })
+
+/** Keeps the last two checkpoints: the current one becomes the previous, then the new one is written atomically. */
+const writeCheckpoint = (file: (name: string) => string, state: CheckpointState) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    yield* store.renameIfExists(file(CHECKPOINT), file(PREVIOUS_CHECKPOINT))
+    yield* store.writeText(file(CHECKPOINT), encodeCheckpoint(state))
   })
 
 const executeRun = (config: ExperimentConfig, runId: string, file: (name: string) => string) =>
@@ -135,7 +171,12 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
 
     const session = yield* trainer.open(config)
     const { spec } = session
-    yield* Effect.logInfo(`training ${spec.attention} attention`).pipe(
+    const checkpoint = yield* readCheckpoint(file)
+    yield* Effect.logInfo(
+      Option.isSome(checkpoint)
+        ? `resuming ${spec.attention} attention from step ${checkpoint.value.step}`
+        : `training ${spec.attention} attention`
+    ).pipe(
       Effect.annotateLogs({
         engine: session.engine.engine,
         backend: session.engine.backend ?? "none",
@@ -167,7 +208,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
             elimination: grid.elimination,
             evaluation: scored.performance
           }
-          yield* Effect.logInfo(`grid-optimal ${kind}`).pipe(
+          yield* Effect.logDebug(`grid-optimal ${kind}`).pipe(
             Effect.annotateLogs({ cSigma: grid.best.cSigma, scale: grid.best.scale, evalLoss: scored.performance.loss })
           )
         })
@@ -177,56 +218,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     const gridParams = { cSigma: grids[matching.kind].best.cSigma, scale: grids[matching.kind].best.scale }
     yield* store.writeJson(file("references.json"), grids)
 
-    const schedule = new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints))
-    const rows: Array<string> = []
-    let lossSum = 0
-    let lossCount = 0
-    let lastEvaluation = yield* timed(
-      "evaluation",
-      metrics.evaluate({
-        step: 0,
-        trainLoss: null,
-        spec,
-        weights: session.weights,
-        initial: session.initial,
-        set: evalSet,
-        gridParams,
-        atGridOptimum: gridReference
-      })
-    )
-    rows.push(JSON.stringify(lastEvaluation.point))
-    yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
-
-    const progress = makeProgress(runId, config.training.steps, config.output.progress)
-    const batches = yield* sampler.stream(
-      config.task,
-      config.seed,
-      config.training.batchSize,
-      1,
-      config.training.steps,
-      config.runtime.samplerThreads
-    )
-    for (let step = 1; step <= config.training.steps; step++) {
-      // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and
-      // every few steps so that an interrupt is never held up for long.
-      if (step % 64 === 0) yield* Effect.yieldNow()
-      const started = performance.now()
-      const batch = batches.poll() ?? (yield* batches.next)
-      const loss = session.stepNow(batch)
-      yield* batches.release(batch)
-      clock.training += (performance.now() - started) / 1000
-      if (!Number.isFinite(loss)) {
-        progress.done()
-        return yield* new TrainingDiverged({ step, loss })
-      }
-      lossSum += loss
-      lossCount += 1
-      progress.update(step, `loss ${loss.toFixed(4)} eval ${lastEvaluation.point.model.loss.toFixed(4)}`)
-      if (!schedule.has(step)) continue
-      const trainLoss = lossSum / lossCount
-      lossSum = 0
-      lossCount = 0
-      lastEvaluation = yield* timed(
+    const evaluateAt = (step: number, trainLoss: number | null) =>
+      timed(
         "evaluation",
         metrics.evaluate({
           step,
@@ -239,26 +232,104 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           atGridOptimum: gridReference
         })
       )
+    const schedule = new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints))
+    // Training state: what a checkpoint holds.
+    let rows: Array<string> = []
+    let lossSum = 0
+    let lossCount = 0
+    let done = 0
+    let lastEvaluation: Evaluation | undefined
+    if (Option.isSome(checkpoint)) {
+      const state = checkpoint.value
+      session.restore(state.weights, state.optimizer)
+      rows = [...state.rows]
+      lossSum = state.lossSum
+      lossCount = state.lossCount
+      done = state.step
+      clock.training += state.clock.training
+      clock.evaluation += state.clock.evaluation
+    } else {
+      lastEvaluation = yield* evaluateAt(0, null)
       rows.push(JSON.stringify(lastEvaluation.point))
-      yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
-      const { point } = lastEvaluation
-      yield* Effect.logDebug("evaluation").pipe(
-        Effect.annotateLogs({
-          step,
-          trainLoss,
-          evalLoss: point.model.loss,
-          referenceLoss: point.reference.atExtracted.loss,
-          modelCos: point.alignment.atExtracted.modelCos
-        })
-      )
     }
-    progress.done()
+    // Rows past the checkpoint (written before an interruption) are dropped: they will be computed again.
+    yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
+    const snapshot = (): CheckpointState => ({
+      step: done,
+      weights: session.weights,
+      optimizer: session.optimizer,
+      rows,
+      lossSum,
+      lossCount,
+      clock: { ...clock }
+    })
 
-    const final = lastEvaluation.point
+    const progress = makeProgress(runId, config.training.steps, config.output.progress)
+    const training = Effect.gen(function* () {
+      const batches = yield* sampler.stream(
+        config.task,
+        config.seed,
+        config.training.batchSize,
+        done + 1,
+        config.training.steps,
+        config.runtime.samplerThreads
+      )
+      for (let step = done + 1; step <= config.training.steps; step++) {
+        // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and
+        // every few steps so that an interrupt is never held up for long.
+        if (step % 64 === 0) yield* Effect.yieldNow()
+        const started = performance.now()
+        const batch = batches.poll() ?? (yield* batches.next)
+        const loss = session.stepNow(batch)
+        yield* batches.release(batch)
+        clock.training += (performance.now() - started) / 1000
+        if (!Number.isFinite(loss)) return yield* new TrainingDiverged({ step, loss })
+        done = step
+        lossSum += loss
+        lossCount += 1
+        progress.update(step, `loss ${loss.toFixed(4)}`)
+        if (schedule.has(step)) {
+          const trainLoss = lossSum / lossCount
+          lossSum = 0
+          lossCount = 0
+          lastEvaluation = yield* evaluateAt(step, trainLoss)
+          rows.push(JSON.stringify(lastEvaluation.point))
+          yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
+          const { point } = lastEvaluation
+          yield* Effect.logDebug("evaluation").pipe(
+            Effect.annotateLogs({
+              step,
+              trainLoss,
+              evalLoss: point.model.loss,
+              referenceLoss: point.reference.atExtracted.loss,
+              modelCos: point.alignment.atExtracted.modelCos
+            })
+          )
+        }
+        if (step % config.runtime.checkpointEvery === 0 || step === config.training.steps) {
+          yield* writeCheckpoint(file, snapshot())
+        }
+      }
+    })
+    // An interrupt (Ctrl-C, SIGTERM) lands between steps: the state is consistent, so it is saved before stopping.
+    yield* training.pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function* () {
+          progress.done()
+          if (done > 0) yield* writeCheckpoint(file, snapshot())
+          yield* Effect.logInfo(`interrupted at step ${done}; rerun the same command to continue`)
+        }).pipe(Effect.orDie)
+      ),
+      Effect.ensuring(Effect.sync(() => progress.done()))
+    )
+
+    // A run resumed from its final checkpoint has not evaluated in this process: the last row is recomputed.
+    const last = lastEvaluation ?? (yield* evaluateAt(config.training.steps, null))
+    const final = JSON.parse(rows[rows.length - 1]!) as EvaluationPoint
     if (config.output.perContext) {
       yield* store.writeText(
         file("per-context.csv"),
-        perContextCsv(evalSet.queryLabel, lastEvaluation.model, lastEvaluation.atExtracted, gridReference)
+        perContextCsv(evalSet.queryLabel, last.model, last.atExtracted, gridReference)
       )
     }
     yield* store.writeJson(file("weights.json"), {
@@ -289,6 +360,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       startedAt: startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      resumedFromStep: Option.isSome(checkpoint) ? checkpoint.value.step : null,
       phaseSeconds: clock
     })
     // summary.json is written last: its presence marks the run as finished.

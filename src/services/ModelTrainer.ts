@@ -35,6 +35,8 @@ export interface TrainingSession {
   readonly step: (batch: TaskBatch) => Effect.Effect<number>
   /** The same step, synchronously (the hot loop's form; no step is taken when the loss is not finite). */
   readonly stepNow: (batch: TaskBatch) => number
+  /** Puts the weights and the optimizer state back to a checkpoint's. */
+  readonly restore: (weights: Weights, optimizer: AdamState) => void
   /** The loss and gradient at the current weights, without a step (for checks and probes). */
   readonly gradients: (batch: TaskBatch) => Effect.Effect<{ readonly loss: number; readonly grads: Gradients }>
 }
@@ -80,6 +82,15 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           optimizer,
           step: (batch) => Effect.sync(() => stepNow(batch)),
           stepNow,
+          restore: (w, state) => {
+            weights.kq.set(w.kq)
+            weights.pv.set(w.pv)
+            optimizer.step = state.step
+            for (const part of ["m", "v"] as const) {
+              optimizer[part].kq.set(state[part].kq)
+              optimizer[part].pv.set(state[part].pv)
+            }
+          },
           gradients: (batch) =>
             Effect.sync(() => {
               const loss = compute(batch)

@@ -30,6 +30,13 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         yield* fs.rename(temporary, file)
       }).pipe(Effect.mapError(writeFailed(file)))
 
+    /** Renames a file when it exists (atomic on one file system); nothing happens otherwise. */
+    const renameIfExists = (from: string, to: string) =>
+      fs.exists(from).pipe(
+        Effect.flatMap((exists) => (exists ? fs.rename(from, to) : Effect.void)),
+        Effect.mapError(writeFailed(to))
+      )
+
     const writeJson = (file: string, value: unknown) => writeText(file, `${JSON.stringify(value, null, 2)}\n`)
 
     /** A file's text, or none when it does not exist. */
@@ -53,7 +60,7 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         )
       )
 
-    return { ensureDir, writeText, writeJson, readText, readJson, join: path.join, resolve: path.resolve } as const
+    return { ensureDir, writeText, writeJson, readText, readJson, renameIfExists, join: path.join, resolve: path.resolve } as const
   }),
   dependencies: [Layer.merge(NodeFileSystem.layer, NodePath.layer)]
 }) {}

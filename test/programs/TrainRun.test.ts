@@ -1,8 +1,8 @@
-import { mkdtempSync, readFileSync, existsSync, readdirSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
-import { Effect } from "effect"
+import { Effect, Fiber } from "effect"
 import { evaluateOnContextLengths } from "../../examples/longer-contexts.js"
 import { ServicesLive } from "../../src/AppLayer.js"
 import { trainRun } from "../../src/programs/TrainRun.js"
@@ -26,6 +26,53 @@ describe("trainRun", () => {
         const other = yield* trainRun(tinyConfig({ seed: 1, output: { dir: tempDir() } }))
         assert.notStrictEqual(other.runId, first.runId)
         assert.notStrictEqual(readFileSync(join(other.dir, "metrics.jsonl"), "utf8"), readFileSync(join(first.dir, "metrics.jsonl"), "utf8"))
+      })
+    )
+
+    const sameFiles = (a: string, b: string) => {
+      for (const file of DETERMINISTIC_FILES) {
+        assert.strictEqual(readFileSync(join(b, file), "utf8"), readFileSync(join(a, file), "utf8"), file)
+      }
+    }
+    const resumable = (dir: string) =>
+      tinyConfig({ training: { steps: 300 }, runtime: { checkpointEvery: 50, samplerThreads: 1 }, output: { dir } })
+
+    it.effect("an interrupted run continues from its checkpoint and ends byte-identical to an uninterrupted one", () =>
+      Effect.gen(function* () {
+        const reference = yield* trainRun(resumable(tempDir()))
+        const config = resumable(tempDir())
+        // Wherever the interrupt lands, the rerun must end with the same files.
+        const fiber = yield* Effect.fork(trainRun(config))
+        // Real time (the test clock would not advance): let training get under way.
+        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+        yield* Fiber.interrupt(fiber)
+        const resumed = yield* trainRun(config)
+        assert.isFalse(resumed.reused)
+        sameFiles(reference.dir, resumed.dir)
+      })
+    )
+
+    it.effect("a truncated checkpoint is detected: the previous one is used, or the run restarts", () =>
+      Effect.gen(function* () {
+        const reference = yield* trainRun(resumable(tempDir()))
+        const config = resumable(tempDir())
+        const first = yield* trainRun(config)
+        // Simulate a crash after the final checkpoint, with that checkpoint cut in half.
+        rmSync(join(first.dir, "summary.json"))
+        const text = readFileSync(join(first.dir, "checkpoint.json"), "utf8")
+        writeFileSync(join(first.dir, "checkpoint.json"), text.slice(0, text.length / 2))
+        const fromPrevious = yield* trainRun(config)
+        sameFiles(reference.dir, fromPrevious.dir)
+        assert.strictEqual(JSON.parse(readFileSync(join(first.dir, "run.json"), "utf8")).resumedFromStep, 250)
+        const log = readFileSync(join(first.dir, "run.log"), "utf8")
+        assert.include(log, "ignoring checkpoint checkpoint.json: checksum mismatch")
+        // Both checkpoints damaged: start over, same result.
+        rmSync(join(first.dir, "summary.json"))
+        writeFileSync(join(first.dir, "checkpoint.json"), "garbage")
+        writeFileSync(join(first.dir, "checkpoint.prev.json"), "")
+        const restarted = yield* trainRun(config)
+        sameFiles(reference.dir, restarted.dir)
+        assert.isNull(JSON.parse(readFileSync(join(first.dir, "run.json"), "utf8")).resumedFromStep)
       })
     )
 
