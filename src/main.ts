@@ -5,14 +5,19 @@ import { ServicesLive } from "./AppLayer.js"
 import { cli } from "./Cli.js"
 import { TerminalLoggingLive } from "./services/Logging.js"
 
-/** Exit codes: 2 for input the user must fix (config, usage), 130 for an interrupt, 1 for any other failure. */
+/**
+ * Exit codes: 2 for input the user must fix (config, usage, a folder holding another config's results), 130 for an
+ * interrupt, 1 for any other failure (failed runs of a sweep included).
+ */
 const exitCodeOf = (cause: Cause.Cause<unknown>): number => {
   if (Cause.isInterruptedOnly(cause)) return 130
   const failure = Cause.failureOption(cause)
   if (Option.isSome(failure)) {
     const error = failure.value
     if (ValidationError.isValidationError(error)) return 2
-    if (typeof error === "object" && error !== null && "_tag" in error && error._tag === "ConfigError") return 2
+    if (typeof error === "object" && error !== null && "_tag" in error && (error._tag === "ConfigError" || error._tag === "SweepDrift")) {
+      return 2
+    }
   }
   return 1
 }

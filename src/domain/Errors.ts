@@ -51,3 +51,46 @@ export class StoreError extends Schema.TaggedError<StoreError>()("StoreError", {
     return `${this.reason === "Corrupt" ? "corrupt file" : this.reason === "ReadFailed" ? "cannot read" : "cannot write"} ${this.path}: ${this.detail}`
   }
 }
+
+/** A sweep folder holds results of a different config: refused, so that no result is overwritten or mixed. */
+export class SweepDrift extends Schema.TaggedError<SweepDrift>()("SweepDrift", {
+  folder: Schema.String,
+  changes: Schema.Array(Schema.String)
+}) {
+  override get message(): string {
+    return [
+      `sweep folder ${this.folder} holds results of a different config:`,
+      ...this.changes.slice(0, 20).map((c) => `  - ${c}`),
+      ...(this.changes.length > 20 ? [`  - … and ${this.changes.length - 20} more`] : []),
+      `To keep both, give this config another "name" (it names the folder); to start over, delete ${this.folder}.`
+    ].join("\n")
+  }
+}
+
+/** One run of a sweep failed; transient failures (I/O, a dying worker) are retried, the others are recorded. */
+export class RunFailed extends Schema.TaggedError<RunFailed>()("RunFailed", {
+  runId: Schema.String,
+  reason: Schema.String,
+  transient: Schema.Boolean
+}) {
+  override get message(): string {
+    return `run ${this.runId} failed: ${this.reason}`
+  }
+}
+
+/** Some runs of a sweep failed; the others finished and the results tables were written. */
+export class SweepFailed extends Schema.TaggedError<SweepFailed>()("SweepFailed", {
+  folder: Schema.String,
+  failures: Schema.Array(Schema.Struct({ runId: Schema.String, reason: Schema.String }))
+}) {
+  override get message(): string {
+    return `${this.failures.length} run${this.failures.length === 1 ? "" : "s"} of the sweep in ${this.folder} failed`
+  }
+}
+
+/** Failures that rerunning cannot fix: the same config fails the same way. */
+export const isDeterministicFailure = (error: { readonly _tag: string; readonly reason?: unknown }): boolean =>
+  error._tag === "TrainingDiverged" ||
+  error._tag === "ConfigError" ||
+  error._tag === "BackendUnavailable" ||
+  (error._tag === "StoreError" && error.reason === "Corrupt")

@@ -5,6 +5,7 @@ import { FileSystem } from "@effect/platform"
 import { Effect, Either } from "effect"
 import { decodeConfig, type ExperimentConfig, formatIssue } from "../domain/Config.js"
 import { ConfigError } from "../domain/Errors.js"
+import { planSweep, type SweepPlan } from "../domain/Sweep.js"
 
 const firstLine = (error: unknown) => String(error instanceof Error ? error.message : error).split("\n")[0]!
 
@@ -21,11 +22,35 @@ export const parseConfigText = (text: string, file: string): Either.Either<Exper
   )
 }
 
-export const loadConfig = (file: string) =>
+/** Expands a config's text (with or without a sweep section) into its runs; `file` names it in errors. */
+export const parseSweepText = (text: string, file: string): Either.Either<SweepPlan, ConfigError> => {
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    return Either.left(new ConfigError({ reason: "NotJson", file, issues: [firstLine(error)] }))
+  }
+  return planSweep(value).pipe(
+    Either.mapLeft((issues) => new ConfigError({ reason: "Invalid", file, issues: issues.map(formatIssue) }))
+  )
+}
+
+const readConfigFile = (file: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    const text = yield* fs
+    return yield* fs
       .readFileString(file)
       .pipe(Effect.mapError((error) => new ConfigError({ reason: "Unreadable", file, issues: [firstLine(error)] })))
-    return yield* Either.match(parseConfigText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed })
   })
+
+/** One run's config from a file (a sweep section is refused: use loadSweep). */
+export const loadConfig = (file: string) =>
+  readConfigFile(file).pipe(
+    Effect.flatMap((text) => Either.match(parseConfigText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed }))
+  )
+
+/** The runs a config file defines: its sweep, or the single run it describes. */
+export const loadSweep = (file: string) =>
+  readConfigFile(file).pipe(
+    Effect.flatMap((text) => Either.match(parseSweepText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed }))
+  )

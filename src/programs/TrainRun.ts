@@ -116,6 +116,7 @@ export const trainRun = (config: ExperimentConfig, options: TrainRunOptions = {}
       return { runId, dir, summary: stored.value as RunSummary, reused: true } satisfies RunResult
     }
     yield* store.ensureDir(dir)
+    yield* store.removeTemporaries(dir)
     yield* store.writeJson(file("config.json"), config)
     const summary = yield* executeRun(config, runId, file).pipe(
       withRunLogFile(file("run.log")),

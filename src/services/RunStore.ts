@@ -37,6 +37,19 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         Effect.mapError(writeFailed(to))
       )
 
+    /** Deletes temporary files that a killed process left behind in a folder (their targets are intact). */
+    const removeTemporaries = (dir: string) =>
+      fs.readDirectory(dir).pipe(
+        Effect.flatMap((names) =>
+          Effect.forEach(
+            names.filter((name) => name.startsWith(".") && name.endsWith(".tmp")),
+            (name) => fs.remove(path.join(dir, name)).pipe(Effect.ignore),
+            { discard: true }
+          )
+        ),
+        Effect.orElseSucceed(() => undefined)
+      )
+
     const writeJson = (file: string, value: unknown) => writeText(file, `${JSON.stringify(value, null, 2)}\n`)
 
     /** A file's text, or none when it does not exist. */
@@ -60,7 +73,7 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         )
       )
 
-    return { ensureDir, writeText, writeJson, readText, readJson, renameIfExists, join: path.join, resolve: path.resolve } as const
+    return { ensureDir, writeText, writeJson, readText, readJson, renameIfExists, removeTemporaries, join: path.join, resolve: path.resolve } as const
   }),
   dependencies: [Layer.merge(NodeFileSystem.layer, NodePath.layer)]
 }) {}

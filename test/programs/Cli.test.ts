@@ -1,27 +1,7 @@
-import { spawnSync } from "node:child_process"
-import { existsSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs"
-import { tmpdir } from "node:os"
+import { existsSync, readdirSync, readFileSync } from "node:fs"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
-
-const root = join(import.meta.dirname, "..", "..")
-/** tsx's loader by absolute URL, so the CLI can run with any working directory. */
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
-
-const runCli = (args: ReadonlyArray<string>, cwd: string) =>
-  spawnSync(process.execPath, ["--import", tsxLoader, join(root, "src", "main.ts"), ...args], {
-    cwd,
-    encoding: "utf8",
-    env: { ...process.env, LOG_LEVEL: "INFO" }
-  })
-
-const withConfig = (config: unknown | string) => {
-  const dir = mkdtempSync(join(tmpdir(), "icl-gd-cli-"))
-  const file = join(dir, "config.json")
-  writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config))
-  return { dir, file }
-}
+import { runCli, withConfig } from "../support/cli.js"
 
 describe("CLI: run", () => {
   it("reports every problem of an invalid config with its path, exits 2 and writes nothing", () => {
@@ -75,9 +55,10 @@ describe("CLI: run", () => {
     assert.strictEqual(result.status, 0, result.stderr)
     assert.include(result.stdout, "linear attention, 30 steps, fused engine")
     assert.match(result.stderr, /INFO {2}run finished/)
-    const [runDir] = readdirSync(join(dir, "out"))
-    assert.match(runDir!, /^cli-[0-9a-f]{12}$/)
-    const summary = JSON.parse(readFileSync(join(dir, "out", runDir!, "summary.json"), "utf8"))
+    const runs = readdirSync(join(dir, "out", "cli")).filter((f) => f.startsWith("cli-"))
+    assert.strictEqual(runs.length, 1)
+    assert.match(runs[0]!, /^cli-[0-9a-f]{12}$/)
+    const summary = JSON.parse(readFileSync(join(dir, "out", "cli", runs[0]!, "summary.json"), "utf8"))
     assert.strictEqual(summary.steps, 30)
     const again = runCli(["run", file], dir)
     assert.strictEqual(again.status, 0)

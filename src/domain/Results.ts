@@ -1,0 +1,106 @@
+/**
+ * Results tables of a sweep: one row per run, and an aggregate over seeds per configuration with mean ± 95%
+ * confidence intervals (Student's t) and the split of learned solutions.
+ */
+export type Cell = string | number | boolean | null
+
+export interface ResultRow {
+  readonly [column: string]: Cell
+}
+
+/** Two-sided 95% quantiles of Student's t for 1…30 degrees of freedom; 1.96 beyond. */
+const T95 = [
+  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
+  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042
+]
+
+export interface MeanInterval {
+  readonly mean: number
+  /** Half-width of the 95% interval; NaN with fewer than two values. */
+  readonly halfWidth: number
+  readonly count: number
+}
+
+export const meanInterval = (values: ReadonlyArray<number>): MeanInterval => {
+  const finite = values.filter(Number.isFinite)
+  const count = finite.length
+  if (count === 0) return { mean: Number.NaN, halfWidth: Number.NaN, count }
+  const mean = finite.reduce((s, v) => s + v, 0) / count
+  if (count < 2) return { mean, halfWidth: Number.NaN, count }
+  const variance = finite.reduce((s, v) => s + (v - mean) ** 2, 0) / (count - 1)
+  const t = T95[count - 2] ?? 1.96
+  return { mean, halfWidth: (t * Math.sqrt(variance)) / Math.sqrt(count), count }
+}
+
+const csvCell = (value: Cell): string => {
+  if (value === null) return ""
+  if (typeof value === "number") return Number.isFinite(value) ? String(Number(value.toPrecision(8))) : ""
+  const text = String(value)
+  return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
+}
+
+export const toCsv = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ResultRow>): string =>
+  `${[columns.join(","), ...rows.map((row) => columns.map((c) => csvCell(row[c] ?? null)).join(","))].join("\n")}\n`
+
+const formatNumber = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "—")
+export const formatInterval = (m: MeanInterval, digits = 4): string =>
+  Number.isFinite(m.halfWidth) ? `${formatNumber(m.mean, digits)} ± ${formatNumber(m.halfWidth, digits)}` : formatNumber(m.mean, digits)
+
+export const toMarkdown = (columns: ReadonlyArray<string>, rows: ReadonlyArray<Record<string, string>>): string =>
+  `${[
+    `| ${columns.join(" | ")} |`,
+    `| ${columns.map(() => "---").join(" | ")} |`,
+    ...rows.map((row) => `| ${columns.map((c) => row[c] ?? "").join(" | ")} |`)
+  ].join("\n")}\n`
+
+/** Metrics aggregated over the seeds of each configuration. */
+export const AGGREGATED_METRICS = [
+  "final_loss",
+  "accuracy",
+  "p_correct",
+  "entropy",
+  "ref_loss_extracted",
+  "ref_loss_grid",
+  "model_cos_extracted",
+  "model_cos_grid",
+  "eta",
+  "c_sigma",
+  "c_eta"
+] as const
+
+export interface AggregateGroup {
+  readonly key: Readonly<Record<string, Cell>>
+  readonly runs: number
+  readonly failed: number
+  readonly metrics: Readonly<Record<(typeof AGGREGATED_METRICS)[number], MeanInterval>>
+  /** Seeds per learned solution kind, with the mean loss of each kind. */
+  readonly solutions: Readonly<Record<string, { readonly count: number; readonly loss: MeanInterval }>>
+}
+
+/** Groups finished rows by the given key columns (the sweep axes) and aggregates over everything else (the seeds). */
+export const aggregate = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>): Array<AggregateGroup> => {
+  const groups = new Map<string, Array<ResultRow>>()
+  for (const row of rows) {
+    const key = JSON.stringify(keyColumns.map((c) => row[c] ?? null))
+    groups.set(key, [...(groups.get(key) ?? []), row])
+  }
+  return [...groups.values()].map((members) => {
+    const finished = members.filter((r) => r["status"] === "done")
+    const numbers = (column: string) => finished.map((r) => r[column]).filter((v): v is number => typeof v === "number")
+    const metrics = Object.fromEntries(AGGREGATED_METRICS.map((m) => [m, meanInterval(numbers(m))])) as AggregateGroup["metrics"]
+    const kinds = [...new Set(finished.map((r) => r["solution"]).filter((v): v is string => typeof v === "string" && v !== ""))].sort()
+    const solutions = Object.fromEntries(
+      kinds.map((kind) => {
+        const ofKind = finished.filter((r) => r["solution"] === kind)
+        return [kind, { count: ofKind.length, loss: meanInterval(ofKind.map((r) => r["final_loss"] as number)) }]
+      })
+    )
+    return {
+      key: Object.fromEntries(keyColumns.map((c) => [c, members[0]![c] ?? null])),
+      runs: members.length,
+      failed: members.length - finished.length,
+      metrics,
+      solutions
+    }
+  })
+}

@@ -1,0 +1,145 @@
+/**
+ * Sweeps: a config may declare axes over any of its fields (by dotted path) and a list of seeds. The sweep expands to
+ * one run per combination, each a complete config whose id is the hash of its canonical resolved form. A config
+ * without a sweep section is a sweep of one.
+ */
+import { Either, Schema } from "effect"
+import {
+  canonicalJson,
+  decodeConfig,
+  defaults,
+  type ConfigIssue,
+  type ExperimentConfig
+} from "./Config.js"
+import { runIdOf } from "./RunId.js"
+
+const SweepSection = Schema.Struct({
+  axes: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.NonEmptyArray(Schema.Unknown) }), {
+    exact: true
+  }),
+  seeds: Schema.optionalWith(Schema.NonEmptyArray(Schema.Int.pipe(Schema.nonNegative())), { exact: true })
+}).annotations({ message: (issue) => `expected { axes?: { "<field path>": [values…] }, seeds?: [integers…] }, got ${JSON.stringify(issue.actual)}` })
+
+export interface SweepRun {
+  readonly id: string
+  readonly seed: number
+  /** The value of every axis for this run, by path. */
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly config: ExperimentConfig
+}
+
+export interface SweepPlan {
+  readonly name: string
+  readonly outputDir: string
+  readonly axes: Readonly<Record<string, ReadonlyArray<unknown>>>
+  readonly seeds: ReadonlyArray<number>
+  /** What defines the sweep's results: the base config (without output and runtime), the axes and the seeds. */
+  readonly definition: unknown
+  readonly runs: ReadonlyArray<SweepRun>
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** A config field path (e.g. "task.n") exists when the defaults have a value there. */
+const fieldExists = (path: string): boolean => {
+  let node: unknown = defaults
+  for (const key of path.split(".")) {
+    if (!isObject(node) || !(key in node)) return false
+    node = node[key]
+  }
+  return path !== "" && !isObject(node)
+}
+
+const withValue = (raw: Record<string, unknown>, path: string, value: unknown): Record<string, unknown> => {
+  const [head, ...rest] = path.split(".")
+  if (rest.length === 0) return { ...raw, [head!]: value }
+  const child = isObject(raw[head!]) ? (raw[head!] as Record<string, unknown>) : {}
+  return { ...raw, [head!]: withValue(child, rest.join("."), value) }
+}
+
+const cartesian = (axes: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]>): Array<Record<string, unknown>> =>
+  axes.reduce<Array<Record<string, unknown>>>(
+    (combos, [path, values]) => combos.flatMap((combo) => values.map((value) => ({ ...combo, [path]: value }))),
+    [{}]
+  )
+
+const withoutProcessKnobs = (config: ExperimentConfig) => {
+  const { output: _output, runtime: _runtime, ...rest } = config
+  return rest
+}
+
+/** Expands a parsed config file into its runs; every problem (including those of each run's config) at once. */
+export const planSweep = (value: unknown): Either.Either<SweepPlan, ReadonlyArray<ConfigIssue>> => {
+  if (!isObject(value)) return Either.left([{ path: "", message: `expected a JSON object, got ${JSON.stringify(value)}` }])
+  const { sweep, ...rawBase } = value
+  const issues: Array<ConfigIssue> = []
+  let axes: Record<string, ReadonlyArray<unknown>> = {}
+  let seeds: ReadonlyArray<number> | undefined
+  if (sweep !== undefined) {
+    const decoded = Schema.decodeUnknownEither(SweepSection, { errors: "all", onExcessProperty: "error" })(sweep)
+    if (Either.isLeft(decoded)) {
+      issues.push({ path: "sweep", message: decoded.left.message.split("\n")[0]! })
+    } else {
+      axes = { ...decoded.right.axes }
+      seeds = decoded.right.seeds
+      for (const path of Object.keys(axes)) {
+        if (path === "seed") issues.push({ path: `sweep.axes.${path}`, message: "use sweep.seeds for seeds" })
+        else if (path === "name" || path.startsWith("output.") || path.startsWith("runtime.")) {
+          issues.push({ path: `sweep.axes.${path}`, message: "this field does not change results and cannot be an axis" })
+        } else if (!fieldExists(path)) issues.push({ path: `sweep.axes.${path}`, message: "no such config field" })
+      }
+    }
+  }
+  const base = decodeConfig(rawBase)
+  if (Either.isLeft(base)) issues.push(...base.left)
+  if (issues.length > 0 || Either.isLeft(base)) return Either.left(issues)
+
+  const seedList = seeds ?? [base.right.seed]
+  const runs: Array<SweepRun> = []
+  for (const combo of cartesian(Object.entries(axes))) {
+    for (const seed of seedList) {
+      let raw: Record<string, unknown> = { ...rawBase, seed }
+      for (const [path, v] of Object.entries(combo)) raw = withValue(raw, path, v)
+      const decoded = decodeConfig(raw)
+      if (Either.isLeft(decoded)) {
+        const where = Object.entries(combo).map(([p, v]) => `${p} = ${JSON.stringify(v)}`).join(", ")
+        for (const issue of decoded.left) {
+          issues.push({ path: issue.path, message: `${issue.message} (in the run with ${where || `seed ${seed}`})` })
+        }
+        continue
+      }
+      runs.push({ id: runIdOf(decoded.right), seed, axes: combo, config: decoded.right })
+    }
+  }
+  if (issues.length > 0) return Either.left(dedupe(issues))
+  const unique = new Map(runs.map((run) => [run.id, run]))
+  return Either.right({
+    name: base.right.name,
+    outputDir: base.right.output.dir,
+    axes,
+    seeds: seedList,
+    definition: JSON.parse(canonicalJson({ base: withoutProcessKnobs(base.right), axes, seeds: seedList })),
+    runs: [...unique.values()]
+  })
+}
+
+const dedupe = (issues: ReadonlyArray<ConfigIssue>) => {
+  const seen = new Set<string>()
+  return issues.filter((i) => {
+    const key = `${i.path}\u0000${i.message}`
+    if (seen.has(key)) return false
+    seen.add(key)
+    return true
+  })
+}
+
+/** The differences between two JSON values, one line per changed path ("training.steps: 12000 → 20000"). */
+export const describeChanges = (before: unknown, after: unknown, path = ""): Array<string> => {
+  if (isObject(before) && isObject(after)) {
+    const keys = [...new Set([...Object.keys(before), ...Object.keys(after)])].sort()
+    return keys.flatMap((key) => describeChanges(before[key], after[key], path === "" ? key : `${path}.${key}`))
+  }
+  const a = JSON.stringify(before)
+  const b = JSON.stringify(after)
+  return a === b ? [] : [`${path}: ${a ?? "(absent)"} → ${b ?? "(absent)"}`]
+}

@@ -1,0 +1,382 @@
+/**
+ * A sweep, run to completion and resumable: `<output.dir>/<name>/` holds
+ *   sweep.json        what defines the sweep (base config, axes, seeds): a different config is refused here
+ *   manifest.json     every run with its id, axes, seed and state (pending, running, done, failed)
+ *   <run id>/         each run's folder (see TrainRun)
+ *   results.csv       one row per run
+ *   aggregate.csv/.md mean ± 95% CI over seeds per configuration, with the split of learned solutions
+ * Rerunning the same command skips finished runs and continues partial ones from their checkpoints. Transient
+ * failures are retried with exponential backoff; deterministic ones mark the run failed and the sweep goes on.
+ */
+import { availableParallelism } from "node:os"
+import { Worker } from "node:worker_threads"
+import { type Duration, Effect, Option, Schedule } from "effect"
+import { canonicalJson } from "../domain/Config.js"
+import { isDeterministicFailure, RunFailed, SweepDrift, SweepFailed } from "../domain/Errors.js"
+import {
+  aggregate,
+  AGGREGATED_METRICS,
+  formatInterval,
+  type ResultRow,
+  toCsv,
+  toMarkdown
+} from "../domain/Results.js"
+import { describeChanges, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
+import { formatDuration, makeProgress } from "../services/Logging.js"
+import { RunStore } from "../services/RunStore.js"
+import type { RunWorkerInput, RunWorkerOutcome } from "./RunWorker.js"
+import { type RunSummary, trainRun } from "./TrainRun.js"
+
+export type RunState = "pending" | "running" | "done" | "failed"
+
+export interface ManifestRun {
+  readonly id: string
+  readonly seed: number
+  readonly axes: Readonly<Record<string, unknown>>
+  state: RunState
+  attempts: number
+  error: string | null
+}
+
+export interface Manifest {
+  readonly name: string
+  pid: number
+  concurrency: number
+  updatedAt: string
+  readonly runs: Array<ManifestRun>
+}
+
+export interface SweepOptions {
+  /** Runs trained at once; by default the number of cores. */
+  readonly concurrency?: number
+  /** Retries of a transient failure, with exponential backoff from `retryBase`. */
+  readonly retries?: number
+  readonly retryBase?: Duration.DurationInput
+}
+
+export interface SweepResult {
+  readonly folder: string
+  readonly runs: number
+  readonly done: number
+  /** Runs that had finished before this invocation. */
+  readonly reused: number
+  readonly failed: ReadonlyArray<{ readonly runId: string; readonly reason: string }>
+}
+
+const FAILURE_FILE = "failure.json"
+
+const toRunFailed = (runId: string) => (error: { readonly _tag: string; readonly message: string; readonly reason?: unknown }) =>
+  error instanceof RunFailed ? error : new RunFailed({ runId, reason: error.message, transient: !isDeterministicFailure(error) })
+
+/** One run on a worker thread; an interrupt asks the worker to checkpoint and stop, and waits for it. */
+const runInWorker = (run: SweepRun, dir: string) =>
+  Effect.acquireUseRelease(
+    Effect.sync(() => {
+      const input: RunWorkerInput = {
+        config: { ...run.config, output: { ...run.config.output, progress: false }, runtime: { ...run.config.runtime, samplerThreads: 0 } },
+        dir
+      }
+      const worker = new Worker(new URL("../services/run-worker.mjs", import.meta.url), { workerData: input })
+      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()))
+      return { worker, exited }
+    }),
+    ({ worker }) =>
+      Effect.async<void, RunFailed>((resume) => {
+        let settled = false
+        const settle = (effect: Effect.Effect<void, RunFailed>) => {
+          if (settled) return
+          settled = true
+          resume(effect)
+        }
+        worker.on("message", (outcome: RunWorkerOutcome) => {
+          if (outcome.kind === "done") settle(Effect.void)
+          else if (outcome.kind === "failed") {
+            settle(Effect.fail(new RunFailed({ runId: run.id, reason: outcome.reason, transient: outcome.transient })))
+          } else settle(Effect.fail(new RunFailed({ runId: run.id, reason: "interrupted", transient: true })))
+        })
+        worker.on("error", (error) =>
+          settle(Effect.fail(new RunFailed({ runId: run.id, reason: `worker died: ${error.message}`, transient: true })))
+        )
+        worker.on("exit", (code) =>
+          settle(Effect.fail(new RunFailed({ runId: run.id, reason: `worker exited with code ${code}`, transient: true })))
+        )
+        return Effect.sync(() => worker.postMessage("stop"))
+      }),
+    ({ worker, exited }) =>
+      Effect.promise(() =>
+        Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 30_000))]).then(() => worker.terminate())
+      )
+  )
+
+const readSummary = (store: RunStore, dir: string) =>
+  store.readJson(store.join(dir, "summary.json")).pipe(Effect.map(Option.map((v) => v as RunSummary)))
+
+/** The result row of a run: config axes, final metrics, learned parameters, solution kind, wall time. */
+const resultRow = (run: SweepRun, state: RunState, summary: RunSummary | undefined, wallSeconds: number | null, error: string | null): ResultRow => {
+  const f = summary?.final
+  const refs = summary?.references
+  return {
+    run_id: run.id,
+    seed: run.seed,
+    ...Object.fromEntries(Object.entries(run.axes).map(([path, v]) => [path, typeof v === "object" ? JSON.stringify(v) : (v as string | number | boolean)])),
+    attention: run.config.model.attention,
+    family: run.config.task.family,
+    d: run.config.task.d,
+    C: run.config.task.C,
+    n: run.config.task.n,
+    noise: run.config.task.noise,
+    steps: run.config.training.steps,
+    status: state,
+    final_loss: f?.model.loss ?? null,
+    accuracy: f?.model.accuracy ?? null,
+    p_correct: f?.model.pCorrect ?? null,
+    entropy: f?.model.entropy ?? null,
+    reference: f?.reference.kind ?? null,
+    ref_loss_extracted: f?.reference.atExtracted.loss ?? null,
+    ref_loss_grid: f?.reference.atGridOptimum.loss ?? null,
+    model_cos_extracted: f?.alignment.atExtracted.modelCos ?? null,
+    model_cos_grid: f?.alignment.atGridOptimum.modelCos ?? null,
+    preds_diff_extracted: f?.alignment.atExtracted.predsDiff ?? null,
+    eta: f?.extracted.eta ?? null,
+    c_sigma: f?.extracted.cSigma ?? null,
+    c_eta: f?.extracted.cEta ?? null,
+    b: f?.extracted.diagnostics.b ?? null,
+    solution: f?.extracted.solution ?? null,
+    gd_linear_star: refs?.["gd-linear"].evaluation.loss ?? null,
+    kgd_fixed_star: refs?.["kgd-fixed"].evaluation.loss ?? null,
+    ca_kgd_star: refs?.["ca-kgd"].evaluation.loss ?? null,
+    wall_seconds: wallSeconds,
+    error
+  }
+}
+
+const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const rows: Array<ResultRow> = []
+    for (const run of plan.runs) {
+      const entry = manifest.runs.find((r) => r.id === run.id)!
+      const dir = store.join(folder, run.id)
+      const summary = yield* readSummary(store, dir).pipe(Effect.orElseSucceed(() => Option.none<RunSummary>()))
+      const runJson = yield* store.readJson(store.join(dir, "run.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
+      const wall = Option.getOrUndefined(runJson) as { wallSeconds?: number } | undefined
+      rows.push(resultRow(run, entry.state, Option.getOrUndefined(summary), wall?.wallSeconds ?? null, entry.error))
+    }
+    const axisColumns = Object.keys(plan.axes)
+    const columns = Object.keys(rows[0] ?? {})
+    yield* store.writeText(store.join(folder, "results.csv"), toCsv(columns, rows))
+
+    const keyColumns = [...axisColumns, ...(axisColumns.includes("model.attention") ? [] : ["attention"])]
+    const groups = aggregate(rows, keyColumns)
+    const kinds = [...new Set(groups.flatMap((g) => Object.keys(g.solutions)))].sort()
+    const aggregateRows: Array<ResultRow> = groups.map((g) => ({
+      ...g.key,
+      runs: g.runs,
+      failed: g.failed,
+      ...Object.fromEntries(
+        AGGREGATED_METRICS.flatMap((m) => [
+          [`${m}_mean`, g.metrics[m].mean],
+          [`${m}_ci95`, g.metrics[m].halfWidth]
+        ])
+      ),
+      ...Object.fromEntries(
+        kinds.flatMap((k) => [
+          [`${k}_seeds`, g.solutions[k]?.count ?? 0],
+          [`${k}_loss_mean`, g.solutions[k]?.loss.mean ?? null]
+        ])
+      )
+    }))
+    yield* store.writeText(store.join(folder, "aggregate.csv"), toCsv(Object.keys(aggregateRows[0] ?? {}), aggregateRows))
+    const markdownColumns = [...keyColumns, "runs", "final loss", "accuracy", "model cos (extracted)", "model cos (grid)", "c_σ / η", ...kinds.map((k) => `${k}: seeds, loss`)]
+    const markdownRows = groups.map((g) => ({
+      ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
+      runs: g.failed > 0 ? `${g.runs} (${g.failed} failed)` : String(g.runs),
+      "final loss": formatInterval(g.metrics.final_loss),
+      accuracy: formatInterval(g.metrics.accuracy, 3),
+      "model cos (extracted)": formatInterval(g.metrics.model_cos_extracted),
+      "model cos (grid)": formatInterval(g.metrics.model_cos_grid),
+      "c_σ / η": Number.isFinite(g.metrics.c_sigma.mean) ? formatInterval(g.metrics.c_sigma, 2) : formatInterval(g.metrics.eta, 2),
+      ...Object.fromEntries(
+        kinds.map((k) => [`${k}: seeds, loss`, g.solutions[k] ? `${g.solutions[k]!.count}, ${formatInterval(g.solutions[k]!.loss)}` : "0"])
+      )
+    }))
+    const markdown = `# Sweep ${plan.name}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs.\n\n${toMarkdown(markdownColumns, markdownRows)}`
+    yield* store.writeText(store.join(folder, "aggregate.md"), markdown)
+    return markdown
+  })
+
+export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const folder = store.resolve(plan.outputDir, plan.name)
+    const concurrency = Math.max(1, Math.min(options.concurrency ?? availableParallelism(), plan.runs.length))
+
+    const stored = yield* store.readJson(store.join(folder, "sweep.json"))
+    if (Option.isSome(stored) && canonicalJson(stored.value) !== canonicalJson(plan.definition)) {
+      return yield* new SweepDrift({ folder, changes: describeChanges(stored.value, plan.definition) })
+    }
+    yield* store.ensureDir(folder)
+    if (Option.isNone(stored)) yield* store.writeJson(store.join(folder, "sweep.json"), plan.definition)
+
+    const manifest: Manifest = {
+      name: plan.name,
+      pid: process.pid,
+      concurrency,
+      updatedAt: new Date().toISOString(),
+      runs: []
+    }
+    for (const run of plan.runs) {
+      const dir = store.join(folder, run.id)
+      const finished = Option.isSome(yield* store.readText(store.join(dir, "summary.json")))
+      const failure = yield* store.readJson(store.join(dir, FAILURE_FILE)).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
+      manifest.runs.push({
+        id: run.id,
+        seed: run.seed,
+        axes: run.axes,
+        state: finished ? "done" : Option.isSome(failure) ? "failed" : "pending",
+        attempts: 0,
+        error: Option.isSome(failure) ? String((failure.value as { reason?: unknown }).reason) : null
+      })
+    }
+    const semaphore = yield* Effect.makeSemaphore(1)
+    const saveManifest = semaphore.withPermits(1)(
+      Effect.suspend(() => {
+        manifest.updatedAt = new Date().toISOString()
+        return store.writeJson(store.join(folder, "manifest.json"), manifest)
+      })
+    )
+    yield* saveManifest
+
+    const pending = plan.runs.filter((run) => manifest.runs.find((r) => r.id === run.id)!.state === "pending")
+    const alreadyDone = manifest.runs.filter((r) => r.state === "done").length
+    yield* Effect.logInfo(`sweep ${plan.name}: ${plan.runs.length} runs`).pipe(
+      Effect.annotateLogs({ done: alreadyDone, pending: pending.length, failed: manifest.runs.filter((r) => r.state === "failed").length, concurrency, folder })
+    )
+    const progress = makeProgress(`sweep ${plan.name}`, plan.runs.length, plan.runs.length > 1)
+    let finishedCount = alreadyDone
+    const single = plan.runs.length === 1
+    const retry = Schedule.exponential(options.retryBase ?? "500 millis", 2).pipe(Schedule.intersect(Schedule.recurs(options.retries ?? 3)))
+
+    const runOne = (run: SweepRun) =>
+      Effect.gen(function* () {
+        const entry = manifest.runs.find((r) => r.id === run.id)!
+        const dir = store.join(folder, run.id)
+        const attempt = Effect.suspend(() => {
+          entry.attempts += 1
+          entry.state = "running"
+          return saveManifest.pipe(
+            Effect.mapError(toRunFailed(run.id)),
+            Effect.zipRight(
+              concurrency > 1
+                ? runInWorker(run, dir)
+                : trainRun(single ? run.config : { ...run.config, output: { ...run.config.output, progress: false } }, { dir }).pipe(
+                    Effect.asVoid,
+                    Effect.mapError(toRunFailed(run.id))
+                  )
+            )
+          )
+        })
+        const outcome = yield* attempt.pipe(
+          Effect.tapError((error) =>
+            error.transient
+              ? Effect.logWarning(`run ${run.id} failed (attempt ${entry.attempts}); retrying`).pipe(Effect.annotateLogs({ reason: error.reason }))
+              : Effect.void
+          ),
+          Effect.retry({ schedule: retry, while: (error) => error.transient }),
+          Effect.either
+        )
+        if (outcome._tag === "Right") {
+          entry.state = "done"
+          entry.error = null
+        } else {
+          entry.state = "failed"
+          entry.error = outcome.left.reason
+          // A deterministic failure is recorded with the run, so that a rerun does not repeat it.
+          if (!outcome.left.transient) {
+            yield* store.writeJson(store.join(dir, FAILURE_FILE), { runId: run.id, reason: outcome.left.reason })
+          }
+          yield* Effect.logError(`run ${run.id} failed: ${outcome.left.reason}`)
+        }
+        finishedCount += 1
+        progress.update(finishedCount, `${manifest.runs.filter((r) => r.state === "failed").length} failed`)
+        yield* saveManifest
+      }).pipe(
+        // On an interrupt the run keeps its checkpoint; the manifest says it is pending again.
+        Effect.onInterrupt(() =>
+          Effect.suspend(() => {
+            const entry = manifest.runs.find((r) => r.id === run.id)!
+            if (entry.state === "running") entry.state = "pending"
+            return saveManifest.pipe(Effect.orDie)
+          })
+        )
+      )
+
+    yield* Effect.forEach(pending, runOne, { concurrency, discard: true }).pipe(Effect.ensuring(Effect.sync(() => progress.done())))
+    manifest.pid = 0
+    yield* saveManifest
+    const markdown = yield* writeTables(plan, folder, manifest)
+    const failed = manifest.runs.filter((r) => r.state === "failed").map((r) => ({ runId: r.id, reason: r.error ?? "unknown" }))
+    const result: SweepResult = {
+      folder,
+      runs: plan.runs.length,
+      done: manifest.runs.filter((r) => r.state === "done").length,
+      reused: alreadyDone,
+      failed
+    }
+    return { result, markdown }
+  })
+
+/** Fails with SweepFailed when any run failed (after every result was written). */
+export const requireAllDone = (result: SweepResult) =>
+  result.failed.length > 0 ? Effect.fail(new SweepFailed({ folder: result.folder, failures: [...result.failed] })) : Effect.void
+
+/** `status <folder>`: counts by state, the ETA of what is left, and every failure. */
+export const sweepStatus = (folder: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const manifestJson = yield* store.readJson(store.join(folder, "manifest.json"))
+    if (Option.isNone(manifestJson)) {
+      return yield* Effect.fail(new SweepFailed({ folder, failures: [{ runId: "-", reason: `no manifest.json in ${folder}: not a sweep folder` }] }))
+    }
+    const manifest = manifestJson.value as Manifest
+    let alive = false
+    if (manifest.pid > 0) {
+      try {
+        process.kill(manifest.pid, 0)
+        alive = true
+      } catch {
+        alive = false
+      }
+    }
+    const count = (state: RunState) => manifest.runs.filter((r) => r.state === state).length
+    const walls: Array<number> = []
+    const partial: Array<string> = []
+    for (const run of manifest.runs) {
+      const dir = store.join(folder, run.id)
+      if (run.state === "done") {
+        const runJson = yield* store.readJson(store.join(dir, "run.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
+        const wall = (Option.getOrUndefined(runJson) as { wallSeconds?: number } | undefined)?.wallSeconds
+        if (wall !== undefined) walls.push(wall)
+      } else if (run.state !== "failed") {
+        const text = yield* store.readText(store.join(dir, "checkpoint.json")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+        if (Option.isSome(text)) {
+          const step = /"step":(\d+)/.exec(text.value.slice(0, 200))
+          if (step) partial.push(`${run.id} at step ${step[1]}`)
+        }
+      }
+    }
+    const left = count("pending") + count("running")
+    const meanWall = walls.length > 0 ? walls.reduce((s, v) => s + v, 0) / walls.length : Number.NaN
+    const eta = (meanWall * left) / Math.max(1, manifest.concurrency)
+    const running = alive ? count("running") : 0
+    const lines = [
+      `sweep ${manifest.name} (${folder})${alive ? `, running as pid ${manifest.pid}` : ", not running"}`,
+      `  runs      ${manifest.runs.length}: ${count("done")} done, ${running} running, ${count("failed")} failed, ${left - running} pending`,
+      `  ETA       ${left === 0 ? "0s" : Number.isFinite(eta) ? `~${formatDuration(eta)} (mean run ${formatDuration(meanWall)}, ${manifest.concurrency} at a time)` : "unknown until a run finishes"}`,
+      ...(partial.length > 0 ? [`  partial   ${partial.join("; ")}`] : []),
+      ...(count("failed") > 0
+        ? ["  failures", ...manifest.runs.filter((r) => r.state === "failed").map((r) => `    - ${r.id} (seed ${r.seed}${Object.entries(r.axes).map(([k, v]) => `, ${k}=${JSON.stringify(v)}`).join("")}): ${r.error}`)]
+        : [])
+    ]
+    return lines.join("\n")
+  })

@@ -1,0 +1,191 @@
+import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { FileSystem } from "@effect/platform"
+import { SystemError } from "@effect/platform/Error"
+import { NodeContext, NodeFileSystem, NodePath } from "@effect/platform-node"
+import { assert, describe, it } from "@effect/vitest"
+import { Effect, Either, Layer } from "effect"
+import { planSweep } from "../../src/domain/Sweep.js"
+import { runSweep } from "../../src/programs/Sweep.js"
+import { GdReference } from "../../src/services/GdReference.js"
+import { MetricsCollector } from "../../src/services/MetricsCollector.js"
+import { ModelTrainer } from "../../src/services/ModelTrainer.js"
+import { RunStore } from "../../src/services/RunStore.js"
+import { TaskSampler } from "../../src/services/TaskSampler.js"
+import { runCli, startCli, withConfig } from "../support/cli.js"
+
+const small = {
+  task: { n: 16 },
+  training: { steps: 240, batchSize: 32 },
+  evaluation: { every: 60, logSpacedPoints: 2, size: 150 },
+  references: { gridSize: 150, scanSize: 60, cSigma: { min: 0.1, max: 100, count: 7 }, scale: { min: 0.01, max: 100, count: 5 } },
+  runtime: { checkpointEvery: 40 },
+  output: { dir: "out", progress: false }
+}
+
+/** Files that must be byte-identical however a sweep was interrupted. */
+const DETERMINISTIC = ["config.json", "metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]
+
+const withoutColumn = (csv: string, column: string) => {
+  const lines = csv.trim().split("\n").map((l) => l.split(","))
+  const index = lines[0]!.indexOf(column)
+  return lines.map((cells) => cells.filter((_, i) => i !== index).join(",")).join("\n")
+}
+
+const assertSameSweep = (a: string, b: string) => {
+  const runsA = readdirSync(a).filter((f) => f.startsWith("sweep-")).sort()
+  assert.deepStrictEqual(readdirSync(b).filter((f) => f.startsWith("sweep-")).sort(), runsA)
+  for (const run of runsA) {
+    for (const file of DETERMINISTIC) {
+      assert.strictEqual(readFileSync(join(b, run, file), "utf8"), readFileSync(join(a, run, file), "utf8"), `${run}/${file}`)
+    }
+  }
+  for (const file of ["sweep.json", "aggregate.csv", "aggregate.md"]) {
+    assert.strictEqual(readFileSync(join(b, file), "utf8"), readFileSync(join(a, file), "utf8"), file)
+  }
+  // Wall times differ between any two sweeps; every other column must agree.
+  assert.strictEqual(
+    withoutColumn(readFileSync(join(b, "results.csv"), "utf8"), "wall_seconds"),
+    withoutColumn(readFileSync(join(a, "results.csv"), "utf8"), "wall_seconds")
+  )
+  return runsA.length
+}
+
+describe("sweep expansion", () => {
+  it("expands axes × seeds into runs with distinct ids, and reports bad axes with their paths", () => {
+    const plan = planSweep({ name: "x", sweep: { axes: { "task.n": [10, 20], "model.attention": ["linear", "softmax"] }, seeds: [0, 1, 2] } })
+    assert.isTrue(Either.isRight(plan))
+    const runs = Either.getOrThrow(plan).runs
+    assert.strictEqual(runs.length, 12)
+    assert.strictEqual(new Set(runs.map((r) => r.id)).size, 12)
+    assert.deepStrictEqual(runs[0]!.axes, { "task.n": 10, "model.attention": "linear" })
+    assert.strictEqual(runs[0]!.config.task.n, 10)
+    const bad = planSweep({ sweep: { axes: { "task.nn": [1], "task.n": [10, -5], "output.dir": ["a"] } } })
+    assert.isTrue(Either.isLeft(bad))
+    const messages = Either.isLeft(bad) ? bad.left.map((i) => `${i.path}: ${i.message}`) : []
+    assert.include(messages, "sweep.axes.task.nn: no such config field")
+    assert.include(messages, "sweep.axes.output.dir: this field does not change results and cannot be an axis")
+  })
+})
+
+describe("CLI: sweeps", () => {
+  it("a sweep killed with SIGKILL at 5 moments and resumed each time ends byte-identical to an uninterrupted one", async () => {
+    const config = {
+      name: "sweep",
+      ...small,
+      sweep: { axes: { "model.attention": ["linear", "softmax"], "task.n": [12, 16] }, seeds: [0, 1, 2] }
+    }
+    const reference = withConfig(config)
+    const uninterrupted = runCli(["run", reference.file, "--concurrency", "2"], reference.dir)
+    assert.strictEqual(uninterrupted.status, 0, uninterrupted.stderr)
+
+    const interrupted = withConfig(config)
+    // Fixed "random" moments, spread over the sweep's length, so the test is reproducible.
+    const delays = [2300, 900, 3100, 1700, 2600]
+    let kills = 0
+    for (const delay of delays) {
+      const child = startCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
+      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+      const finished = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), delay))])
+      if (!finished) {
+        child.kill("SIGKILL")
+        await exited
+        kills++
+      }
+    }
+    assert.isAtLeast(kills, 4, "the sweep must actually be interrupted")
+    const resumed = runCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
+    assert.strictEqual(resumed.status, 0, resumed.stderr)
+    const runs = assertSameSweep(join(reference.dir, "out", "sweep"), join(interrupted.dir, "out", "sweep"))
+    assert.strictEqual(runs, 12)
+    const status = runCli(["status", join(interrupted.dir, "out", "sweep")], interrupted.dir)
+    assert.include(status.stdout, "12 done, 0 running, 0 failed, 0 pending")
+  })
+
+  it("refuses a changed config in the same folder, saying what changed", () => {
+    const { dir, file } = withConfig({ name: "drift", ...small, training: { steps: 20, batchSize: 16 } })
+    assert.strictEqual(runCli(["run", file], dir).status, 0)
+    const changed = withConfig({ name: "drift", ...small, training: { steps: 30, batchSize: 16 } })
+    const again = runCli(["run", changed.file], dir)
+    assert.strictEqual(again.status, 2)
+    assert.include(again.stderr, "holds results of a different config")
+    assert.include(again.stderr, "base.training.steps: 20 → 30")
+    assert.include(again.stderr, 'give this config another "name"')
+  })
+
+  it("a diverging run is marked failed with its reason while the others finish; the end lists it", () => {
+    const { dir, file } = withConfig({
+      name: "diverge",
+      ...small,
+      model: { attention: "exp" },
+      training: { steps: 60, batchSize: 16 },
+      sweep: { axes: { "training.learningRate": [0.01, 1e6] } }
+    })
+    const result = runCli(["run", file, "--concurrency", "2"], dir)
+    assert.strictEqual(result.status, 1)
+    assert.match(result.stderr, /failed runs:\n {2}- diverge-[0-9a-f]{12}: training diverged at step \d+/)
+    const csv = readFileSync(join(dir, "out", "diverge", "results.csv"), "utf8")
+    assert.strictEqual(csv.match(/,done,/g)?.length, 1)
+    assert.strictEqual(csv.match(/,failed,/g)?.length, 1)
+    const status = runCli(["status", join(dir, "out", "diverge")], dir)
+    assert.include(status.stdout, "1 done, 0 running, 1 failed, 0 pending")
+    assert.match(status.stdout, /training diverged at step/)
+    // A deterministic failure is not retried on a rerun either.
+    const rerun = runCli(["run", file, "--concurrency", "2"], dir)
+    assert.strictEqual(rerun.status, 1)
+    assert.notInclude(rerun.stderr, "retrying")
+  })
+})
+
+describe("retries", () => {
+  /** The platform file system, with the first `failures` writes of metrics.jsonl failing as an I/O error would. */
+  const FlakyFileSystem = (failures: number) =>
+    Layer.effect(
+      FileSystem.FileSystem,
+      Effect.gen(function* () {
+        const fs = yield* FileSystem.FileSystem
+        let left = failures
+        return {
+          ...fs,
+          writeFileString: (path: string, data: string, options?: FileSystem.WriteFileStringOptions) =>
+            path.includes("metrics.jsonl") && left-- > 0
+              ? Effect.fail(new SystemError({ reason: "Unknown", module: "FileSystem", method: "writeFileString", pathOrDescriptor: path, description: "injected fault" }))
+              : fs.writeFileString(path, data, options)
+        }
+      })
+    ).pipe(Layer.provide(NodeFileSystem.layer))
+
+  const servicesWith = (fileSystem: Layer.Layer<FileSystem.FileSystem>) =>
+    Layer.mergeAll(
+      TaskSampler.Default,
+      ModelTrainer.Default,
+      GdReference.Default,
+      MetricsCollector.Default,
+      RunStore.DefaultWithoutDependencies.pipe(Layer.provide(Layer.merge(fileSystem, NodePath.layer))),
+      NodeContext.layer
+    )
+
+  it.live("transient I/O failures are retried with backoff until the run succeeds", () =>
+    Effect.gen(function* () {
+      const { dir } = withConfig({})
+      const plan = Either.getOrThrow(planSweep({ name: "flaky", ...small, training: { steps: 30, batchSize: 16 }, output: { dir, progress: false }, sweep: { seeds: [0, 1] } }))
+      const { result } = yield* runSweep(plan, { concurrency: 1, retries: 3, retryBase: "10 millis" })
+      assert.strictEqual(result.done, 2)
+      assert.deepStrictEqual(result.failed, [])
+      const manifest = JSON.parse(readFileSync(join(dir, "flaky", "manifest.json"), "utf8"))
+      assert.deepStrictEqual(manifest.runs.map((r: { attempts: number }) => r.attempts), [3, 1])
+      assert.isTrue(existsSync(join(dir, "flaky", plan.runs[0]!.id, "summary.json")))
+    }).pipe(Effect.provide(servicesWith(FlakyFileSystem(2))))
+  )
+
+  it.live("a failure that outlasts the retries marks the run failed, and the sweep goes on", () =>
+    Effect.gen(function* () {
+      const { dir } = withConfig({})
+      const plan = Either.getOrThrow(planSweep({ name: "broken", ...small, training: { steps: 30, batchSize: 16 }, output: { dir, progress: false }, sweep: { seeds: [0, 1] } }))
+      const { result } = yield* runSweep(plan, { concurrency: 1, retries: 2, retryBase: "10 millis" })
+      assert.strictEqual(result.done, 1)
+      assert.strictEqual(result.failed.length, 1)
+      assert.include(result.failed[0]!.reason, "injected fault")
+    }).pipe(Effect.provide(servicesWith(FlakyFileSystem(3))))
+  )
+})

@@ -1,0 +1,26 @@
+import { spawn, spawnSync } from "node:child_process"
+import { mkdtempSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { pathToFileURL } from "node:url"
+
+export const root = join(import.meta.dirname, "..", "..")
+/** tsx's loader by absolute URL, so the CLI can run with any working directory. */
+const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
+const cliArgs = (args: ReadonlyArray<string>) => ["--import", tsxLoader, join(root, "src", "main.ts"), ...args]
+const env = { ...process.env, LOG_LEVEL: "INFO" }
+
+export const runCli = (args: ReadonlyArray<string>, cwd: string) =>
+  spawnSync(process.execPath, cliArgs(args), { cwd, encoding: "utf8", env })
+
+/** Starts the CLI without waiting; the caller kills it. */
+export const startCli = (args: ReadonlyArray<string>, cwd: string) =>
+  spawn(process.execPath, cliArgs(args), { cwd, env, stdio: "ignore" })
+
+/** A fresh folder holding `config.json`. */
+export const withConfig = (config: unknown) => {
+  const dir = mkdtempSync(join(tmpdir(), "icl-gd-cli-"))
+  const file = join(dir, "config.json")
+  writeFileSync(file, typeof config === "string" ? config : JSON.stringify(config))
+  return { dir, file }
+}
