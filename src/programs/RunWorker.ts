@@ -1,16 +1,17 @@
 /**
- * The body of a sweep's worker thread: trains one run and reports how it ended. A "stop" message interrupts the run,
- * which then writes a checkpoint before the thread exits.
+ * The body of a sweep's worker thread: trains the runs it is sent, one at a time, and reports how each ended. Its
+ * services (and their caches: frozen task sets, grid searches) live as long as the thread. A "stop" message interrupts
+ * the current run, which then writes a checkpoint and reports "interrupted".
  */
 import { parentPort, workerData } from "node:worker_threads"
-import { Cause, Effect, Exit, Fiber, Layer, Logger, LogLevel, Option } from "effect"
+import { Cause, Exit, Fiber, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import { ServicesLive } from "../AppLayer.js"
 import type { ExperimentConfig } from "../domain/Config.js"
 import { isDeterministicFailure } from "../domain/Errors.js"
 import { terminalLogger } from "../services/Logging.js"
 import { trainRun } from "./TrainRun.js"
 
-export interface RunWorkerInput {
+export interface RunRequest {
   readonly config: ExperimentConfig
   readonly dir: string
 }
@@ -36,15 +37,21 @@ export const outcomeOf = (exit: Exit.Exit<unknown, { readonly _tag: string; read
   return { kind: "failed", reason: Cause.pretty(exit.cause).split("\n")[0]!, transient: false }
 }
 
-if (parentPort !== null) {
+// Only a thread started as a sweep's run worker runs this body.
+if (parentPort !== null && (workerData as { readonly role?: string } | undefined)?.role === "sweep-run") {
   const port = parentPort
-  const { config, dir } = workerData as RunWorkerInput
-  const fiber = Effect.runFork(trainRun(config, { dir }).pipe(Effect.provide(Layer.merge(ServicesLive, WorkerLogging))))
-  port.on("message", (message: unknown) => {
-    if (message === "stop") Effect.runFork(Fiber.interrupt(fiber))
-  })
-  fiber.addObserver((exit) => {
-    port.postMessage(outcomeOf(exit))
-    port.close()
+  const runtime = ManagedRuntime.make(Layer.merge(ServicesLive, WorkerLogging))
+  let current: Fiber.RuntimeFiber<unknown, unknown> | undefined
+  port.on("message", (message: "stop" | RunRequest) => {
+    if (message === "stop") {
+      if (current) runtime.runFork(Fiber.interrupt(current))
+      return
+    }
+    const fiber = runtime.runFork(trainRun(message.config, { dir: message.dir }))
+    current = fiber
+    fiber.addObserver((exit) => {
+      current = undefined
+      port.postMessage(outcomeOf(exit))
+    })
   })
 }

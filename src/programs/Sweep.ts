@@ -10,7 +10,7 @@
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import { type Duration, Effect, Option, Schedule } from "effect"
+import { type Duration, Effect, Option, Queue, Schedule } from "effect"
 import { canonicalJson } from "../domain/Config.js"
 import { isDeterministicFailure, RunFailed, SweepDrift, SweepFailed } from "../domain/Errors.js"
 import {
@@ -24,7 +24,7 @@ import {
 import { describeChanges, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
 import { formatDuration, makeProgress } from "../services/Logging.js"
 import { RunStore } from "../services/RunStore.js"
-import type { RunWorkerInput, RunWorkerOutcome } from "./RunWorker.js"
+import type { RunRequest, RunWorkerOutcome } from "./RunWorker.js"
 import { type RunSummary, trainRun } from "./TrainRun.js"
 
 export type RunState = "pending" | "running" | "done" | "failed"
@@ -68,45 +68,100 @@ const FAILURE_FILE = "failure.json"
 const toRunFailed = (runId: string) => (error: { readonly _tag: string; readonly message: string; readonly reason?: unknown }) =>
   error instanceof RunFailed ? error : new RunFailed({ runId, reason: error.message, transient: !isDeterministicFailure(error) })
 
-/** One run on a worker thread; an interrupt asks the worker to checkpoint and stop, and waits for it. */
-const runInWorker = (run: SweepRun, dir: string) =>
-  Effect.acquireUseRelease(
-    Effect.sync(() => {
-      const input: RunWorkerInput = {
-        config: { ...run.config, output: { ...run.config.output, progress: false }, runtime: { ...run.config.runtime, samplerThreads: 0 } },
-        dir
-      }
-      const worker = new Worker(new URL("../services/run-worker.mjs", import.meta.url), { workerData: input })
-      const exited = new Promise<void>((resolve) => worker.once("exit", () => resolve()))
-      return { worker, exited }
-    }),
-    ({ worker }) =>
-      Effect.async<void, RunFailed>((resume) => {
-        let settled = false
-        const settle = (effect: Effect.Effect<void, RunFailed>) => {
-          if (settled) return
-          settled = true
-          resume(effect)
-        }
-        worker.on("message", (outcome: RunWorkerOutcome) => {
-          if (outcome.kind === "done") settle(Effect.void)
-          else if (outcome.kind === "failed") {
-            settle(Effect.fail(new RunFailed({ runId: run.id, reason: outcome.reason, transient: outcome.transient })))
-          } else settle(Effect.fail(new RunFailed({ runId: run.id, reason: "interrupted", transient: true })))
-        })
-        worker.on("error", (error) =>
-          settle(Effect.fail(new RunFailed({ runId: run.id, reason: `worker died: ${error.message}`, transient: true })))
-        )
-        worker.on("exit", (code) =>
-          settle(Effect.fail(new RunFailed({ runId: run.id, reason: `worker exited with code ${code}`, transient: true })))
-        )
-        return Effect.sync(() => worker.postMessage("stop"))
-      }),
-    ({ worker, exited }) =>
-      Effect.promise(() =>
-        Promise.race([exited, new Promise<void>((resolve) => setTimeout(resolve, 30_000))]).then(() => worker.terminate())
+interface PoolWorker {
+  readonly worker: Worker
+  /** Set when the thread died: it is replaced, not reused. */
+  broken: boolean
+}
+
+/**
+ * A pool of worker threads that train runs in parallel. Threads are started once (each loads the code and builds
+ * its services) and reused; a thread that dies is replaced. Closing the pool's scope stops every thread.
+ */
+const makeWorkerPool = (size: number) =>
+  Effect.gen(function* () {
+    const idle = yield* Queue.unbounded<PoolWorker>()
+    const all = new Set<PoolWorker>()
+    const spawn = () => {
+      const worker = new Worker(new URL("../services/run-worker.mjs", import.meta.url), { workerData: { role: "sweep-run" } })
+      const entry: PoolWorker = { worker, broken: false }
+      all.add(entry)
+      worker.once("exit", () => {
+        entry.broken = true
+        all.delete(entry)
+      })
+      return entry
+    }
+    yield* Effect.addFinalizer(() =>
+      Effect.promise(() => Promise.all([...all].map((entry) => entry.worker.terminate())))
+    )
+    for (let i = 0; i < size; i++) yield* Queue.offer(idle, spawn())
+
+    /** Trains one run on a free thread; an interrupt asks the thread to checkpoint and stop, and waits for it. */
+    const run = (request: RunRequest, runId: string) =>
+      Effect.acquireUseRelease(
+        Queue.take(idle),
+        (entry) =>
+          Effect.async<void, RunFailed>((resume) => {
+            const { worker } = entry
+            let settled = false
+            const cleanup = () => {
+              worker.off("message", onMessage)
+              worker.off("error", onError)
+              worker.off("exit", onExit)
+            }
+            const settle = (effect: Effect.Effect<void, RunFailed>) => {
+              if (settled) return
+              settled = true
+              cleanup()
+              resume(effect)
+            }
+            const onMessage = (outcome: RunWorkerOutcome) =>
+              settle(
+                outcome.kind === "done"
+                  ? Effect.void
+                  : Effect.fail(
+                      new RunFailed({
+                        runId,
+                        reason: outcome.kind === "failed" ? outcome.reason : "interrupted",
+                        transient: outcome.kind === "failed" ? outcome.transient : true
+                      })
+                    )
+              )
+            const onError = (error: Error) => {
+              entry.broken = true
+              settle(Effect.fail(new RunFailed({ runId, reason: `worker died: ${error.message}`, transient: true })))
+            }
+            const onExit = (code: number) => {
+              entry.broken = true
+              settle(Effect.fail(new RunFailed({ runId, reason: `worker exited with code ${code}`, transient: true })))
+            }
+            worker.on("message", onMessage)
+            worker.on("error", onError)
+            worker.on("exit", onExit)
+            worker.postMessage(request)
+            return Effect.async<void>((done) => {
+              // Interrupted: ask for a checkpoint and wait (bounded) for the run to report that it stopped.
+              const timer = setTimeout(() => {
+                entry.broken = true
+                done(Effect.void)
+              }, 30_000)
+              worker.once("message", () => {
+                clearTimeout(timer)
+                done(Effect.void)
+              })
+              cleanup()
+              worker.postMessage("stop")
+            })
+          }),
+        (entry) =>
+          Effect.suspend(() => {
+            if (!entry.broken) return Queue.offer(idle, entry)
+            return Effect.promise(() => entry.worker.terminate()).pipe(Effect.zipRight(Queue.offer(idle, spawn())))
+          })
       )
-  )
+    return { run }
+  })
 
 const readSummary = (store: RunStore, dir: string) =>
   store.readJson(store.join(dir, "summary.json")).pipe(Effect.map(Option.map((v) => v as RunSummary)))
@@ -206,7 +261,7 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
   })
 
 export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
-  Effect.gen(function* () {
+  Effect.scoped(Effect.gen(function* () {
     const store = yield* RunStore
     const folder = store.resolve(plan.outputDir, plan.name)
     const concurrency = Math.max(1, Math.min(options.concurrency ?? availableParallelism(), plan.runs.length))
@@ -255,6 +310,7 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
     const progress = makeProgress(`sweep ${plan.name}`, plan.runs.length, plan.runs.length > 1)
     let finishedCount = alreadyDone
     const single = plan.runs.length === 1
+    const pool = concurrency > 1 ? yield* makeWorkerPool(concurrency) : undefined
     const retry = Schedule.exponential(options.retryBase ?? "500 millis", 2).pipe(Schedule.intersect(Schedule.recurs(options.retries ?? 3)))
 
     const runOne = (run: SweepRun) =>
@@ -267,8 +323,19 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
           return saveManifest.pipe(
             Effect.mapError(toRunFailed(run.id)),
             Effect.zipRight(
-              concurrency > 1
-                ? runInWorker(run, dir)
+              pool !== undefined
+                ? pool.run(
+                    {
+                      config: {
+                        ...run.config,
+                        output: { ...run.config.output, progress: false },
+                        // Runs in parallel use the cores already: each samples its own batches inline.
+                        runtime: { ...run.config.runtime, samplerThreads: 0 }
+                      },
+                      dir
+                    },
+                    run.id
+                  )
                 : trainRun(single ? run.config : { ...run.config, output: { ...run.config.output, progress: false } }, { dir }).pipe(
                     Effect.asVoid,
                     Effect.mapError(toRunFailed(run.id))
@@ -324,7 +391,7 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
       failed
     }
     return { result, markdown }
-  })
+  }))
 
 /** Fails with SweepFailed when any run failed (after every result was written). */
 export const requireAllDone = (result: SweepResult) =>

@@ -4,36 +4,11 @@
  * Batches are the same pure function of (seed, step) as on the main thread.
  */
 import { parentPort, workerData } from "node:worker_threads"
-import type { TaskConfig } from "../domain/Config.js"
 import { allocateBatch, sampleTasks, type TaskBatch } from "../domain/Task.js"
+import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchProtocol.js"
 
-export interface BatchWorkerInput {
-  readonly task: TaskConfig
-  readonly seed: number
-  readonly batchSize: number
-  readonly firstStep: number
-  readonly lastStep: number
-  /** This worker samples every `stride`-th step from firstStep on (workers share the steps round-robin). */
-  readonly stride: number
-  readonly depth: number
-}
-
-export interface BatchMessage {
-  readonly step: number
-  readonly x: Float64Array
-  readonly labels: Int32Array
-  readonly query: Float64Array
-  readonly queryLabel: Int32Array
-}
-
-export const transferList = (m: Pick<BatchMessage, "x" | "labels" | "query" | "queryLabel">): Array<ArrayBuffer> => [
-  m.x.buffer as ArrayBuffer,
-  m.labels.buffer as ArrayBuffer,
-  m.query.buffer as ArrayBuffer,
-  m.queryLabel.buffer as ArrayBuffer
-]
-
-if (parentPort !== null) {
+// Only a thread started as a batch sampler runs this body.
+if (parentPort !== null && (workerData as Partial<BatchWorkerInput> | undefined)?.role === "batch-sampler") {
   const port = parentPort
   const input = workerData as BatchWorkerInput
   const { task, seed, batchSize } = input

@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads"
 import { Effect, type Scope } from "effect"
 import { canonicalJson, type TaskConfig } from "../domain/Config.js"
 import { allocateBatch, sampleTasks, type TaskBatch } from "../domain/Task.js"
-import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchWorker.js"
+import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchProtocol.js"
 
 /** Consecutive training batches; `release` hands a batch's buffers back for reuse once it has been trained on. */
 export interface BatchStream {
@@ -67,12 +67,12 @@ const workerShare = (input: BatchWorkerInput) =>
  * steps firstStep + j, firstStep + j + k, … and the stream takes them in turn.
  */
 const workerStream = (
-  request: Omit<BatchWorkerInput, "stride" | "firstStep"> & { readonly firstStep: number; readonly threads: number }
+  request: Omit<BatchWorkerInput, "stride" | "firstStep" | "role"> & { readonly firstStep: number; readonly threads: number }
 ): Effect.Effect<BatchStream, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { task, batchSize, threads } = request
     const shares = yield* Effect.forEach(Array.from({ length: threads }, (_, j) => j), (j) =>
-      workerShare({ ...request, firstStep: request.firstStep + j, stride: threads })
+      workerShare({ ...request, role: "batch-sampler", firstStep: request.firstStep + j, stride: threads })
     )
     let step = request.firstStep
     const owner = (s: number) => shares[(s - request.firstStep) % threads]!
