@@ -19,7 +19,7 @@ export interface CheckpointState {
   readonly lossSum: number
   readonly lossCount: number
   /** Seconds spent so far per phase (for run.json only). */
-  readonly clock: Readonly<Record<"references" | "training" | "evaluation", number>>
+  readonly clock: Readonly<Record<"references" | "training" | "evaluation" | "checkpoints", number>>
 }
 
 const HEADER = "icl-gd-checkpoint v1"

@@ -158,7 +158,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     const references = yield* GdReference
     const metrics = yield* MetricsCollector
     const startedAt = new Date()
-    const clock = { references: 0, training: 0, evaluation: 0 }
+    const clock = { references: 0, training: 0, evaluation: 0, checkpoints: 0 }
     const timed = <A, E, R>(phase: keyof typeof clock, effect: Effect.Effect<A, E, R>) =>
       Effect.suspend(() => {
         const t0 = performance.now()
@@ -249,6 +249,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       done = state.step
       clock.training += state.clock.training
       clock.evaluation += state.clock.evaluation
+      clock.checkpoints += state.clock.checkpoints ?? 0
     } else {
       lastEvaluation = yield* evaluateAt(0, null)
       rows.push(JSON.stringify(lastEvaluation.point))
@@ -308,7 +309,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           )
         }
         if (step % config.runtime.checkpointEvery === 0 || step === config.training.steps) {
-          yield* writeCheckpoint(file, snapshot())
+          yield* timed("checkpoints", writeCheckpoint(file, snapshot()))
         }
       }
     })
