@@ -3,6 +3,7 @@
  */
 import { NodeContext } from "@effect/platform-node"
 import { Layer } from "effect"
+import { FigureRenderer } from "./services/FigureRenderer.js"
 import { GdReference } from "./services/GdReference.js"
 import { MetricsCollector } from "./services/MetricsCollector.js"
 import { ModelTrainer } from "./services/ModelTrainer.js"
@@ -18,5 +19,6 @@ export const ServicesLive = Layer.mergeAll(
   GdReference.Default,
   MetricsCollector.Default,
   RunStore.Default,
+  FigureRenderer.Default,
   NodeContext.layer
 )

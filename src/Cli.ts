@@ -4,6 +4,7 @@
 import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { loadSweep } from "./programs/LoadConfig.js"
+import { makeReport } from "./programs/MakeReport.js"
 import { formatRunResult } from "./programs/Report.js"
 import { requireAllDone, runSweep, sweepStatus } from "./programs/Sweep.js"
 import type { RunSummary } from "./programs/TrainRun.js"
@@ -49,6 +50,21 @@ const status = Command.make("status", { folder: Args.text({ name: "folder" }).pi
   sweepStatus(folder).pipe(Effect.flatMap((text) => Console.log(text)))
 ).pipe(Command.withDescription("Counts of done, running, failed and pending runs of a sweep, its ETA and its failures."))
 
-const root = Command.make("icl-gd").pipe(Command.withSubcommands([run, status]))
+// icl-gd report <folder>
+const report = Command.make("report", { folder: Args.text({ name: "folder" }).pipe(Args.withDescription("a sweep folder or a run folder")) }, ({ folder }) =>
+  makeReport(folder).pipe(
+    Effect.flatMap((r) =>
+      Console.log(
+        [
+          `report in ${r.dir}: report.html, report.md and ${r.figures.length} figures (.svg, .png, .vl.json)`,
+          ...r.figures.map((f) => `  - ${f.name}`),
+          ...r.skipped.map((s) => `  (not drawn: ${s})`)
+        ].join("\n")
+      )
+    )
+  )
+).pipe(Command.withDescription("Figures, tables and an HTML report from the stored results of a sweep or a run, without retraining."))
+
+const root = Command.make("icl-gd").pipe(Command.withSubcommands([run, status, report]))
 
 export const cli = Command.run(root, { name: "icl-gd", version: "0.1.0" })

@@ -176,3 +176,11 @@ export const sliceBatch = (batch: TaskBatch, indices: ReadonlyArray<number>): Ta
   })
   return out
 }
+
+/** One task of a frozen set together with its class vectors [C, d] (for pictures of contexts, Figure 2). */
+export const exampleTask = (task: TaskConfig, seed: number, index = 0): { readonly batch: TaskBatch; readonly classVectors: Float64Array } => {
+  const batch = allocateBatch(1, task.n, task.d, task.C)
+  const classVectors = new Float64Array(task.C * task.d)
+  sampleTaskInto(keyedRng(seed, "evaluation", 0, index), task, batch, 0, classVectors)
+  return { batch, classVectors }
+}

@@ -21,14 +21,17 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
     const ensureDir = (dir: string) =>
       fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(writeFailed(dir)))
 
-    /** Writes text to a file atomically. */
-    const writeText = (file: string, text: string) =>
+    /** Writes a temporary file beside the target with `write`, then renames it over the target. */
+    const atomically = <E>(file: string, write: (temporary: string) => Effect.Effect<void, E>) =>
       Effect.gen(function* () {
         counter += 1
         const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter}.tmp`)
-        yield* fs.writeFileString(temporary, text)
+        yield* write(temporary)
         yield* fs.rename(temporary, file)
       }).pipe(Effect.mapError(writeFailed(file)))
+
+    /** Writes text to a file atomically. */
+    const writeText = (file: string, text: string) => atomically(file, (temporary) => fs.writeFileString(temporary, text))
 
     /** Renames a file when it exists (atomic on one file system); nothing happens otherwise. */
     const renameIfExists = (from: string, to: string) =>
@@ -49,6 +52,9 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         ),
         Effect.orElseSucceed(() => undefined)
       )
+
+    /** Writes bytes to a file atomically. */
+    const writeBytes = (file: string, bytes: Uint8Array) => atomically(file, (temporary) => fs.writeFile(temporary, bytes))
 
     const writeJson = (file: string, value: unknown) => writeText(file, `${JSON.stringify(value, null, 2)}\n`)
 
@@ -73,7 +79,7 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         )
       )
 
-    return { ensureDir, writeText, writeJson, readText, readJson, renameIfExists, removeTemporaries, join: path.join, resolve: path.resolve } as const
+    return { ensureDir, writeText, writeBytes, writeJson, readText, readJson, renameIfExists, removeTemporaries, join: path.join, resolve: path.resolve } as const
   }),
   dependencies: [Layer.merge(NodeFileSystem.layer, NodePath.layer)]
 }) {}

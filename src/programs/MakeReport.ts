@@ -1,0 +1,409 @@
+/**
+ * `report <folder>`: figures, tables and a self-contained HTML report made from the stored results of a sweep (or of
+ * one run's folder), without retraining. Writes `<folder>/report/`: for each figure its Vega-Lite spec (.vl.json),
+ * SVG and PNG; `report.html` (figures inline) and `report.md`.
+ */
+import { Effect, Option } from "effect"
+import type { TopLevelSpec } from "vega-lite"
+import type { ExperimentConfig } from "../domain/Config.js"
+import { StoreError } from "../domain/Errors.js"
+import type { EvaluationPoint } from "../services/MetricsCollector.js"
+import {
+  alignmentFigure,
+  type BandPoint,
+  contextsFigure,
+  type ContextPanel,
+  type LandscapeCell,
+  landscapeFigure,
+  scatterFigure,
+  seriesFigure,
+  type TrajectoryPoint
+} from "../domain/Figures.js"
+import type { GridResult } from "../domain/GridSearch.js"
+import { formatInterval, meanInterval } from "../domain/Results.js"
+import { exampleTask } from "../domain/Task.js"
+import { FigureRenderer } from "../services/FigureRenderer.js"
+import { RunStore } from "../services/RunStore.js"
+import { evaluateAtContextLengths } from "./ContextLengths.js"
+import type { RunSummary } from "./TrainRun.js"
+
+interface StoredRun {
+  readonly id: string
+  readonly dir: string
+  readonly seed: number
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly config: ExperimentConfig
+  readonly summary: RunSummary
+  readonly rows: ReadonlyArray<EvaluationPoint>
+}
+
+interface Group {
+  readonly label: string
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly runs: ReadonlyArray<StoredRun>
+}
+
+export interface ReportFigure {
+  readonly name: string
+  readonly caption: string
+  readonly svg: string
+}
+
+export interface Report {
+  readonly dir: string
+  readonly figures: ReadonlyArray<ReportFigure>
+  /** Figures that could not be made from these results, with the reason. */
+  readonly skipped: ReadonlyArray<string>
+}
+
+/** At most this many contexts per scatter: enough to see the cloud, small enough for an inline SVG. */
+const SCATTER_POINTS = 1500
+const TASK_AXES = ["task.n", "task.d", "task.C", "task.noise"] as const
+
+const band = (values: ReadonlyArray<number>) => {
+  const m = meanInterval(values)
+  const half = Number.isFinite(m.halfWidth) ? m.halfWidth : 0
+  return { mean: m.mean, lo: m.mean - half, hi: m.mean + half }
+}
+
+const groupLabel = (axes: Readonly<Record<string, unknown>>, attention: string) => {
+  const parts = Object.entries(axes)
+    .filter(([path]) => path !== "model.attention")
+    .map(([path, v]) => `${path.split(".").pop()}=${JSON.stringify(v)}`)
+  return [`${attention} SA`, ...parts].join(", ")
+}
+
+const parseCsv = (text: string) => {
+  const [header, ...lines] = text.trim().split("\n")
+  const columns = header!.split(",")
+  return lines.map((line) => {
+    const cells = line.split(",")
+    return Object.fromEntries(columns.map((c, i) => [c, Number(cells[i])])) as Record<string, number>
+  })
+}
+
+const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+const loadRuns = (folder: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const readJson = (path: string) => store.readJson(path).pipe(Effect.map(Option.getOrUndefined))
+    const manifest = (yield* readJson(store.join(folder, "manifest.json"))) as
+      | { runs: Array<{ id: string; seed: number; axes: Record<string, unknown>; state: string }> }
+      | undefined
+    const entries =
+      manifest?.runs.filter((r) => r.state === "done").map((r) => ({ ...r, dir: store.join(folder, r.id) })) ??
+      ((yield* readJson(store.join(folder, "summary.json"))) !== undefined ? [{ id: folder.split("/").pop()!, seed: -1, axes: {} as Record<string, unknown>, dir: folder }] : [])
+    if (entries.length === 0) {
+      return yield* new StoreError({
+        reason: "ReadFailed",
+        path: folder,
+        detail: "no finished run here: expected a sweep folder (manifest.json) or a run folder (summary.json)"
+      })
+    }
+    return yield* Effect.forEach(entries, (entry) =>
+      Effect.gen(function* () {
+        const config = (yield* readJson(store.join(entry.dir, "config.json"))) as ExperimentConfig
+        const summary = (yield* readJson(store.join(entry.dir, "summary.json"))) as RunSummary
+        const metrics = yield* store.readText(store.join(entry.dir, "metrics.jsonl"))
+        const rows = Option.getOrElse(metrics, () => "")
+          .trim()
+          .split("\n")
+          .filter((l) => l !== "")
+          .map((l) => JSON.parse(l) as EvaluationPoint)
+        return { ...entry, seed: entry.seed >= 0 ? entry.seed : config.seed, config, summary, rows } satisfies StoredRun
+      })
+    )
+  })
+
+const groupRuns = (runs: ReadonlyArray<StoredRun>): Array<Group> => {
+  const groups = new Map<string, Array<StoredRun>>()
+  for (const run of runs) {
+    const key = JSON.stringify([run.axes, run.config.model.attention])
+    groups.set(key, [...(groups.get(key) ?? []), run])
+  }
+  return [...groups.values()].map((members) => {
+    const sorted = [...members].sort((a, b) => a.seed - b.seed)
+    return { label: groupLabel(sorted[0]!.axes, sorted[0]!.config.model.attention), axes: sorted[0]!.axes, runs: sorted }
+  })
+}
+
+const alignmentData = (groups: ReadonlyArray<Group>) =>
+  groups.flatMap((group) => {
+    const steps = group.runs[0]!.rows.map((r) => r.step)
+    return steps.flatMap((step, i) =>
+      (
+        [
+          ["model cos", (p: EvaluationPoint) => p.alignment.atExtracted.modelCos, "GD at extracted parameters"],
+          ["model cos", (p: EvaluationPoint) => p.alignment.atGridOptimum.modelCos, "GD* (grid optimum)"],
+          ["preds diff", (p: EvaluationPoint) => p.alignment.atExtracted.predsDiff, "GD at extracted parameters"],
+          ["preds diff", (p: EvaluationPoint) => p.alignment.atGridOptimum.predsDiff, "GD* (grid optimum)"],
+          ["model diff", (p: EvaluationPoint) => p.alignment.atExtracted.modelDiff, "GD at extracted parameters"],
+          ["model diff", (p: EvaluationPoint) => p.alignment.atGridOptimum.modelDiff, "GD* (grid optimum)"]
+        ] as const
+      ).map(([metric, pick, series]) => ({
+        panel: group.label,
+        metric,
+        series,
+        x: step,
+        ...band(group.runs.map((run) => run.rows[i]).filter((p): p is EvaluationPoint => p !== undefined).map(pick))
+      }))
+    )
+  })
+
+const landscapeCells = (landscape: GridResult["landscape"]): Array<LandscapeCell> => {
+  // Cell edges halfway between neighbouring grid values (geometric within a sign, arithmetic across zero).
+  const edges = (values: ReadonlyArray<number>) => {
+    const mid = (a: number, b: number) => (a * b > 0 ? Math.sign(a) * Math.sqrt(a * b) : (a + b) / 2)
+    const inner = values.slice(1).map((v, i) => mid(values[i]!, v))
+    const first = values.length > 1 ? values[0]! - (inner[0]! - values[0]!) : values[0]! - 1
+    const last = values.length > 1 ? values[values.length - 1]! + (values[values.length - 1]! - inner[inner.length - 1]!) : values[0]! + 1
+    return [first, ...inner, last]
+  }
+  const xs = edges(landscape.cSigma)
+  const ys = edges(landscape.scale)
+  return landscape.cSigma.flatMap((_, i) =>
+    landscape.scale.map((__, j) => ({ x0: xs[i]!, x1: xs[i + 1]!, y0: ys[j]!, y1: ys[j + 1]!, loss: landscape.loss[i]![j]! }))
+  )
+}
+
+export const makeReport = (folder: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const renderer = yield* FigureRenderer
+    const runs = yield* loadRuns(folder)
+    const groups = groupRuns(runs)
+    const out = store.join(folder, "report")
+    yield* store.ensureDir(out)
+    const figures: Array<ReportFigure> = []
+    const skipped: Array<string> = []
+    const emit = (name: string, caption: string, spec: TopLevelSpec) =>
+      Effect.gen(function* () {
+        const { svg, png } = yield* renderer.render(spec)
+        yield* store.writeJson(store.join(out, `${name}.vl.json`), spec)
+        yield* store.writeText(store.join(out, `${name}.svg`), svg)
+        yield* store.writeBytes(store.join(out, `${name}.png`), png)
+        figures.push({ name, caption, svg })
+      })
+
+    // Alignment through training (Figures 4a, 5a).
+    const finalCos = groups.map((g) => `${g.label}: ${formatInterval(meanInterval(g.runs.map((r) => r.summary.final.alignment.atExtracted.modelCos)))}`)
+    yield* emit(
+      "alignment",
+      `Alignment of each trained model with its GD reference through training, mean and 95% band over seeds. Final model cos at the extracted parameters: ${finalCos.join("; ")}.`,
+      alignmentFigure(alignmentData(groups), "Alignment with the GD reference through training")
+    )
+
+    // Per-context scatters (Figures 4b–d, 5b–d), for the first seed of each configuration.
+    for (const [index, group] of groups.slice(0, 6).entries()) {
+      const run = group.runs[0]!
+      const text = yield* store.readText(store.join(run.dir, "per-context.csv"))
+      if (Option.isNone(text)) {
+        skipped.push(`per-context scatter of ${group.label}: no per-context.csv (output.perContext was false)`)
+        continue
+      }
+      const rows = parseCsv(text.value)
+      const panels = (
+        [
+          ["loss", "model_loss", "extracted_loss"],
+          ["p(correct class)", "model_p_correct", "extracted_p_correct"],
+          ["entropy", "model_entropy", "extracted_entropy"]
+        ] as const
+      ).map(([metric, model, reference]) => ({
+        metric,
+        points: rows.slice(0, SCATTER_POINTS).map((r) => ({ reference: r[reference]!, model: r[model]! })),
+        meanReference: meanInterval(rows.map((r) => r[reference]!)).mean,
+        meanModel: meanInterval(rows.map((r) => r[model]!)).mean
+      }))
+      const reference = run.summary.final.reference.kind
+      yield* emit(
+        `per-context-${index + 1}`,
+        `${group.label} (seed ${run.seed}) against ${reference} at its extracted parameters, one point per evaluation context (${Math.min(rows.length, SCATTER_POINTS)} of ${rows.length} shown; dotted lines at the means over all): loss ${panels[0]!.meanModel.toFixed(4)} vs ${panels[0]!.meanReference.toFixed(4)}.`,
+        scatterFigure(panels, `${group.label}: per-context model vs ${reference}`, `${reference} (extracted parameters)`)
+      )
+    }
+
+    // Example contexts (Figure 2): d = 2 and d = 3 with n = 100 as in the paper, the first run's task otherwise.
+    const baseTask = runs[0]!.config.task
+    const panels: Array<ContextPanel> = []
+    for (const d of [2, 3]) {
+      const { batch, classVectors } = exampleTask({ ...baseTask, d, n: 100 }, 7)
+      const views = d === 2 ? [[0, 1]] : [[0, 1], [0, 2], [1, 2]]
+      for (const [a, b] of views) {
+        panels.push({
+          view: d === 2 ? "d = 2" : `d = 3, coordinates (${a! + 1}, ${b! + 1})`,
+          points: Array.from({ length: batch.n }, (_, i) => ({ u: batch.x[i * d + a!]!, v: batch.x[i * d + b!]!, label: `class ${batch.labels[i]! + 1}` })),
+          arrows: Array.from({ length: baseTask.C }, (_, c) => ({ u: classVectors[c * d + a!]!, v: classVectors[c * d + b!]!, label: `class ${c + 1}` }))
+        })
+      }
+    }
+    yield* emit(
+      "contexts",
+      `Two example contexts of the ${baseTask.family} task with C = ${baseTask.C}, n = 100, noise ${baseTask.noise}: class vectors as arrows (triangle at the tip), context points coloured by label; d = 3 as three coordinate projections.`,
+      contextsFigure(panels, "Example contexts")
+    )
+
+    // The CA-KGD landscape with the softmax models' learned parameters through training.
+    const softmax = runs.filter((r) => r.config.model.attention === "softmax")
+    if (softmax.length > 0) {
+      const references = (yield* store.readJson(store.join(softmax[0]!.dir, "references.json"))) as Option.Option<Record<string, GridResult>>
+      const grid = Option.getOrUndefined(references)?.["ca-kgd"]
+      if (grid) {
+        const trajectories: Array<TrajectoryPoint> = softmax.flatMap((run) =>
+          run.rows
+            .filter((p) => p.step > 0)
+            .map((p, i, all) => ({ run: `seed ${run.seed}`, step: p.step, cSigma: p.extracted.params.cSigma, scale: p.extracted.params.scale, last: i === all.length - 1 }))
+        )
+        const kinds = softmax.map((r) => r.summary.final.extracted.solution)
+        const count = (kind: string) => kinds.filter((k) => k === kind).length
+        yield* emit(
+          "landscape",
+          `Mean CE of CA-KGD over (c_σ, b) on the first ${grid.landscape.loss.length > 0 ? "scanned" : ""} grid-search tasks, both signs of each; white lines: the softmax models' (c_σ, b) read off their weights through training, red diamonds at the end. Selection basin (c_σ > 0) optimum ${grid.selection ? `${grid.selection.loss.toFixed(4)} at c_σ = ${grid.selection.cSigma.toFixed(1)}` : "—"}; elimination basin (c_σ < 0) optimum ${grid.elimination ? `${grid.elimination.loss.toFixed(4)} at c_σ = ${grid.elimination.cSigma.toFixed(1)}` : "—"}. Seeds: ${count("selection")} selection, ${count("elimination")} elimination${count("mixed") > 0 ? `, ${count("mixed")} mixed` : ""}.`,
+          landscapeFigure(landscapeCells(grid.landscape), trajectories, "CA-KGD loss landscape and learned parameters", Math.log(softmax[0]!.config.task.C))
+        )
+      }
+    } else skipped.push("CA-KGD landscape: no softmax-attention run")
+
+    // Final loss and learned c_σ along a task axis of the sweep.
+    const axis = TASK_AXES.find((path) => runs.some((r) => path in r.axes))
+    if (axis === undefined) {
+      skipped.push("final loss and learned c_σ along an axis: the sweep has no axis over task.n, task.d, task.C or task.noise")
+    } else {
+      const otherKey = (run: StoredRun) =>
+        Object.entries(run.axes)
+          .filter(([p]) => p !== axis && p !== "model.attention")
+          .map(([p, v]) => `${p.split(".").pop()}=${JSON.stringify(v)}`)
+          .join(", ") || "all"
+      const byPoint = new Map<string, Array<StoredRun>>()
+      for (const run of runs) {
+        const key = JSON.stringify([otherKey(run), run.axes[axis], run.config.model.attention])
+        byPoint.set(key, [...(byPoint.get(key) ?? []), run])
+      }
+      const lossPoints: Array<BandPoint> = []
+      const cSigmaPoints: Array<BandPoint> = []
+      const referencesSeen = new Set<string>()
+      for (const members of byPoint.values()) {
+        const first = members[0]!
+        const x = Number(first.axes[axis])
+        const panel = otherKey(first)
+        lossPoints.push({ panel, series: `${first.config.model.attention} SA`, x, ...band(members.map((r) => r.summary.final.model.loss)) })
+        const refKey = JSON.stringify([panel, x])
+        if (!referencesSeen.has(refKey)) {
+          referencesSeen.add(refKey)
+          for (const [kind, label] of [["gd-linear", "GD-lin*"], ["kgd-fixed", "KGD-fixed*"], ["ca-kgd", "CA-KGD*"]] as const) {
+            lossPoints.push({ panel, series: label, x, ...band(members.map((r) => r.summary.references[kind].evaluation.loss)) })
+          }
+          cSigmaPoints.push({ panel, series: "grid optimum, selection", x, ...band(members.map((r) => r.summary.references["ca-kgd"].selection?.cSigma ?? Number.NaN)) })
+          cSigmaPoints.push({ panel, series: "grid optimum, elimination", x, ...band(members.map((r) => r.summary.references["ca-kgd"].elimination?.cSigma ?? Number.NaN)) })
+        }
+        if (first.config.model.attention === "softmax") {
+          cSigmaPoints.push({ panel, series: "learned (softmax SA)", x, ...band(members.map((r) => r.summary.final.extracted.cSigma ?? Number.NaN)) })
+        }
+      }
+      const logX = axis !== "task.noise"
+      yield* emit(
+        "final-loss",
+        `Final evaluation loss along ${axis}, mean ± 95% CI over seeds: trained models next to the grid-optimal references (GD-lin*, KGD-fixed*, CA-KGD*).`,
+        seriesFigure(lossPoints, `Final loss along ${axis}`, axis, "mean cross-entropy", logX)
+      )
+      if (cSigmaPoints.some((p) => p.series.startsWith("learned"))) {
+        yield* emit(
+          "c-sigma",
+          `Learned c_σ of the softmax models against the grid-optimal c_σ of CA-KGD (both basins) along ${axis}.`,
+          seriesFigure(cSigmaPoints, `Learned and grid-optimal c_σ along ${axis}`, axis, "c_σ", logX)
+        )
+      }
+    }
+
+    // Context lengths other than the trained one.
+    const lengthPoints: Array<BandPoint> = []
+    for (const group of groups.slice(0, 4)) {
+      const n = group.runs[0]!.config.task.n
+      const lengths = [Math.max(2, Math.round(n / 4)), Math.max(2, Math.round(n / 2)), n, 2 * n, 4 * n]
+      const results = yield* Effect.forEach(group.runs, (run) =>
+        evaluateAtContextLengths(run.dir, lengths, Math.min(2000, run.config.evaluation.size))
+      )
+      lengths.forEach((length, i) => {
+        lengthPoints.push({ panel: group.label, series: "trained model", x: length, ...band(results.map((r) => r[i]!.modelLoss)) })
+        lengthPoints.push({ panel: group.label, series: "GD reference* (extracted parameters)", x: length, ...band(results.map((r) => r[i]!.referenceLoss)) })
+      })
+    }
+    yield* emit(
+      "context-length",
+      "Loss of the trained models evaluated at context lengths other than the trained one (n/4 … 4n), next to their GD reference at the parameters read off the weights (c_η = n·b follows n).",
+      seriesFigure(lengthPoints, "Evaluation at other context lengths", "context length n", "mean cross-entropy", true)
+    )
+
+    // Tables and the report documents.
+    const aggregateMd = Option.getOrElse(yield* store.readText(store.join(folder, "aggregate.md")), () => "")
+    const sweepJson = Option.getOrElse(yield* store.readText(store.join(folder, "sweep.json")), () => JSON.stringify(runs[0]!.config, null, 2))
+    const resultRows = runs.map((r) => {
+      const f = r.summary.final
+      return [
+        r.id,
+        String(r.seed),
+        `${r.config.model.attention}`,
+        Object.entries(r.axes).filter(([p]) => p !== "model.attention").map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(" ") || "—",
+        f.model.loss.toFixed(4),
+        f.model.accuracy.toFixed(3),
+        f.reference.atExtracted.loss.toFixed(4),
+        f.alignment.atExtracted.modelCos.toFixed(4),
+        f.extracted.eta !== null ? `η ${f.extracted.eta.toFixed(2)}` : `c_σ ${f.extracted.cSigma?.toFixed(2)}, c_η ${f.extracted.cEta?.toFixed(1)}`,
+        f.extracted.solution ?? "—"
+      ]
+    })
+    const resultHeader = ["run", "seed", "attention", "axes", "loss", "accuracy", "reference loss", "model cos", "learned", "solution"]
+    const htmlTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) =>
+      `<table><thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${rows
+        .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
+        .join("")}</tbody></table>`
+    const markdownTableToHtml = (md: string) => {
+      const lines = md.split("\n").filter((l) => l.startsWith("|"))
+      if (lines.length < 2) return ""
+      const cells = (line: string) => line.split("|").slice(1, -1).map((c) => c.trim())
+      return htmlTable(cells(lines[0]!), lines.slice(2).map(cells))
+    }
+    const title = `icl-gd report: ${folder.split("/").pop()}`
+    const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
+<style>body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+figure{margin:2em 0}figcaption{font-size:0.9em;color:#444;max-width:900px}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f3f3f3}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:0.8em}
+.figure svg{max-width:100%;height:auto}</style></head><body>
+<h1>${escapeHtml(title)}</h1>
+<p>${runs.length} finished run${runs.length === 1 ? "" : "s"} in ${groups.length} configuration${groups.length === 1 ? "" : "s"}. Made from stored results by <code>pnpm start report</code>.</p>
+${figures.map((f) => `<figure class="figure" id="${f.name}">${f.svg}<figcaption><b>${escapeHtml(f.name)}.</b> ${escapeHtml(f.caption)}</figcaption></figure>`).join("\n")}
+${skipped.length > 0 ? `<h2>Not drawn</h2><ul>${skipped.map((s) => `<li>${escapeHtml(s)}</li>`).join("")}</ul>` : ""}
+<h2>Aggregate over seeds</h2>${markdownTableToHtml(aggregateMd) || "<p>(a single run)</p>"}
+<h2>Runs</h2>${htmlTable(resultHeader, resultRows)}
+<h2>Config</h2><pre>${escapeHtml(sweepJson)}</pre>
+</body></html>
+`
+    yield* store.writeText(store.join(out, "report.html"), html)
+    const markdown = [
+      `# ${title}`,
+      "",
+      `${runs.length} finished runs in ${groups.length} configurations.`,
+      "",
+      ...figures.flatMap((f) => [`![${f.name}](${f.name}.svg)`, "", `**${f.name}.** ${f.caption}`, ""]),
+      ...(skipped.length > 0 ? ["## Not drawn", "", ...skipped.map((s) => `- ${s}`), ""] : []),
+      "## Aggregate over seeds",
+      "",
+      aggregateMd.split("\n").filter((l) => l.startsWith("|")).join("\n") || "(a single run)",
+      "",
+      "## Runs",
+      "",
+      `| ${resultHeader.join(" | ")} |`,
+      `| ${resultHeader.map(() => "---").join(" | ")} |`,
+      ...resultRows.map((r) => `| ${r.join(" | ")} |`),
+      "",
+      "## Config",
+      "",
+      "```json",
+      sweepJson.trim(),
+      "```",
+      ""
+    ].join("\n")
+    yield* store.writeText(store.join(out, "report.md"), markdown)
+    return { dir: out, figures, skipped } satisfies Report
+  })
