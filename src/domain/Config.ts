@@ -161,7 +161,7 @@ export const defaults: ExperimentConfig = {
     scanSize: 2000
   },
   output: { dir: "runs", perContext: true, progress: true },
-  runtime: { samplerThreads: 2, checkpointEvery: 1000 }
+  runtime: { samplerThreads: 1, checkpointEvery: 1000 }
 }
 
 const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })

@@ -22,8 +22,7 @@ type Kernel = (
   scores: Float64Array,
   uy: Float64Array,
   hy: Float64Array,
-  ghy: Float64Array,
-  gas: Float64Array
+  ghy: Float64Array
 ) => number
 
 const range = (k: number) => Array.from({ length: k }, (_, i) => i)
@@ -52,31 +51,41 @@ export const kernelSource = (spec: ModelSpec): string => {
     const value = sum(X.map((k) => `kq[${r * D + k}] * q${k}`))
     emit(r < d ? `  const u${r} = ${value};` : `  uy[${r - d}] = ${value};`)
   }
-  emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const o = xb + i * ${d};`)
-  emit(`    scores[i] = ${sum(X.map((k) => `x[o + ${k}] * u${k}`))} + uy[labels[lb + i]];`)
-  emit("  }")
-  if (attendToQuery) emit(`  scores[n] = ${sum(X.map((k) => `q${k} * u${k}`))};`)
-  // Attention weights, in place over the scores.
-  if (attention === "linear") emit("  for (let j = 0; j < keys; j++) scores[j] = scores[j] / n;")
-  if (attention === "exp") emit(`  for (let j = 0; j < keys; j++) scores[j] = Math.exp(scores[j] * ${invSqrtD} - ${spec.expShift}) / n;`)
-  if (attention === "softmax") {
-    emit("  let mx = -Infinity;")
-    emit(`  for (let j = 0; j < keys; j++) { const v = scores[j] * ${invSqrtD}; if (v > mx) mx = v; }`)
-    emit("  let tot = 0;")
-    emit(`  for (let j = 0; j < keys; j++) { const e = Math.exp(scores[j] * ${invSqrtD} - mx); scores[j] = e; tot += e; }`)
-    emit("  const inv = 1 / tot;")
-    emit("  for (let j = 0; j < keys; j++) scores[j] = scores[j] * inv;")
-  }
-  // h = Σ a_j e_j.
+  // Forward in as few passes over the keys as the activation allows: scores, weights and h = Σ a_j e_j together
+  // (softmax needs its maximum first, so one pass more; its weights stay unnormalised until h is scaled by 1/Z).
+  const score = (xs: (k: number) => string, label: string | null) =>
+    `${sum(X.map((k) => `${xs(k)} * u${k}`))}${label === null ? "" : ` + uy[${label}]`}`
+  const weight = (s: string) =>
+    attention === "linear" ? `(${s}) / n` : attention === "exp" ? `Math.exp((${s}) * ${invSqrtD} - ${spec.expShift}) / n` : `Math.exp((${s}) - mx)`
   for (const k of X) emit(`  let h${k} = 0;`)
   emit("  hy.fill(0);")
+  if (attention === "softmax") {
+    emit("  let mx = -Infinity;")
+    emit("  for (let i = 0; i < n; i++) {")
+    emit(`    const o = xb + i * ${d};`)
+    emit(`    const s = (${score((k) => `x[o + ${k}]`, "labels[lb + i]")}) * ${invSqrtD};`)
+    emit("    scores[i] = s; if (s > mx) mx = s;")
+    emit("  }")
+    if (attendToQuery) emit(`  { const s = (${score((k) => `q${k}`, null)}) * ${invSqrtD}; scores[n] = s; if (s > mx) mx = s; }`)
+  }
+  emit("  let tot = 0;")
   emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const a = scores[i]; const o = xb + i * ${d};`)
+  emit(`    const o = xb + i * ${d}; const label = labels[lb + i];`)
+  emit(`    const a = ${weight(attention === "softmax" ? "scores[i]" : score((k) => `x[o + ${k}]`, "label"))};`)
+  emit("    scores[i] = a; tot += a;")
   for (const k of X) emit(`    h${k} += a * x[o + ${k}];`)
-  emit("    hy[labels[lb + i]] += a;")
+  emit("    hy[label] += a;")
   emit("  }")
-  if (attendToQuery) for (const k of X) emit(`  h${k} += scores[n] * q${k};`)
+  if (attendToQuery) {
+    emit(`  { const a = ${weight(attention === "softmax" ? "scores[n]" : score((k) => `q${k}`, null))}; scores[n] = a; tot += a;`)
+    for (const k of X) emit(`    h${k} += a * q${k};`)
+    emit("  }")
+  }
+  if (attention === "softmax") {
+    emit("  const inv = 1 / tot;")
+    for (const k of X) emit(`  h${k} *= inv;`)
+    for (const c of Y) emit(`  hy[${c}] *= inv;`)
+  }
   for (const c of Y) emit(`  const hy${c} = hy[${c}];`)
   const h = (r: number) => (r < d ? `h${r}` : `hy${r - d}`)
   // Logits, cross-entropy and g_z = (p − onehot)/B.
@@ -93,34 +102,27 @@ export const kernelSource = (spec: ModelSpec): string => {
     const value = sum(Y.map((c) => `pv[${(d + c) * D + r}] * gz${c}`))
     emit(r < d ? `  const gh${r} = ${value};` : `  ghy[${r - d}] = ${value};`)
   }
-  // g_a_j = e_jᵀ g_h, one per key.
-  emit("  let dot = 0;")
-  emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const o = xb + i * ${d};`)
-  emit(`    const ga = ${sum(X.map((k) => `x[o + ${k}] * gh${k}`))} + ghy[labels[lb + i]];`)
-  if (attention === "softmax") emit("    dot += scores[i] * ga;")
-  emit("    gas[i] = ga;")
-  emit("  }")
-  if (attendToQuery) {
-    emit(`  const gaq = ${sum(X.map((k) => `q${k} * gh${k}`))};`)
-    if (attention === "softmax") emit("  dot += scores[n] * gaq;")
-  }
+  // Backward in one pass over the keys: g_a_j = e_jᵀ g_h, g_score_j from the activation, g_u += g_score_j e_j.
+  // For softmax, Σ_j a_j g_a_j = hᵀ g_h is known before the pass.
+  if (attention === "softmax") emit(`  const dot = ${sum([...X.map((k) => `h${k} * gh${k}`), ...Y.map((c) => `hy${c} * ghy[${c}]`)])};`)
   const gScore = (a: string, ga: string) =>
-    attention === "linear" ? `${ga} / n` : attention === "exp" ? `${ga} * ${a} * ${invSqrtD}` : `${a} * (${ga} - dot) * ${invSqrtD}`
-  // g_u = Σ_j g_score_j e_j, then ∇W_KQ += g_u e_qᵀ.
+    attention === "linear" ? `${ga} / n` : attention === "exp" ? `${ga} * ${a} * ${invSqrtD}` : `${a} * inv * (${ga} - dot) * ${invSqrtD}`
   for (const k of X) emit(`  let gu${k} = 0;`)
   for (const c of Y) emit(`  let guy${c} = 0;`)
-  emit("  ghy.fill(0);")
+  emit("  hy.fill(0);")
   emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const g = ${gScore("scores[i]", "gas[i]")}; const o = xb + i * ${d};`)
+  emit(`    const o = xb + i * ${d}; const label = labels[lb + i];`)
+  emit(`    const ga = ${sum(X.map((k) => `x[o + ${k}] * gh${k}`))} + ghy[label];`)
+  emit(`    const g = ${gScore("scores[i]", "ga")};`)
   for (const k of X) emit(`    gu${k} += g * x[o + ${k}];`)
-  emit("    ghy[labels[lb + i]] += g;")
+  emit("    hy[label] += g;")
   emit("  }")
   if (attendToQuery) {
-    emit(`  const gq = ${gScore("scores[n]", "gaq")};`)
-    for (const k of X) emit(`  gu${k} += gq * q${k};`)
+    emit(`  { const ga = ${sum(X.map((k) => `q${k} * gh${k}`))}; const g = ${gScore("scores[n]", "ga")};`)
+    for (const k of X) emit(`    gu${k} += g * q${k};`)
+    emit("  }")
   }
-  for (const c of Y) emit(`  guy${c} = ghy[${c}];`)
+  for (const c of Y) emit(`  guy${c} = hy[${c}];`)
   const gu = (r: number) => (r < d ? `gu${r}` : `guy${r - d}`)
   for (const r of R) for (const k of X) emit(`  gkq_${r}_${k} += ${gu(r)} * q${k};`)
   emit("}")
@@ -138,7 +140,7 @@ const compile = (spec: ModelSpec): Kernel => {
   let kernel = compiled.get(source)
   if (kernel === undefined) {
     kernel = new Function(
-      "kq, pv, x, labels, query, queryLabel, B, n, gkq, gpv, scores, uy, hy, ghy, gas",
+      "kq, pv, x, labels, query, queryLabel, B, n, gkq, gpv, scores, uy, hy, ghy",
       source
     ) as Kernel
     compiled.set(source, kernel)
@@ -150,15 +152,11 @@ const compile = (spec: ModelSpec): Kernel => {
 export const makeFusedKernel = (spec: ModelSpec) => {
   const kernel = compile(spec)
   let scores = new Float64Array(0)
-  let perPoint = new Float64Array(0)
   const uy = new Float64Array(spec.C)
   const hy = new Float64Array(spec.C)
   const ghy = new Float64Array(spec.C)
   return (w: Weights, batch: TaskBatch, grads: Gradients): number => {
-    if (scores.length < batch.n + 1) {
-      scores = new Float64Array(batch.n + 1)
-      perPoint = new Float64Array(batch.n + 1)
-    }
-    return kernel(w.kq, w.pv, batch.x, batch.labels, batch.query, batch.queryLabel, batch.size, batch.n, grads.kq, grads.pv, scores, uy, hy, ghy, perPoint)
+    if (scores.length < batch.n + 1) scores = new Float64Array(batch.n + 1)
+    return kernel(w.kq, w.pv, batch.x, batch.labels, batch.query, batch.queryLabel, batch.size, batch.n, grads.kq, grads.pv, scores, uy, hy, ghy)
   }
 }

@@ -106,8 +106,15 @@ export class Rng {
    * from disjoint bits of one 32-bit draw (7 and 25 bits), avoiding the original's index/value correlation.
    */
   normal(): number {
-    for (;;) {
-      const u = this.nextUint32()
+    const u = this.nextUint32()
+    const layer = u & 127
+    const j = (u | 0) >> 7
+    return Math.abs(j) < ZIGGURAT.k[layer]! ? j * ZIGGURAT.w[layer]! : this.normalFrom(u)
+  }
+
+  /** The ziggurat from a first 32-bit draw `u` (more draws only when u falls outside the rectangles). */
+  private normalFrom(first: number): number {
+    for (let u = first; ; u = this.nextUint32()) {
       const layer = u & 127
       const j = (u | 0) >> 7
       const x = j * ZIGGURAT.w[layer]!
@@ -125,6 +132,48 @@ export class Rng {
       const f0 = ZIGGURAT.f[layer]!
       if (f0 + this.uniform() * (ZIGGURAT.f[layer - 1]! - f0) < Math.exp(-0.5 * x * x)) return x
     }
+  }
+
+  /**
+   * `count` normals into out[offset…]: the same values as `count` calls of {@link normal}, with the generator state
+   * held in locals on the fast path (about 99% of draws) for speed.
+   */
+  fillNormals(out: Float64Array, offset: number, count: number): void {
+    let s0 = this.s0
+    let s1 = this.s1
+    let s2 = this.s2
+    let s3 = this.s3
+    const { k, w } = ZIGGURAT
+    for (let i = 0; i < count; i++) {
+      const r = Math.imul(s1, 5)
+      const u = Math.imul((r << 7) | (r >>> 25), 9)
+      const t = s1 << 9
+      s2 ^= s0
+      s3 ^= s1
+      s1 ^= s2
+      s0 ^= s3
+      s2 ^= t
+      s3 = (s3 << 11) | (s3 >>> 21)
+      const layer = u & 127
+      const j = u >> 7
+      if (Math.abs(j) < k[layer]!) {
+        out[offset + i] = j * w[layer]!
+        continue
+      }
+      this.s0 = s0
+      this.s1 = s1
+      this.s2 = s2
+      this.s3 = s3
+      out[offset + i] = this.normalFrom(u)
+      s0 = this.s0
+      s1 = this.s1
+      s2 = this.s2
+      s3 = this.s3
+    }
+    this.s0 = s0
+    this.s1 = s1
+    this.s2 = s2
+    this.s3 = s3
   }
 }
 

@@ -35,34 +35,57 @@ export const allocateBatch = (size: number, n: number, d: number, C: number): Ta
 })
 
 const normalize = (v: Float64Array, offset: number, d: number): void => {
-  let norm = 0
-  for (let k = 0; k < d; k++) norm += v[offset + k]! * v[offset + k]!
-  norm = Math.sqrt(norm)
-  if (norm === 0) {
+  let squares = 0
+  for (let k = 0; k < d; k++) squares += v[offset + k]! * v[offset + k]!
+  if (squares === 0) {
     v[offset] = 1
     return
   }
-  for (let k = 0; k < d; k++) v[offset + k]! /= norm
+  const inverse = 1 / Math.sqrt(squares)
+  for (let k = 0; k < d; k++) v[offset + k]! *= inverse
 }
 
-const sampleOnSphere = (rng: Rng, out: Float64Array, offset: number, d: number): void => {
-  for (let k = 0; k < d; k++) out[offset + k] = rng.normal()
-  normalize(out, offset, d)
+/** `count` consecutive points uniform on the sphere S^{d−1}. */
+const sampleOnSphere = (rng: Rng, out: Float64Array, offset: number, d: number, count = 1): void => {
+  rng.fillNormals(out, offset, count * d)
+  for (let i = 0; i < count; i++) normalize(out, offset + i * d, d)
 }
 
-/** normalize(μ_c + ε g / √d), g ~ N(0, I_d): a noisy copy of a class vector, back on the sphere. */
-const sampleAroundClass = (
+/**
+ * normalize(μ_c + ε g / √d), g ~ N(0, I_d): noisy copies of class vectors, back on the sphere, for `count` consecutive
+ * points whose labels start at labels[labelOffset].
+ */
+const sampleAroundClasses = (
   rng: Rng,
   classVectors: Float64Array,
-  label: number,
+  labels: Int32Array,
+  labelOffset: number,
   noise: number,
   out: Float64Array,
   offset: number,
-  d: number
+  d: number,
+  count: number
 ): void => {
+  rng.fillNormals(out, offset, count * d)
   const scale = noise / Math.sqrt(d)
-  for (let k = 0; k < d; k++) out[offset + k] = classVectors[label * d + k]! + scale * rng.normal()
-  normalize(out, offset, d)
+  for (let i = 0; i < count; i++) aroundClass(classVectors, labels[labelOffset + i]!, scale, out, offset + i * d, d)
+}
+
+/** In place: out ← normalize(μ_label + scale · out). */
+const aroundClass = (classVectors: Float64Array, label: number, scale: number, out: Float64Array, offset: number, d: number) => {
+  const base = label * d
+  let squares = 0
+  for (let k = 0; k < d; k++) {
+    const v = classVectors[base + k]! + scale * out[offset + k]!
+    out[offset + k] = v
+    squares += v * v
+  }
+  if (squares === 0) {
+    out[offset] = 1
+    return
+  }
+  const inverse = 1 / Math.sqrt(squares)
+  for (let k = 0; k < d; k++) out[offset + k]! *= inverse
 }
 
 const nearestClass = (classVectors: Float64Array, v: Float64Array, offset: number, d: number, C: number): number => {
@@ -110,27 +133,23 @@ export const sampleTaskInto = (
   classVectors: Float64Array = new Float64Array(task.C * task.d)
 ): void => {
   const { n, d, C } = task
-  for (let c = 0; c < C; c++) sampleOnSphere(rng, classVectors, c * d, d)
+  sampleOnSphere(rng, classVectors, 0, d, C)
   const xOffset = index * n * d
   const labelOffset = index * n
   const queryOffset = index * d
   switch (task.family) {
     case "cluster": {
       sampleContextLabels(rng, task, batch.labels, labelOffset)
-      for (let i = 0; i < n; i++) {
-        sampleAroundClass(rng, classVectors, batch.labels[labelOffset + i]!, task.noise, batch.x, xOffset + i * d, d)
-      }
+      sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, task.noise, batch.x, xOffset, d, n)
       let queryLabel = rng.int(C)
       while (task.queryClassInContext && !labelPresent(batch.labels, labelOffset, n, queryLabel)) queryLabel = rng.int(C)
       batch.queryLabel[index] = queryLabel
-      sampleAroundClass(rng, classVectors, queryLabel, task.noise, batch.query, queryOffset, d)
+      sampleAroundClasses(rng, classVectors, batch.queryLabel, index, task.noise, batch.query, queryOffset, d, 1)
       return
     }
     case "voronoi": {
-      for (let i = 0; i < n; i++) {
-        sampleOnSphere(rng, batch.x, xOffset + i * d, d)
-        batch.labels[labelOffset + i] = nearestClass(classVectors, batch.x, xOffset + i * d, d, C)
-      }
+      sampleOnSphere(rng, batch.x, xOffset, d, n)
+      for (let i = 0; i < n; i++) batch.labels[labelOffset + i] = nearestClass(classVectors, batch.x, xOffset + i * d, d, C)
       for (let attempt = 0; ; attempt++) {
         sampleOnSphere(rng, batch.query, queryOffset, d)
         const queryLabel = nearestClass(classVectors, batch.query, queryOffset, d, C)
@@ -146,7 +165,8 @@ export const sampleTaskInto = (
 }
 
 /**
- * The tasks with indices [first, first + size) of the task sequence keyed by (seed, stream, counter).
+ * The tasks with indices [first, first + size) of the task sequence keyed by (seed, stream, counter), written at
+ * positions [at, at + size) of the batch.
  * Training batches use counter = step; evaluation and grid-search sets use counter 0.
  */
 export const sampleTasks = (
@@ -156,11 +176,13 @@ export const sampleTasks = (
   counter: number,
   size: number,
   first = 0,
-  into?: TaskBatch
+  into?: TaskBatch,
+  /** Where in `into` the first task goes (to fill part of a batch). */
+  at = 0
 ): TaskBatch => {
   const batch = into ?? allocateBatch(size, task.n, task.d, task.C)
   const classVectors = new Float64Array(task.C * task.d)
-  for (let b = 0; b < size; b++) sampleTaskInto(keyedRng(seed, stream, counter, first + b), task, batch, b, classVectors)
+  for (let b = 0; b < size; b++) sampleTaskInto(keyedRng(seed, stream, counter, first + b), task, batch, at + b, classVectors)
   return batch
 }
 

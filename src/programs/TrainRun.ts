@@ -25,7 +25,7 @@ import { runIdOf } from "../domain/RunId.js"
 import { GdReference } from "../services/GdReference.js"
 import { makeProgress, withRunLogFile } from "../services/Logging.js"
 import { type Evaluation, type EvaluationPoint, MetricsCollector, type Scored } from "../services/MetricsCollector.js"
-import { type EngineInfo, ModelTrainer } from "../services/ModelTrainer.js"
+import { type EngineInfo, ModelTrainer, trainerSamplingShare } from "../services/ModelTrainer.js"
 import { RunStore } from "../services/RunStore.js"
 import { TaskSampler } from "../services/TaskSampler.js"
 
@@ -274,7 +274,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
         config.training.batchSize,
         done + 1,
         config.training.steps,
-        config.runtime.samplerThreads
+        config.runtime.samplerThreads,
+        trainerSamplingShare(session.engine.engine, spec)
       )
       for (let step = done + 1; step <= config.training.steps; step++) {
         // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and

@@ -41,6 +41,15 @@ export interface TrainingSession {
   readonly gradients: (batch: TaskBatch) => Effect.Effect<{ readonly loss: number; readonly grads: Gradients }>
 }
 
+/**
+ * The share of each training batch that the training thread should sample itself while one worker thread samples
+ * the rest, so that both cores finish together: (S − K)/(2S) for sampling cost S and step cost K per task. `pnpm
+ * bench` measures K/S ≈ 0.3 for linear attention and ≈ 0.6 for softmax and exp attention (the exps) in the fused
+ * engine; the tfjs engine's step costs more than sampling, so it samples nothing itself.
+ */
+export const trainerSamplingShare = (engine: EngineName, spec: ModelSpec): number =>
+  engine === "tfjs" ? 0 : spec.attention === "linear" ? 0.35 : 0.2
+
 /** The fused engine covers the one-layer family with linear, softmax and exp attention. */
 export const resolveEngine = (choice: EngineChoice, _spec: ModelSpec): EngineName => (choice === "auto" ? "fused" : choice)
 

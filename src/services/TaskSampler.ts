@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads"
 import { Effect, type Scope } from "effect"
 import { canonicalJson, type TaskConfig } from "../domain/Config.js"
 import { allocateBatch, sampleTasks, type TaskBatch } from "../domain/Task.js"
-import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchProtocol.js"
+import { type BatchMessage, type BatchWorkerInput, type ReturnedBuffers, transferList } from "./BatchProtocol.js"
 
 /** Consecutive training batches; `release` hands a batch's buffers back for reuse once it has been trained on. */
 export interface BatchStream {
@@ -54,34 +54,44 @@ const workerShare = (input: BatchWorkerInput) =>
       waiting = (message) => resume(Effect.succeed(message))
       failed = (error) => resume(Effect.die(error))
     })
-    const giveBack = (batch: TaskBatch) =>
+    const giveBack = (batch: TaskBatch, workerTasks: number) =>
       Effect.sync(() => {
-        const returned = { x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel }
+        const returned: ReturnedBuffers = { x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel, workerTasks }
         worker.postMessage(returned, transferList(returned))
       })
     return { next, poll, giveBack }
   })
 
+
 /**
  * Batches sampled ahead on worker threads, so that sampling overlaps training; with k workers, worker j samples the
- * steps firstStep + j, firstStep + j + k, … and the stream takes them in turn.
+ * steps firstStep + j, firstStep + j + k, …, the stream takes them in turn, and with a single worker the main thread
+ * samples the last tasks of each batch itself.
  */
 const workerStream = (
-  request: Omit<BatchWorkerInput, "stride" | "firstStep" | "role"> & { readonly firstStep: number; readonly threads: number }
+  request: Omit<BatchWorkerInput, "stride" | "firstStep" | "role" | "workerTasks"> & {
+    readonly firstStep: number
+    readonly threads: number
+    readonly mainShare: number
+  }
 ): Effect.Effect<BatchStream, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { task, batchSize, threads } = request
+    // With one worker, the main thread samples the tail of each batch itself (the batches are the same either way).
+    const workerTasks = threads === 1 ? Math.max(1, Math.round(batchSize * (1 - request.mainShare))) : batchSize
     const shares = yield* Effect.forEach(Array.from({ length: threads }, (_, j) => j), (j) =>
-      workerShare({ ...request, role: "batch-sampler", firstStep: request.firstStep + j, stride: threads })
+      workerShare({ ...request, role: "batch-sampler", workerTasks, firstStep: request.firstStep + j, stride: threads })
     )
     let step = request.firstStep
     const owner = (s: number) => shares[(s - request.firstStep) % threads]!
     const owners = new Map<TaskBatch["x"], (typeof shares)[number]>()
     const accept = (m: BatchMessage, share: (typeof shares)[number]): TaskBatch => {
       if (m.step !== step) throw new Error(`batch worker sent step ${m.step}, expected ${step}`)
-      step += 1
       owners.set(m.x, share)
-      return { size: batchSize, n: task.n, d: task.d, C: task.C, x: m.x, labels: m.labels, query: m.query, queryLabel: m.queryLabel }
+      const batch = { size: batchSize, n: task.n, d: task.d, C: task.C, x: m.x, labels: m.labels, query: m.query, queryLabel: m.queryLabel }
+      if (m.filled < batchSize) sampleTasks(task, request.seed, "train", step, batchSize - m.filled, m.filled, batch, m.filled)
+      step += 1
+      return batch
     }
     const poll = () => {
       const share = owner(step)
@@ -97,7 +107,7 @@ const workerStream = (
         const share = owners.get(batch.x)
         if (share === undefined) return Effect.void
         owners.delete(batch.x)
-        return share.giveBack(batch)
+        return share.giveBack(batch, workerTasks)
       })
     return { next, poll, release } satisfies BatchStream
   })
@@ -122,7 +132,8 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
         Effect.sync(() => sampleTasks(task, seed, "train", step, batchSize)),
       /**
        * The batches of steps firstStep…lastStep in order, sampled ahead on `threads` worker threads (0: on this
-       * thread); every way gives the same batches.
+       * thread); with one worker, this thread samples the `mainShare` tail of each batch. Every way gives the same
+       * batches.
        */
       stream: (
         task: TaskConfig,
@@ -130,10 +141,11 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
         batchSize: number,
         firstStep: number,
         lastStep: number,
-        threads: number
+        threads: number,
+        mainShare = 0
       ): Effect.Effect<BatchStream, never, Scope.Scope> =>
         threads > 0 && lastStep >= firstStep
-          ? workerStream({ task, seed, batchSize, firstStep, lastStep, depth: 2, threads })
+          ? workerStream({ task, seed, batchSize, firstStep, lastStep, depth: 2, threads, mainShare })
           : Effect.sync(() => inlineStream(task, seed, batchSize, firstStep)),
       /** The frozen evaluation set. */
       evaluationSet: (task: TaskConfig, seed: number, size: number) => frozenSet("evaluation", task, seed, size),
