@@ -13,20 +13,12 @@ import { runSweep } from "../../src/programs/Sweep.js"
 /** Debian's Chromium, installed by scripts/install-test-deps.sh (the README's test command). */
 const CHROMIUM = "/usr/bin/chromium"
 
+/** The quick variant of examples/figures.json (every figure at a few steps), run into a fresh folder. */
 const storedSweep = () =>
   Effect.gen(function* () {
     const dir = mkdtempSync(join(tmpdir(), "icl-gd-report-"))
-    const plan = Either.getOrThrow(
-      planSweep({
-        name: "figures",
-        task: { n: 16 },
-        training: { steps: 200, batchSize: 32 },
-        evaluation: { every: 50, logSpacedPoints: 3, size: 300 },
-        references: { gridSize: 300, scanSize: 100, cSigma: { min: 0.1, max: 100, count: 9 }, scale: { min: 0.01, max: 1000, count: 9 } },
-        output: { dir, progress: false },
-        sweep: { axes: { "model.attention": ["linear", "softmax"], "task.n": [8, 16] }, seeds: [0, 1] }
-      })
-    )
+    const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "examples", "quick", "figures.json"), "utf8"))
+    const plan = Either.getOrThrow(planSweep({ ...example, output: { dir, progress: false } }))
     const { result } = yield* runSweep(plan, { concurrency: 1 })
     return result.folder
   })
@@ -43,7 +35,7 @@ describe("report", () => {
           "per-context-1": ["loss", "p(correct class)", "entropy", "trained model"],
           contexts: ["d = 2", "d = 3, coordinates (1, 3)", "class 5"],
           landscape: ["c_σ (kernel inverse width)", "mean CE"],
-          "final-loss": ["GD-lin*", "KGD-fixed*", "CA-KGD*", "linear SA", "softmax SA"],
+          "final-loss": ["GD-lin*", "KGD-fixed*", "CA-KGD*", "linear SA", "exp SA", "softmax SA"],
           "c-sigma": ["learned (softmax SA)", "grid optimum, selection", "grid optimum, elimination"],
           "context-length": ["trained model", "GD reference* (extracted parameters)"]
         }

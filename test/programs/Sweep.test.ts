@@ -68,6 +68,23 @@ describe("sweep expansion", () => {
   })
 })
 
+describe("examples", () => {
+  it("every example config (and its quick variant) is valid and expands to its runs", () => {
+    const folder = join(import.meta.dirname, "..", "..", "examples")
+    const files = [
+      ...readdirSync(folder).filter((f) => f.endsWith(".json")),
+      ...readdirSync(join(folder, "quick")).map((f) => join("quick", f))
+    ]
+    assert.isAtLeast(files.length, 6)
+    for (const file of files) {
+      const plan = planSweep(JSON.parse(readFileSync(join(folder, file), "utf8")))
+      assert.isTrue(Either.isRight(plan), `${file}: ${Either.isLeft(plan) ? JSON.stringify(plan.left) : ""}`)
+    }
+    const figures = Either.getOrThrow(planSweep(JSON.parse(readFileSync(join(folder, "figures.json"), "utf8"))))
+    assert.strictEqual(figures.runs.length, 3 * 4 * 4)
+  })
+})
+
 describe("CLI: sweeps", () => {
   it("a sweep killed with SIGKILL at 5 moments and resumed each time ends byte-identical to an uninterrupted one", async () => {
     const config = {
@@ -94,6 +111,7 @@ describe("CLI: sweeps", () => {
       }
     }
     assert.isAtLeast(kills, 4, "the sweep must actually be interrupted")
+    console.info(`SIGKILL test: ${kills} kills of a 12-run sweep, then resumed to completion`)
     const resumed = runCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
     assert.strictEqual(resumed.status, 0, resumed.stderr)
     const runs = assertSameSweep(join(reference.dir, "out", "sweep"), join(interrupted.dir, "out", "sweep"))
