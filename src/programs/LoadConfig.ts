@@ -3,37 +3,33 @@
  */
 import { FileSystem } from "@effect/platform"
 import { Effect, Either } from "effect"
-import { decodeConfig, type ExperimentConfig, formatIssue } from "../domain/Config.js"
+import { type ConfigIssue, decodeConfig, type ExperimentConfig, formatIssue } from "../domain/Config.js"
 import { ConfigError } from "../domain/Errors.js"
 import { planSweep, type SweepPlan } from "../domain/Sweep.js"
 
 const firstLine = (error: unknown) => String(error instanceof Error ? error.message : error).split("\n")[0]!
 
-/** Decodes a config from its text; `file` names it in errors. */
-export const parseConfigText = (text: string, file: string): Either.Either<ExperimentConfig, ConfigError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (error) {
-    return Either.left(new ConfigError({ reason: "NotJson", file, issues: [firstLine(error)] }))
+/** Parses JSON text and decodes it; a problem of either kind becomes a ConfigError naming `file`. */
+const parseWith =
+  <A>(decode: (value: unknown) => Either.Either<A, ReadonlyArray<ConfigIssue>>) =>
+  (text: string, file: string): Either.Either<A, ConfigError> => {
+    let value: unknown
+    try {
+      value = JSON.parse(text)
+    } catch (error) {
+      return Either.left(new ConfigError({ reason: "NotJson", file, issues: [firstLine(error)] }))
+    }
+    return decode(value).pipe(
+      Either.mapLeft((issues) => new ConfigError({ reason: "Invalid", file, issues: issues.map(formatIssue) }))
+    )
   }
-  return decodeConfig(value).pipe(
-    Either.mapLeft((issues) => new ConfigError({ reason: "Invalid", file, issues: issues.map(formatIssue) }))
-  )
-}
+
+/** Decodes one run's config from its text; `file` names it in errors. */
+export const parseConfigText: (text: string, file: string) => Either.Either<ExperimentConfig, ConfigError> =
+  parseWith(decodeConfig)
 
 /** Expands a config's text (with or without a sweep section) into its runs; `file` names it in errors. */
-export const parseSweepText = (text: string, file: string): Either.Either<SweepPlan, ConfigError> => {
-  let value: unknown
-  try {
-    value = JSON.parse(text)
-  } catch (error) {
-    return Either.left(new ConfigError({ reason: "NotJson", file, issues: [firstLine(error)] }))
-  }
-  return planSweep(value).pipe(
-    Either.mapLeft((issues) => new ConfigError({ reason: "Invalid", file, issues: issues.map(formatIssue) }))
-  )
-}
+export const parseSweepText: (text: string, file: string) => Either.Either<SweepPlan, ConfigError> = parseWith(planSweep)
 
 const readConfigFile = (file: string) =>
   Effect.gen(function* () {

@@ -7,6 +7,16 @@ import { FD_STEP, FINITE_DIFFERENCE, FLOAT64_IDENTITY, assertClose, spec, tasks 
 const d = 5
 const C = 4
 const batch = tasks({ d, C, n: 12 }, 6, 3)
+/** Every activation with and without the query attending to itself. */
+const VARIANTS = [
+  ["linear", true],
+  ["linear", false],
+  ["softmax", false],
+  ["softmax", true],
+  ["exp", true],
+  ["exp", false]
+] as const
+
 /** Weights at scale 0.5 make softmax attention far from uniform, so every term of the gradient is exercised. */
 const weightsFor = (s: ReturnType<typeof spec>) => initWeights(s, 5, 0.5)
 
@@ -14,14 +24,7 @@ const lossAt = (s: ReturnType<typeof spec>, w: Weights) =>
   lossAndGradients(s, w, batch, { kq: new Float64Array(w.D ** 2), pv: new Float64Array(w.D ** 2) })
 
 describe("fused engine", () => {
-  for (const [attention, attendToQuery] of [
-    ["linear", true],
-    ["linear", false],
-    ["softmax", false],
-    ["softmax", true],
-    ["exp", true],
-    ["exp", false]
-  ] as const) {
+  for (const [attention, attendToQuery] of VARIANTS) {
     it(`${attention} attention (query attends: ${attendToQuery}): analytic gradient = central differences`, () => {
       const s = spec(attention, d, C, attendToQuery)
       const w = weightsFor(s)
@@ -119,14 +122,7 @@ describe("fused engine", () => {
 
 describe("generated fused kernel", () => {
   const big = tasks({ d: 4, C: 6, n: 30 }, 50, 8)
-  for (const [attention, attendToQuery] of [
-    ["linear", true],
-    ["linear", false],
-    ["softmax", false],
-    ["softmax", true],
-    ["exp", true],
-    ["exp", false]
-  ] as const) {
+  for (const [attention, attendToQuery] of VARIANTS) {
     it(`${attention} (query attends: ${attendToQuery}) computes what the reference loop computes`, () => {
       const s = { ...spec(attention, 4, 6, attendToQuery), expShift: 0.4 }
       const w = initWeights(s, 13, 0.5)
