@@ -34,7 +34,13 @@ export const alignmentFigure = (points: ReadonlyArray<BandPoint & { readonly met
       {
         mark: { type: "area", opacity: 0.25 },
         encoding: {
-          x: { field: "x", type: "quantitative", scale: { type: "symlog" }, title: "training step" },
+          x: {
+            field: "x",
+            type: "quantitative",
+            scale: { type: "symlog" },
+            title: "training step",
+            axis: { values: [0, 1, 10, 100, 1000, 10000, 100000], format: "~s" }
+          },
           y: { field: "lo", type: "quantitative", title: null },
           y2: { field: "hi" },
           color: { field: "series", type: "nominal", title: "against" }
