@@ -366,6 +366,11 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
         }
         finishedCount += 1
         progress.update(finishedCount, `${manifest.runs.filter((r) => r.state === "failed").length} failed`)
+        if (entry.state === "done") {
+          yield* Effect.logInfo(`run ${run.id} done (${finishedCount}/${plan.runs.length})`).pipe(
+            Effect.annotateLogs({ seed: run.seed, ...Object.fromEntries(Object.entries(run.axes).map(([k, v]) => [k, JSON.stringify(v)])) })
+          )
+        }
         yield* saveManifest
       }).pipe(
         // On an interrupt the run keeps its checkpoint; the manifest says it is pending again.
