@@ -63,6 +63,7 @@ export const AGGREGATED_METRICS = [
   "ref_loss_grid",
   "model_cos_extracted",
   "model_cos_grid",
+  "model_cos_basin",
   "eta",
   "c_sigma",
   "c_eta"

@@ -128,26 +128,31 @@ const groupRuns = (runs: ReadonlyArray<StoredRun>): Array<Group> => {
   })
 }
 
+type Pick = (p: EvaluationPoint) => number | undefined
+const AGAINST: ReadonlyArray<readonly [string, string, Pick]> = [
+  ["model cos", "GD at extracted parameters", (p) => p.alignment.atExtracted.modelCos],
+  ["model cos", "GD* (grid optimum)", (p) => p.alignment.atGridOptimum.modelCos],
+  ["model cos", "GD* in the learned basin", (p) => p.alignment.atBasinOptimum?.modelCos],
+  ["preds diff", "GD at extracted parameters", (p) => p.alignment.atExtracted.predsDiff],
+  ["preds diff", "GD* (grid optimum)", (p) => p.alignment.atGridOptimum.predsDiff],
+  ["preds diff", "GD* in the learned basin", (p) => p.alignment.atBasinOptimum?.predsDiff],
+  ["model diff", "GD at extracted parameters", (p) => p.alignment.atExtracted.modelDiff],
+  ["model diff", "GD* (grid optimum)", (p) => p.alignment.atGridOptimum.modelDiff],
+  ["model diff", "GD* in the learned basin", (p) => p.alignment.atBasinOptimum?.modelDiff]
+]
+
 const alignmentData = (groups: ReadonlyArray<Group>) =>
   groups.flatMap((group) => {
     const steps = group.runs[0]!.rows.map((r) => r.step)
     return steps.flatMap((step, i) =>
-      (
-        [
-          ["model cos", (p: EvaluationPoint) => p.alignment.atExtracted.modelCos, "GD at extracted parameters"],
-          ["model cos", (p: EvaluationPoint) => p.alignment.atGridOptimum.modelCos, "GD* (grid optimum)"],
-          ["preds diff", (p: EvaluationPoint) => p.alignment.atExtracted.predsDiff, "GD at extracted parameters"],
-          ["preds diff", (p: EvaluationPoint) => p.alignment.atGridOptimum.predsDiff, "GD* (grid optimum)"],
-          ["model diff", (p: EvaluationPoint) => p.alignment.atExtracted.modelDiff, "GD at extracted parameters"],
-          ["model diff", (p: EvaluationPoint) => p.alignment.atGridOptimum.modelDiff, "GD* (grid optimum)"]
-        ] as const
-      ).map(([metric, pick, series]) => ({
-        panel: group.label,
-        metric,
-        series,
-        x: step,
-        ...band(group.runs.map((run) => run.rows[i]).filter((p): p is EvaluationPoint => p !== undefined).map(pick))
-      }))
+      AGAINST.flatMap(([metric, series, pick]) => {
+        const values = group.runs
+          .map((run) => run.rows[i])
+          .filter((p): p is EvaluationPoint => p !== undefined)
+          .map((p) => pick(p) ?? Number.NaN)
+          .filter(Number.isFinite)
+        return values.length === 0 ? [] : [{ panel: group.label, metric, series, x: step, ...band(values) }]
+      })
     )
   })
 

@@ -17,6 +17,9 @@ export const formatRunResult = (result: RunResult): string => {
     `  reference         ${f.reference.kind}: at extracted params ${fixed(f.reference.atExtracted.loss)}, at grid optimum ${fixed(f.reference.atGridOptimum.loss)}`,
     `  alignment (extr.) model cos ${fixed(f.alignment.atExtracted.modelCos)}   preds diff ${fixed(f.alignment.atExtracted.predsDiff)}   model diff ${fixed(f.alignment.atExtracted.modelDiff)}`,
     `  alignment (grid)  model cos ${fixed(f.alignment.atGridOptimum.modelCos)}   preds diff ${fixed(f.alignment.atGridOptimum.predsDiff)}`,
+    f.alignment.atBasinOptimum
+      ? `  alignment (${f.reference.basin} basin optimum) model cos ${fixed(f.alignment.atBasinOptimum.modelCos)}   preds diff ${fixed(f.alignment.atBasinOptimum.predsDiff)}   reference loss ${fixed(f.reference.atBasinOptimum?.loss)}`
+      : undefined,
     f.extracted.eta !== null ? `  learned η         ${fixed(f.extracted.eta, 3)} (grid optimum ${fixed(f.reference.gridOptimum.scale, 3)})` : undefined,
     f.extracted.cSigma !== null
       ? `  learned c_σ       ${fixed(f.extracted.cSigma, 3)}   b ${fixed(f.extracted.diagnostics.b, 3)}${f.extracted.cEta !== null ? `   c_η ${fixed(f.extracted.cEta, 2)}` : ""}   solution ${f.extracted.solution}`

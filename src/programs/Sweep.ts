@@ -191,6 +191,9 @@ const resultRow = (run: SweepRun, state: RunState, summary: RunSummary | undefin
     ref_loss_grid: f?.reference.atGridOptimum.loss ?? null,
     model_cos_extracted: f?.alignment.atExtracted.modelCos ?? null,
     model_cos_grid: f?.alignment.atGridOptimum.modelCos ?? null,
+    basin: f?.reference.basin ?? null,
+    ref_loss_basin: f?.reference.atBasinOptimum?.loss ?? null,
+    model_cos_basin: f?.alignment.atBasinOptimum?.modelCos ?? null,
     preds_diff_extracted: f?.alignment.atExtracted.predsDiff ?? null,
     eta: f?.extracted.eta ?? null,
     c_sigma: f?.extracted.cSigma ?? null,
@@ -242,7 +245,17 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
       )
     }))
     yield* store.writeText(store.join(folder, "aggregate.csv"), toCsv(Object.keys(aggregateRows[0] ?? {}), aggregateRows))
-    const markdownColumns = [...keyColumns, "runs", "final loss", "accuracy", "model cos (extracted)", "model cos (grid)", "c_σ / η", ...kinds.map((k) => `${k}: seeds, loss`)]
+    const markdownColumns = [
+      ...keyColumns,
+      "runs",
+      "final loss",
+      "accuracy",
+      "model cos (extracted)",
+      "model cos (grid)",
+      "model cos (basin optimum)",
+      "c_σ / η",
+      ...kinds.map((k) => `${k}: seeds, loss`)
+    ]
     const markdownRows = groups.map((g) => ({
       ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
       runs: g.failed > 0 ? `${g.runs} (${g.failed} failed)` : String(g.runs),
@@ -250,6 +263,7 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
       accuracy: formatInterval(g.metrics.accuracy, 3),
       "model cos (extracted)": formatInterval(g.metrics.model_cos_extracted),
       "model cos (grid)": formatInterval(g.metrics.model_cos_grid),
+      "model cos (basin optimum)": formatInterval(g.metrics.model_cos_basin),
       "c_σ / η": Number.isFinite(g.metrics.c_sigma.mean) ? formatInterval(g.metrics.c_sigma, 2) : formatInterval(g.metrics.eta, 2),
       ...Object.fromEntries(
         kinds.map((k) => [`${k}: seeds, loss`, g.solutions[k] ? `${g.solutions[k]!.count}, ${formatInterval(g.solutions[k]!.loss)}` : "0"])

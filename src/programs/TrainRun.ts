@@ -24,7 +24,13 @@ import type { Weights } from "../domain/Model.js"
 import { runIdOf } from "../domain/RunId.js"
 import { GdReference } from "../services/GdReference.js"
 import { makeProgress, withRunLogFile } from "../services/Logging.js"
-import { type Evaluation, type EvaluationPoint, MetricsCollector, type Scored } from "../services/MetricsCollector.js"
+import {
+  type BasinOptima,
+  type Evaluation,
+  type EvaluationPoint,
+  MetricsCollector,
+  type Scored
+} from "../services/MetricsCollector.js"
 import { type EngineInfo, ModelTrainer, trainerSamplingShare } from "../services/ModelTrainer.js"
 import { RunStore } from "../services/RunStore.js"
 import { TaskSampler } from "../services/TaskSampler.js"
@@ -217,6 +223,13 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     )
     const gridReference = atGridOptimum!
     const gridParams = { cSigma: grids[matching.kind].best.cSigma, scale: grids[matching.kind].best.scale }
+    // The grid optimum of each basin, to compare a model with the best GD step of the kind of solution it learned.
+    const scoreBasin = (point: GridResult["selection"]) =>
+      point === null ? Effect.succeed(undefined) : timed("references", metrics.scoreReference(matching, point, evalSet))
+    const basinOptima: BasinOptima = {
+      selection: yield* scoreBasin(grids[matching.kind].selection),
+      elimination: yield* scoreBasin(grids[matching.kind].elimination)
+    }
     yield* store.writeJson(file("references.json"), grids)
 
     const evaluateAt = (step: number, trainLoss: number | null) =>
@@ -230,7 +243,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           initial: session.initial,
           set: evalSet,
           gridParams,
-          atGridOptimum: gridReference
+          atGridOptimum: gridReference,
+          basinOptima
         })
       )
     const schedule = new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints))

@@ -36,11 +36,21 @@ export interface EvaluationPoint {
     readonly gridOptimum: ReferenceParams
     readonly atExtracted: Performance
     readonly atGridOptimum: Performance
+    /** Kernel references: the grid optimum within the sign basin of the learned c_σ (selection or elimination). */
+    readonly basin: "selection" | "elimination" | null
+    readonly atBasinOptimum: Performance | null
   }
   readonly alignment: {
     readonly atExtracted: Alignment
     readonly atGridOptimum: Alignment
+    readonly atBasinOptimum: Alignment | null
   }
+}
+
+/** A reference scored at the grid optimum of each sign basin of c_σ (kernel references only). */
+export interface BasinOptima {
+  readonly selection: Scored | undefined
+  readonly elimination: Scored | undefined
 }
 
 export interface Evaluation {
@@ -74,6 +84,7 @@ export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd
       readonly set: TaskBatch
       readonly gridParams: ReferenceParams
       readonly atGridOptimum: Scored
+      readonly basinOptima?: BasinOptima
     }) =>
       Effect.gen(function* () {
         const { spec, set } = input
@@ -81,6 +92,8 @@ export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd
         const extracted = yield* references.extract(spec, input.weights, set.n, input.initial)
         const atExtracted = yield* scoreReference(referenceShapeOf(spec), extracted.params, set)
         const align = (ref: Scored) => alignment(model.predictions, model.stats, ref.predictions, ref.stats, spec.C, spec.d)
+        const basin = extracted.cSigma === null || input.basinOptima === undefined ? null : extracted.cSigma > 0 ? "selection" : "elimination"
+        const atBasin = basin === null ? undefined : input.basinOptima?.[basin]
         const point: EvaluationPoint = {
           step: input.step,
           trainLoss: input.trainLoss,
@@ -90,9 +103,15 @@ export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd
             kind: extracted.reference,
             gridOptimum: input.gridParams,
             atExtracted: atExtracted.performance,
-            atGridOptimum: input.atGridOptimum.performance
+            atGridOptimum: input.atGridOptimum.performance,
+            basin: atBasin === undefined ? null : basin,
+            atBasinOptimum: atBasin?.performance ?? null
           },
-          alignment: { atExtracted: align(atExtracted), atGridOptimum: align(input.atGridOptimum) }
+          alignment: {
+            atExtracted: align(atExtracted),
+            atGridOptimum: align(input.atGridOptimum),
+            atBasinOptimum: atBasin === undefined ? null : align(atBasin)
+          }
         }
         return { point, model, atExtracted } satisfies Evaluation
       })

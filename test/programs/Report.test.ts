@@ -31,7 +31,7 @@ describe("report", () => {
         const folder = yield* storedSweep()
         const report = yield* makeReport(folder)
         const expected: Record<string, ReadonlyArray<string>> = {
-          alignment: ["model cos", "preds diff", "model diff", "GD* (grid optimum)", "GD at extracted parameters", "softmax SA, n=16"],
+          alignment: ["model cos", "preds diff", "model diff", "GD* (grid optimum)", "GD at extracted parameters", "GD* in the learned basin", "softmax SA, n=16"],
           "per-context-1": ["loss", "p(correct class)", "entropy", "trained model"],
           contexts: ["d = 2", "d = 3, coordinates (1, 3)", "class 5"],
           landscape: ["c_σ (kernel inverse width)", "mean CE"],

@@ -23,6 +23,11 @@ describe("trainRun", () => {
         }
         const rows = readFileSync(join(first.dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
         assert.deepStrictEqual(rows.map((r) => r.step), [0, 1, 3, 7, 20, 40])
+        // A softmax model is also compared with the grid optimum of the basin its c_σ lies in.
+        for (const row of rows) {
+          assert.strictEqual(row.reference.basin, row.extracted.cSigma > 0 ? "selection" : "elimination")
+          assert.isNumber(row.alignment.atBasinOptimum.modelCos)
+        }
         const other = yield* trainRun(tinyConfig({ seed: 1, output: { dir: tempDir() } }))
         assert.notStrictEqual(other.runId, first.runId)
         assert.notStrictEqual(readFileSync(join(other.dir, "metrics.jsonl"), "utf8"), readFileSync(join(first.dir, "metrics.jsonl"), "utf8"))
@@ -99,6 +104,7 @@ describe("trainRun", () => {
         const log = readFileSync(join(result.dir, "run.log"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
         assert.isTrue(log.some((r) => r.message === "run finished" && r.level === "INFO"))
         assert.isNull(result.summary.final.extracted.solution, "linear attention has no selection/elimination label")
+        assert.isNull(result.summary.final.alignment.atBasinOptimum)
       })
     )
 
