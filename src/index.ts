@@ -5,7 +5,17 @@
  */
 export * as Config from "./domain/Config.js"
 export type { ExperimentConfig, TaskConfig } from "./domain/Config.js"
-export { ConfigError, BackendUnavailable, StoreError, TrainingDiverged } from "./domain/Errors.js"
+export {
+  BackendUnavailable,
+  ConfigError,
+  RunFailed,
+  StoreError,
+  SweepDrift,
+  SweepFailed,
+  TrainingDiverged
+} from "./domain/Errors.js"
+export { planSweep, type SweepPlan, type SweepRun } from "./domain/Sweep.js"
+export { aggregate, meanInterval, type AggregateGroup } from "./domain/Results.js"
 export { evaluationSteps } from "./domain/EvaluationSchedule.js"
 export {
   constructionWeights,
@@ -39,9 +49,12 @@ export { RunStore } from "./services/RunStore.js"
 export { TaskSampler } from "./services/TaskSampler.js"
 export { TfBackend } from "./services/TfBackend.js"
 export { TerminalLoggingLive } from "./services/Logging.js"
+export { FigureRenderer } from "./services/FigureRenderer.js"
 
 export { ServicesLive } from "./AppLayer.js"
-export { loadConfig, parseConfigText } from "./programs/LoadConfig.js"
+export { loadConfig, loadSweep, parseConfigText, parseSweepText } from "./programs/LoadConfig.js"
+export { runSweep, sweepStatus, type SweepOptions, type SweepResult } from "./programs/Sweep.js"
+export { makeReport, type Report } from "./programs/MakeReport.js"
 export { loadRun, type StoredRun } from "./programs/LoadRun.js"
 export { evaluateAtContextLengths, type ContextLengthRow } from "./programs/ContextLengths.js"
 export { formatRunResult } from "./programs/Report.js"
