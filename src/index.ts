@@ -57,5 +57,5 @@ export { runSweep, sweepStatus, type SweepOptions, type SweepResult } from "./pr
 export { makeReport, type Report } from "./programs/MakeReport.js"
 export { loadRun, type StoredRun } from "./programs/LoadRun.js"
 export { evaluateAtContextLengths, type ContextLengthRow } from "./programs/ContextLengths.js"
-export { formatRunResult } from "./programs/Report.js"
+export { formatRunResult } from "./programs/RunResultText.js"
 export { trainRun, type RunResult, type RunSummary } from "./programs/TrainRun.js"
