@@ -199,8 +199,15 @@ export const makeReport = (folder: string) =>
       alignmentFigure(alignmentData(groups), "Alignment with the GD reference through training")
     )
 
-    // Per-context scatters (Figures 4b–d, 5b–d), for the first seed of each configuration.
-    for (const [index, group] of groups.slice(0, 6).entries()) {
+    // Per-context scatters (Figures 4b–d, 5b–d), for the first seed of at most two configurations per attention kind,
+    // those nearest the paper's n = 100 first.
+    const scatterGroups = (["linear", "softmax", "exp"] as const).flatMap((attention) =>
+      groups
+        .filter((g) => g.runs[0]!.config.model.attention === attention)
+        .sort((a, b) => Math.abs(a.runs[0]!.config.task.n - 100) - Math.abs(b.runs[0]!.config.task.n - 100))
+        .slice(0, 2)
+    )
+    for (const [index, group] of scatterGroups.entries()) {
       const run = group.runs[0]!
       const text = yield* store.readText(store.join(run.dir, "per-context.csv"))
       if (Option.isNone(text)) {
