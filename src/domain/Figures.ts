@@ -18,14 +18,15 @@ export interface BandPoint {
   readonly hi: number
 }
 
-/** Alignment metrics through training (Figures 4a, 5a): mean line and a band over seeds, one row per metric. */
+/** Alignment metrics through training (Figures 4a, 5a): mean line and a band over seeds. */
 export const alignmentFigure = (points: ReadonlyArray<BandPoint & { readonly metric: string }>, title: string): TopLevelSpec => ({
   $schema: SCHEMA,
   title,
   data: { values: points as Array<BandPoint & { metric: string }> },
+  // One row per configuration, one column per metric: sweeps with many configurations grow down, not across.
   facet: {
-    row: { field: "metric", type: "nominal", title: null, header: { labelAngle: 0, labelAlign: "left" } },
-    column: { field: "panel", type: "nominal", title: null }
+    row: { field: "panel", type: "nominal", title: null, header: { labelAngle: 0, labelAlign: "left", labelLimit: 220 } },
+    column: { field: "metric", type: "nominal", title: null }
   },
   spec: {
     width: 260,
@@ -39,7 +40,10 @@ export const alignmentFigure = (points: ReadonlyArray<BandPoint & { readonly met
             type: "quantitative",
             scale: { type: "symlog" },
             title: "training step",
-            axis: { values: [0, 1, 10, 100, 1000, 10000, 100000], format: "~s" }
+            axis: {
+              values: [0, 1, 10, 100, 1000, 10000, 100000],
+              labelExpr: "datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"
+            }
           },
           y: { field: "lo", type: "quantitative", title: null },
           y2: { field: "hi" },
