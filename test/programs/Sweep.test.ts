@@ -183,10 +183,18 @@ describe("retries", () => {
       NodeContext.layer
     )
 
+  /** Two short runs (seeds 0 and 1) into a fresh folder. */
+  const twoRuns = (name: string) => {
+    const { dir } = withConfig({})
+    const plan = Either.getOrThrow(
+      planSweep({ name, ...small, training: { steps: 30, batchSize: 16 }, output: { dir, progress: false }, sweep: { seeds: [0, 1] } })
+    )
+    return { dir, plan }
+  }
+
   it.live("transient I/O failures are retried with backoff until the run succeeds", () =>
     Effect.gen(function* () {
-      const { dir } = withConfig({})
-      const plan = Either.getOrThrow(planSweep({ name: "flaky", ...small, training: { steps: 30, batchSize: 16 }, output: { dir, progress: false }, sweep: { seeds: [0, 1] } }))
+      const { dir, plan } = twoRuns("flaky")
       const { result } = yield* runSweep(plan, { concurrency: 1, retries: 3, retryBase: "10 millis" })
       assert.strictEqual(result.done, 2)
       assert.deepStrictEqual(result.failed, [])
@@ -198,8 +206,7 @@ describe("retries", () => {
 
   it.live("a failure that outlasts the retries marks the run failed, and the sweep goes on", () =>
     Effect.gen(function* () {
-      const { dir } = withConfig({})
-      const plan = Either.getOrThrow(planSweep({ name: "broken", ...small, training: { steps: 30, batchSize: 16 }, output: { dir, progress: false }, sweep: { seeds: [0, 1] } }))
+      const { plan } = twoRuns("broken")
       const { result } = yield* runSweep(plan, { concurrency: 1, retries: 2, retryBase: "10 millis" })
       assert.strictEqual(result.done, 1)
       assert.strictEqual(result.failed.length, 1)
