@@ -12,7 +12,7 @@ import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { type Duration, Effect, Option, Queue, Schedule } from "effect"
 import { canonicalJson } from "../domain/Config.js"
-import { isDeterministicFailure, RunFailed, SweepDrift, SweepFailed } from "../domain/Errors.js"
+import { isDeterministicFailure, RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
 import {
   aggregate,
   AGGREGATED_METRICS,
@@ -422,7 +422,7 @@ export const sweepStatus = (folder: string) =>
     const store = yield* RunStore
     const manifestJson = yield* store.readJson(store.join(folder, "manifest.json"))
     if (Option.isNone(manifestJson)) {
-      return yield* Effect.fail(new SweepFailed({ folder, failures: [{ runId: "-", reason: `no manifest.json in ${folder}: not a sweep folder` }] }))
+      return yield* new StoreError({ reason: "ReadFailed", path: folder, detail: "no manifest.json here: not a sweep folder" })
     }
     const manifest = manifestJson.value as Manifest
     let alive = false
