@@ -1,4 +1,6 @@
 import { assert } from "@effect/vitest"
+import { Layer, Logger } from "effect"
+import { ServicesLive } from "../src/AppLayer.js"
 import { defaults, type ExperimentConfig, type TaskConfig } from "../src/domain/Config.js"
 import type { ModelSpec } from "../src/domain/Model.js"
 import { sampleTasks, type TaskBatch } from "../src/domain/Task.js"
@@ -63,3 +65,10 @@ export const tinyConfig = (overrides: {
   output: { ...defaults.output, progress: false, ...overrides.output },
   runtime: { ...defaults.runtime, ...overrides.runtime }
 })
+
+/**
+ * The console gets nothing from runs under test (each run's own log file still gets every line): keeps the test
+ * output readable.
+ */
+export const QuietConsole = Logger.replace(Logger.defaultLogger, Logger.none)
+export const QuietServicesLive = Layer.merge(ServicesLive, QuietConsole)

@@ -5,7 +5,7 @@ import { pathToFileURL } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { chromium } from "playwright-core"
-import { ServicesLive } from "../../src/AppLayer.js"
+import { QuietServicesLive } from "../helpers.js"
 import { planSweep } from "../../src/domain/Sweep.js"
 import { makeReport } from "../../src/programs/MakeReport.js"
 import { runSweep } from "../../src/programs/Sweep.js"
@@ -77,7 +77,7 @@ describe("report", () => {
         assert.strictEqual(outcome.sizes.length, report.figures.length, "every figure is in the page")
         for (const [width, height] of outcome.sizes) assert.isTrue(width! > 100 && height! > 100, "every figure rendered with a size")
         assert.isAtLeast(outcome.tables, 2, "aggregate and runs tables")
-      }).pipe(Effect.provide(ServicesLive)),
+      }).pipe(Effect.provide(QuietServicesLive)),
     240_000
   )
 })

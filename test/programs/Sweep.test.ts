@@ -12,6 +12,7 @@ import { MetricsCollector } from "../../src/services/MetricsCollector.js"
 import { ModelTrainer } from "../../src/services/ModelTrainer.js"
 import { RunStore } from "../../src/services/RunStore.js"
 import { TaskSampler } from "../../src/services/TaskSampler.js"
+import { QuietConsole } from "../helpers.js"
 import { runCli, startCli, withConfig } from "../support/cli.js"
 
 const small = {
@@ -180,7 +181,8 @@ describe("retries", () => {
       GdReference.Default,
       MetricsCollector.Default,
       RunStore.DefaultWithoutDependencies.pipe(Layer.provide(Layer.merge(fileSystem, NodePath.layer))),
-      NodeContext.layer
+      NodeContext.layer,
+      QuietConsole
     )
 
   /** Two short runs (seeds 0 and 1) into a fresh folder. */

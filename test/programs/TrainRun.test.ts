@@ -4,15 +4,14 @@ import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { formatTable, longerContexts } from "../../examples/longer-contexts.js"
-import { ServicesLive } from "../../src/AppLayer.js"
 import { trainRun } from "../../src/programs/TrainRun.js"
-import { tinyConfig } from "../helpers.js"
+import { QuietServicesLive, tinyConfig } from "../helpers.js"
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "icl-gd-test-"))
 const DETERMINISTIC_FILES = ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]
 
 describe("trainRun", () => {
-  layer(ServicesLive)((it) => {
+  layer(QuietServicesLive)((it) => {
     it.effect("the same config and seed give byte-identical results, in any folder", () =>
       Effect.gen(function* () {
         const first = yield* trainRun(tinyConfig({ output: { dir: tempDir() } }))
