@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
 import { join } from "node:path"
 import { FileSystem } from "@effect/platform"
 import { SystemError } from "@effect/platform/Error"
@@ -17,10 +17,10 @@ import { runCli, startCli, withConfig } from "../support/cli.js"
 
 const small = {
   task: { n: 16 },
-  training: { steps: 240, batchSize: 32 },
+  training: { steps: 600, batchSize: 32 },
   evaluation: { every: 60, logSpacedPoints: 2, size: 150 },
   references: { gridSize: 150, scanSize: 60, cSigma: { min: 0.1, max: 100, count: 7 }, scale: { min: 0.01, max: 100, count: 5 } },
-  runtime: { checkpointEvery: 40 },
+  runtime: { checkpointEvery: 50 },
   output: { dir: "out", progress: false }
 }
 
@@ -98,18 +98,34 @@ describe("CLI: sweeps", () => {
     assert.strictEqual(uninterrupted.status, 0, uninterrupted.stderr)
 
     const interrupted = withConfig(config)
-    // Fixed "random" moments, spread over the sweep's length, so the test is reproducible.
-    const delays = [2300, 900, 3100, 1700, 2600]
+    const folder = join(interrupted.dir, "out", "sweep")
+    /** What the sweep has written so far: finished runs and checkpoint times; it changes whenever a run progresses. */
+    const progress = () =>
+      existsSync(folder)
+        ? readdirSync(folder)
+            .filter((f) => f.startsWith("sweep-"))
+            .map((run) => ["summary.json", "checkpoint.json"].map((f) => (existsSync(join(folder, run, f)) ? statSync(join(folder, run, f)).mtimeMs : 0)).join(":"))
+            .join("|")
+        : ""
+    // Each round kills the CLI at a moment after the sweep has made progress in it, plus a pseudo-random extra delay
+    // (fixed values, so the test is reproducible); a round whose sweep ends first kills nothing.
+    const extraDelays = [130, 0, 270, 60, 190]
     let kills = 0
-    for (const delay of delays) {
+    for (const extra of extraDelays) {
+      const before = progress()
       const child = startCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
-      const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
-      const finished = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), delay))])
-      if (!finished) {
+      const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
+      let ended = false
+      void exited.then(() => {
+        ended = true
+      })
+      while (!ended && progress() === before) await new Promise((r) => setTimeout(r, 10))
+      await new Promise((r) => setTimeout(r, extra))
+      if (!ended) {
         child.kill("SIGKILL")
-        await exited
         kills++
       }
+      await exited
     }
     assert.isAtLeast(kills, 4, "the sweep must actually be interrupted")
     console.info(`SIGKILL test: ${kills} kills of a 12-run sweep, then resumed to completion`)

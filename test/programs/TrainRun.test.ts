@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { formatTable, longerContexts } from "../../examples/longer-contexts.js"
+import { runIdOf } from "../../src/domain/RunId.js"
 import { trainRun } from "../../src/programs/TrainRun.js"
 import { QuietServicesLive, tinyConfig } from "../helpers.js"
 
@@ -43,15 +44,28 @@ describe("trainRun", () => {
 
     it.effect("an interrupted run continues from its checkpoint and ends byte-identical to an uninterrupted one", () =>
       Effect.gen(function* () {
-        const reference = yield* trainRun(resumable(tempDir()))
-        const config = resumable(tempDir())
-        // Wherever the interrupt lands, the rerun must end with the same files.
+        const long = (dir: string) => tinyConfig({ training: { steps: 2000 }, runtime: { checkpointEvery: 50, samplerThreads: 1 }, output: { dir } })
+        const reference = yield* trainRun(long(tempDir()))
+        const config = long(tempDir())
+        const checkpoint = join(config.output.dir, runIdOf(config), "checkpoint.json")
+        // Interrupt as soon as the first checkpoint exists: mid-run, whatever the machine's speed.
         const fiber = yield* Effect.fork(trainRun(config))
-        // Real time (the test clock would not advance): let training get under way.
-        yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 300)))
+        yield* Effect.promise(
+          () =>
+            new Promise<void>((resolve) => {
+              const poll = setInterval(() => {
+                if (existsSync(checkpoint)) {
+                  clearInterval(poll)
+                  resolve()
+                }
+              }, 2)
+            })
+        )
         yield* Fiber.interrupt(fiber)
+        assert.isFalse(existsSync(join(config.output.dir, runIdOf(config), "summary.json")), "interrupted before the end")
         const resumed = yield* trainRun(config)
         assert.isFalse(resumed.reused)
+        assert.isAbove(JSON.parse(readFileSync(join(resumed.dir, "run.json"), "utf8")).resumedFromStep, 0)
         sameFiles(reference.dir, resumed.dir)
       })
     )
@@ -77,6 +91,23 @@ describe("trainRun", () => {
         const restarted = yield* trainRun(config)
         sameFiles(reference.dir, restarted.dir)
         assert.isNull(JSON.parse(readFileSync(join(first.dir, "run.json"), "utf8")).resumedFromStep)
+      })
+    )
+
+    it.effect("every task family × attention kind trains end to end and reports its matching reference", () =>
+      Effect.gen(function* () {
+        for (const family of ["cluster", "voronoi"] as const) {
+          for (const attention of ["linear", "softmax", "exp"] as const) {
+            const result = yield* trainRun(
+              tinyConfig({ task: { family, balanced: family === "cluster" }, model: { attention }, training: { steps: 300 }, output: { dir: tempDir() } })
+            )
+            const { final } = result.summary
+            const expected = attention === "linear" ? "gd-linear" : attention === "softmax" ? "ca-kgd" : "kgd-fixed"
+            assert.strictEqual(final.reference.kind, expected, `${family}/${attention}`)
+            assert.isTrue(Number.isFinite(final.model.loss) && Number.isFinite(final.alignment.atExtracted.modelCos), `${family}/${attention}`)
+            assert.isBelow(final.model.loss, Math.log(5), `${family}/${attention} learned something`)
+          }
+        }
       })
     )
 
