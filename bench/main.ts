@@ -115,14 +115,19 @@ const evaluationThroughput = Effect.gen(function* () {
 
 const torchAvailable = () => spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" }).status === 0
 
+/** PyTorch's ms per step: the median of 3 runs of the baseline (its timing varies by ±30% between runs here). */
 const torchStep = (s: Setting): number | null => {
-  const result = spawnSync(
-    "/usr/bin/python3",
-    [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", "50", "--threads", "2"],
-    { encoding: "utf8" }
-  )
-  if (result.status !== 0) return null
-  return JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number
+  const runs: Array<number> = []
+  for (let r = 0; r < 3; r++) {
+    const result = spawnSync(
+      "/usr/bin/python3",
+      [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", "50", "--threads", "2"],
+      { encoding: "utf8" }
+    )
+    if (result.status !== 0) return null
+    runs.push(JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number)
+  }
+  return median(runs)
 }
 
 const exampleRun = (file: string) => {
@@ -152,10 +157,10 @@ const report = await Effect.runPromise(main.pipe(Effect.provide(MetricsCollector
 const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits))
 const lines = [
   `training step (fused engine, ${defaults.runtime.samplerThreads} sampler thread(s) with the training thread sampling its share; median of ${REPETITIONS} × ${STEPS_PER_REPETITION} steps after ${WARMUP_STEPS} warm-up)`,
-  "attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step   speed-up",
+  "attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step (median of 3 runs)   speed-up",
   ...report.rows.map(
     (r) =>
-      `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)}   (${fmt(r.sampleMs).padStart(9)} ${fmt(r.kernelMs).padStart(10)})   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×`}`
+      `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)}   (${fmt(r.sampleMs).padStart(9)} ${fmt(r.kernelMs).padStart(10)})   ${fmt(r.torchMsPerStep).padStart(32)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×`}`
   ),
   report.hasTorch ? "" : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
   `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
