@@ -224,8 +224,13 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     const gridReference = atGridOptimum!
     const gridParams = { cSigma: grids[matching.kind].best.cSigma, scale: grids[matching.kind].best.scale }
     // The grid optimum of each basin, to compare a model with the best GD step of the kind of solution it learned.
+    // The basin holding the global optimum reuses its scores.
     const scoreBasin = (point: GridResult["selection"]) =>
-      point === null ? Effect.succeed(undefined) : timed("references", metrics.scoreReference(matching, point, evalSet))
+      point === null
+        ? Effect.succeed(undefined)
+        : point === grids[matching.kind].best
+          ? Effect.succeed(gridReference)
+          : timed("references", metrics.scoreReference(matching, point, evalSet))
     const basinOptima: BasinOptima = {
       selection: yield* scoreBasin(grids[matching.kind].selection),
       elimination: yield* scoreBasin(grids[matching.kind].elimination)
@@ -268,8 +273,9 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       lastEvaluation = yield* evaluateAt(0, null)
       rows.push(JSON.stringify(lastEvaluation.point))
     }
+    const writeMetrics = () => store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
     // Rows past the checkpoint (written before an interruption) are dropped: they will be computed again.
-    yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
+    yield* writeMetrics()
     const snapshot = (): CheckpointState => ({
       step: done,
       weights: session.weights,
@@ -311,7 +317,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           lossCount = 0
           lastEvaluation = yield* evaluateAt(step, trainLoss)
           rows.push(JSON.stringify(lastEvaluation.point))
-          yield* store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
+          yield* writeMetrics()
           const { point } = lastEvaluation
           yield* Effect.logDebug("evaluation").pipe(
             Effect.annotateLogs({

@@ -8,7 +8,7 @@ export interface BatchWorkerInput {
   readonly task: TaskConfig
   readonly seed: number
   readonly batchSize: number
-  /** The worker samples tasks [0, workerTasks) of each batch (the main thread fills in the rest) until told otherwise. */
+  /** The worker samples tasks [0, workerTasks) of each batch; the main thread fills in the rest. */
   readonly workerTasks: number
   readonly firstStep: number
   readonly lastStep: number
@@ -19,8 +19,6 @@ export interface BatchWorkerInput {
 
 export interface BatchMessage {
   readonly step: number
-  /** The worker sampled tasks [0, filled) of this batch. */
-  readonly filled: number
   readonly x: Float64Array
   readonly labels: Int32Array
   readonly query: Float64Array
@@ -34,8 +32,3 @@ export const transferList = (m: Pick<BatchMessage, "x" | "labels" | "query" | "q
   m.queryLabel.buffer as ArrayBuffer
 ]
 
-
-/** Buffers handed back to a worker, with how many tasks of each later batch it should sample. */
-export interface ReturnedBuffers extends Pick<BatchMessage, "x" | "labels" | "query" | "queryLabel"> {
-  readonly workerTasks: number
-}

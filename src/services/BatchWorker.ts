@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from "node:worker_threads"
 import { allocateBatch, sampleTasks, type TaskBatch } from "../domain/Task.js"
-import { type BatchMessage, type BatchWorkerInput, type ReturnedBuffers, transferList } from "./BatchProtocol.js"
+import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchProtocol.js"
 
 // Only a thread started as a batch sampler runs this body.
 if (parentPort !== null && (workerData as Partial<BatchWorkerInput> | undefined)?.role === "batch-sampler") {
@@ -14,18 +14,16 @@ if (parentPort !== null && (workerData as Partial<BatchWorkerInput> | undefined)
   const { task, seed, batchSize } = input
   const free: Array<TaskBatch> = Array.from({ length: input.depth }, () => allocateBatch(batchSize, task.n, task.d, task.C))
   let step = input.firstStep
-  let workerTasks = input.workerTasks
   const pump = () => {
     while (free.length > 0 && step <= input.lastStep) {
-      const batch = sampleTasks(task, seed, "train", step, workerTasks, 0, free.pop())
-      const message: BatchMessage = { step, filled: workerTasks, x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel }
+      const batch = sampleTasks(task, seed, "train", step, input.workerTasks, 0, free.pop())
+      const message: BatchMessage = { step, x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel }
       port.postMessage(message, transferList(message))
       step += input.stride
     }
   }
-  port.on("message", (returned: ReturnedBuffers) => {
-    workerTasks = returned.workerTasks
-    free.push({ size: batchSize, n: task.n, d: task.d, C: task.C, x: returned.x, labels: returned.labels, query: returned.query, queryLabel: returned.queryLabel })
+  port.on("message", (returned: Omit<BatchMessage, "step">) => {
+    free.push({ size: batchSize, n: task.n, d: task.d, C: task.C, ...returned })
     pump()
   })
   pump()

@@ -94,6 +94,7 @@ export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd
         const align = (ref: Scored) => alignment(model.predictions, model.stats, ref.predictions, ref.stats, spec.C, spec.d)
         const basin = extracted.cSigma === null || input.basinOptima === undefined ? null : extracted.cSigma > 0 ? "selection" : "elimination"
         const atBasin = basin === null ? undefined : input.basinOptima?.[basin]
+        const alignGrid = align(input.atGridOptimum)
         const point: EvaluationPoint = {
           step: input.step,
           trainLoss: input.trainLoss,
@@ -109,8 +110,8 @@ export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd
           },
           alignment: {
             atExtracted: align(atExtracted),
-            atGridOptimum: align(input.atGridOptimum),
-            atBasinOptimum: atBasin === undefined ? null : align(atBasin)
+            atGridOptimum: alignGrid,
+            atBasinOptimum: atBasin === undefined ? null : atBasin === input.atGridOptimum ? alignGrid : align(atBasin)
           }
         }
         return { point, model, atExtracted } satisfies Evaluation

@@ -6,7 +6,7 @@ import { Worker } from "node:worker_threads"
 import { Effect, type Scope } from "effect"
 import { canonicalJson, type TaskConfig } from "../domain/Config.js"
 import { allocateBatch, sampleTasks, type TaskBatch } from "../domain/Task.js"
-import { type BatchMessage, type BatchWorkerInput, type ReturnedBuffers, transferList } from "./BatchProtocol.js"
+import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchProtocol.js"
 
 /** Consecutive training batches; `release` hands a batch's buffers back for reuse once it has been trained on. */
 export interface BatchStream {
@@ -54,9 +54,9 @@ const workerShare = (input: BatchWorkerInput) =>
       waiting = (message) => resume(Effect.succeed(message))
       failed = (error) => resume(Effect.die(error))
     })
-    const giveBack = (batch: TaskBatch, workerTasks: number) =>
+    const giveBack = (batch: TaskBatch) =>
       Effect.sync(() => {
-        const returned: ReturnedBuffers = { x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel, workerTasks }
+        const returned = { x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel }
         worker.postMessage(returned, transferList(returned))
       })
     return { next, poll, giveBack }
@@ -89,7 +89,7 @@ const workerStream = (
       if (m.step !== step) throw new Error(`batch worker sent step ${m.step}, expected ${step}`)
       owners.set(m.x, share)
       const batch = { size: batchSize, n: task.n, d: task.d, C: task.C, x: m.x, labels: m.labels, query: m.query, queryLabel: m.queryLabel }
-      if (m.filled < batchSize) sampleTasks(task, request.seed, "train", step, batchSize - m.filled, m.filled, batch, m.filled)
+      if (workerTasks < batchSize) sampleTasks(task, request.seed, "train", step, batchSize - workerTasks, workerTasks, batch, workerTasks)
       step += 1
       return batch
     }
@@ -107,7 +107,7 @@ const workerStream = (
         const share = owners.get(batch.x)
         if (share === undefined) return Effect.void
         owners.delete(batch.x)
-        return share.giveBack(batch, workerTasks)
+        return share.giveBack(batch)
       })
     return { next, poll, release } satisfies BatchStream
   })
