@@ -16,6 +16,12 @@ export interface LoadedBackend {
 
 const firstLine = (error: unknown): string => String(error instanceof Error ? error.message : error).split("\n")[0]!
 
+/**
+ * tfjs-core's Node build registers no gradient functions: they come with the @tensorflow/tfjs bundle, which registers
+ * them in tfjs's global registry when loaded. Without it autodiff fails ("gradient function not found") on wasm and cpu.
+ */
+const registerGradients = () => import("@tensorflow/tfjs")
+
 const activate = async (name: BackendName): Promise<TfCore> => {
   switch (name) {
     case "tfjs-node": {
@@ -25,12 +31,14 @@ const activate = async (name: BackendName): Promise<TfCore> => {
     }
     case "wasm": {
       const tf = await import("@tensorflow/tfjs-core")
+      await registerGradients()
       await import("@tensorflow/tfjs-backend-wasm")
       if (!(await tf.setBackend("wasm"))) throw new Error("setBackend('wasm') returned false")
       return tf
     }
     case "cpu": {
       const tf = await import("@tensorflow/tfjs-core")
+      await registerGradients()
       await import("@tensorflow/tfjs-backend-cpu")
       if (!(await tf.setBackend("cpu"))) throw new Error("setBackend('cpu') returned false")
       return tf
