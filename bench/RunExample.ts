@@ -8,14 +8,14 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { ServicesLive } from "../src/AppLayer.js"
 import { loadConfig } from "../src/programs/LoadConfig.js"
-import { trainRun } from "../src/programs/TrainRun.js"
+import { runExperiment } from "../src/programs/RunExperiment.js"
 
 const file = process.argv[2]!
 const program = Effect.gen(function* () {
   const config = yield* loadConfig(file)
   const dir = mkdtempSync(join(tmpdir(), "icl-gd-bench-"))
   const started = performance.now()
-  const result = yield* trainRun({ ...config, output: { ...config.output, dir, progress: false } })
+  const result = yield* runExperiment({ ...config, output: { ...config.output, dir, progress: false } })
   const wallSeconds = (performance.now() - started) / 1000
   const run = JSON.parse(readFileSync(join(result.dir, "run.json"), "utf8"))
   return {

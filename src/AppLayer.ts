@@ -7,6 +7,8 @@ import { FigureRenderer } from "./services/FigureRenderer.js"
 import { GdReference } from "./services/GdReference.js"
 import { MetricsCollector } from "./services/MetricsCollector.js"
 import { ModelTrainer } from "./services/ModelTrainer.js"
+import { RegressionReferences } from "./services/RegressionReferences.js"
+import { RegressionTrainer } from "./services/RegressionTrainer.js"
 import { RunStore } from "./services/RunStore.js"
 import { TaskSampler } from "./services/TaskSampler.js"
 import { TfBackend } from "./services/TfBackend.js"
@@ -18,6 +20,8 @@ export const ServicesLive = Layer.mergeAll(
   ModelTrainer.Default,
   GdReference.Default,
   MetricsCollector.Default,
+  RegressionTrainer.Default,
+  RegressionReferences.Default,
   RunStore.Default,
   FigureRenderer.Default,
   NodeContext.layer

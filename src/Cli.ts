@@ -5,9 +5,9 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { loadSweep } from "./programs/LoadConfig.js"
 import { makeReport } from "./programs/MakeReport.js"
-import { formatRunResult } from "./programs/RunResultText.js"
+import { formatRegressionResult, formatRunResult } from "./programs/RunResultText.js"
+import { type AnySummary, isRegressionSummary } from "./programs/RunExperiment.js"
 import { requireAllDone, runSweep, sweepStatus } from "./programs/Sweep.js"
-import type { RunSummary } from "./programs/TrainRun.js"
 import { RunStore } from "./services/RunStore.js"
 
 const concurrency = Options.integer("concurrency").pipe(
@@ -29,7 +29,11 @@ const run = Command.make(
         const dir = store.join(result.folder, plan.runs[0]!.id)
         const summary = yield* store.readJson(store.join(dir, "summary.json"))
         if (Option.isSome(summary)) {
-          yield* Console.log(formatRunResult({ runId: plan.runs[0]!.id, dir, summary: summary.value as RunSummary, reused: result.reused === 1 }))
+          const stored = summary.value as AnySummary
+          const outcome = { runId: plan.runs[0]!.id, dir, reused: result.reused === 1 }
+          yield* Console.log(
+            isRegressionSummary(stored) ? formatRegressionResult({ ...outcome, summary: stored }) : formatRunResult({ ...outcome, summary: stored })
+          )
         }
       } else {
         yield* Console.log(`${markdown}\nresults in ${result.folder} (results.csv, aggregate.csv, aggregate.md)`)

@@ -4,6 +4,8 @@
  * The state is plain arrays so that checkpoints can store it exactly.
  */
 import type { TrainingConfig } from "./Config.js"
+
+type AdamOptions = Pick<TrainingConfig, "learningRate" | "beta1" | "beta2" | "epsilon">
 import type { Gradients } from "./FusedGradient.js"
 import type { Weights } from "./Model.js"
 
@@ -19,12 +21,13 @@ export const initAdam = (D: number): AdamState => ({
   v: { kq: new Float64Array(D * D), pv: new Float64Array(D * D) }
 })
 
-const updateMatrix = (
+/** One Adam update of a parameter vector, given its moments and the bias corrections 1 − β^t. */
+export const adamUpdate = (
   w: Float64Array,
   g: Float64Array,
   m: Float64Array,
   v: Float64Array,
-  opts: TrainingConfig,
+  opts: AdamOptions,
   correction1: number,
   correction2: number
 ) => {
@@ -40,10 +43,25 @@ const updateMatrix = (
 }
 
 /** One Adam step, in place on the weights and the state. */
-export const adamStep = (w: Weights, g: Gradients, state: AdamState, opts: TrainingConfig): void => {
+export const adamStep = (w: Weights, g: Gradients, state: AdamState, opts: AdamOptions): void => {
   state.step += 1
   const correction1 = 1 - Math.pow(opts.beta1, state.step)
   const correction2 = 1 - Math.pow(opts.beta2, state.step)
-  updateMatrix(w.kq, g.kq, state.m.kq, state.v.kq, opts, correction1, correction2)
-  updateMatrix(w.pv, g.pv, state.m.pv, state.v.pv, opts, correction1, correction2)
+  adamUpdate(w.kq, g.kq, state.m.kq, state.v.kq, opts, correction1, correction2)
+  adamUpdate(w.pv, g.pv, state.m.pv, state.v.pv, opts, correction1, correction2)
+}
+
+/** The Adam state of a flat parameter vector (the regression models'). */
+export interface VectorAdamState {
+  step: number
+  readonly m: Float64Array
+  readonly v: Float64Array
+}
+
+export const initVectorAdam = (size: number): VectorAdamState => ({ step: 0, m: new Float64Array(size), v: new Float64Array(size) })
+
+/** One Adam step on a flat parameter vector, in place. */
+export const vectorAdamStep = (w: Float64Array, g: Float64Array, state: VectorAdamState, opts: AdamOptions): void => {
+  state.step += 1
+  adamUpdate(w, g, state.m, state.v, opts, 1 - Math.pow(opts.beta1, state.step), 1 - Math.pow(opts.beta2, state.step))
 }

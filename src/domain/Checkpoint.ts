@@ -26,9 +26,29 @@ const HEADER = "icl-gd-checkpoint v1"
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex")
 
-/** JSON keeps every float64 exactly (shortest round-trip representation). */
-export const encodeCheckpoint = (state: CheckpointState): string => {
-  const payload = JSON.stringify({
+/** A payload under a checksummed header line. JSON keeps every float64 exactly (shortest round-trip form). */
+export const encodeChecked = (payload: unknown): string => {
+  const text = JSON.stringify(payload)
+  return `${HEADER} ${sha256(text)}\n${text}`
+}
+
+/** The payload of a checksummed text, or the reason it cannot be trusted. */
+export const decodeChecked = (text: string): { readonly payload: unknown } | { readonly problem: string } => {
+  const newline = text.indexOf("\n")
+  if (newline < 0) return { problem: "no header line (truncated?)" }
+  const header = text.slice(0, newline)
+  const payload = text.slice(newline + 1)
+  if (!header.startsWith(`${HEADER} `)) return { problem: "not an icl-gd checkpoint" }
+  if (header.slice(HEADER.length + 1) !== sha256(payload)) return { problem: "checksum mismatch (truncated or altered)" }
+  try {
+    return { payload: JSON.parse(payload) }
+  } catch (error) {
+    return { problem: `unreadable payload: ${error instanceof Error ? error.message : String(error)}` }
+  }
+}
+
+export const encodeCheckpoint = (state: CheckpointState): string =>
+  encodeChecked({
     step: state.step,
     D: state.weights.D,
     kq: Array.from(state.weights.kq),
@@ -45,36 +65,36 @@ export const encodeCheckpoint = (state: CheckpointState): string => {
     lossCount: state.lossCount,
     clock: state.clock
   })
-  return `${HEADER} ${sha256(payload)}\n${payload}`
-}
 
 /** The checkpoint in a text, or the reason it cannot be trusted. */
 export const decodeCheckpoint = (text: string): { readonly state: CheckpointState } | { readonly problem: string } => {
-  const newline = text.indexOf("\n")
-  if (newline < 0) return { problem: "no header line (truncated?)" }
-  const header = text.slice(0, newline)
-  const payload = text.slice(newline + 1)
-  if (!header.startsWith(`${HEADER} `)) return { problem: "not an icl-gd checkpoint" }
-  if (header.slice(HEADER.length + 1) !== sha256(payload)) return { problem: "checksum mismatch (truncated or altered)" }
-  try {
-    const p = JSON.parse(payload)
-    const vector = (values: ReadonlyArray<number>) => Float64Array.from(values)
-    return {
-      state: {
-        step: p.step,
-        weights: { D: p.D, kq: vector(p.kq), pv: vector(p.pv) },
-        optimizer: {
-          step: p.adam.step,
-          m: { kq: vector(p.adam.mkq), pv: vector(p.adam.mpv) },
-          v: { kq: vector(p.adam.vkq), pv: vector(p.adam.vpv) }
-        },
-        rows: p.rows,
-        lossSum: p.lossSum,
-        lossCount: p.lossCount,
-        clock: p.clock
-      }
+  const decoded = decodeChecked(text)
+  if ("problem" in decoded) return decoded
+  const p = decoded.payload as {
+    step: number
+    D: number
+    kq: Array<number>
+    pv: Array<number>
+    adam: { step: number; mkq: Array<number>; mpv: Array<number>; vkq: Array<number>; vpv: Array<number> }
+    rows: Array<string>
+    lossSum: number
+    lossCount: number
+    clock: CheckpointState["clock"]
+  }
+  const vector = (values: ReadonlyArray<number>) => Float64Array.from(values)
+  return {
+    state: {
+      step: p.step,
+      weights: { D: p.D, kq: vector(p.kq), pv: vector(p.pv) },
+      optimizer: {
+        step: p.adam.step,
+        m: { kq: vector(p.adam.mkq), pv: vector(p.adam.mpv) },
+        v: { kq: vector(p.adam.vkq), pv: vector(p.adam.vpv) }
+      },
+      rows: p.rows,
+      lossSum: p.lossSum,
+      lossCount: p.lossCount,
+      clock: p.clock
     }
-  } catch (error) {
-    return { problem: `unreadable payload: ${error instanceof Error ? error.message : String(error)}` }
   }
 }

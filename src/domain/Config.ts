@@ -12,29 +12,29 @@ const show = (value: unknown): string => {
 }
 
 /** Attaches a user-facing message "expected <what>, got <value>" that replaces the nested failure messages. */
-const expecting = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
+export const expecting = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
   schema.annotations({
     message: (issue) => ({ message: `expected ${what}, got ${show(issue.actual)}`, override: true })
   }) as S
 
 /** For objects: a message when the value is not an object at all; problems inside keep their own messages. */
-const objectExpected = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
+export const objectExpected = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
   schema.annotations({ message: (issue) => `expected ${what}, got ${show(issue.actual)}` }) as S
 
-const PositiveInt = expecting(Schema.Int.pipe(Schema.positive()), "a positive integer")
-const NonNegativeInt = expecting(Schema.Int.pipe(Schema.nonNegative()), "a non-negative integer")
-const Seed = expecting(Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)), "a non-negative integer seed")
+export const PositiveInt = expecting(Schema.Int.pipe(Schema.positive()), "a positive integer")
+export const NonNegativeInt = expecting(Schema.Int.pipe(Schema.nonNegative()), "a non-negative integer")
+export const Seed = expecting(Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)), "a non-negative integer seed")
 const AtLeastTwo = expecting(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), "an integer ≥ 2")
-const PositiveNumber = expecting(Schema.Number.pipe(Schema.positive(), Schema.finite()), "a positive number")
-const NonNegativeNumber = expecting(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()), "a non-negative number")
-const FiniteNumber = expecting(Schema.Number.pipe(Schema.finite()), "a finite number")
-const Probability = expecting(Schema.Number.pipe(Schema.greaterThanOrEqualTo(0), Schema.lessThan(1)), "a number in [0, 1)")
-const Bool = expecting(Schema.Boolean, "true or false")
-const Name = expecting(
+export const PositiveNumber = expecting(Schema.Number.pipe(Schema.positive(), Schema.finite()), "a positive number")
+export const NonNegativeNumber = expecting(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()), "a non-negative number")
+export const FiniteNumber = expecting(Schema.Number.pipe(Schema.finite()), "a finite number")
+export const Probability = expecting(Schema.Number.pipe(Schema.greaterThanOrEqualTo(0), Schema.lessThan(1)), "a number in [0, 1)")
+export const Bool = expecting(Schema.Boolean, "true or false")
+export const Name = expecting(
   Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)),
   "a name of letters, digits, '.', '_' or '-' (at most 64 characters)"
 )
-const oneOf = <const L extends ReadonlyArray<string>>(...literals: L) =>
+export const oneOf = <const L extends ReadonlyArray<string>>(...literals: L) =>
   expecting(Schema.Literal(...literals), `one of ${literals.map((l) => JSON.stringify(l)).join(" | ")}`)
 
 /** A log-spaced range of positive values; the GD reference grids use it on both signs. */
@@ -46,7 +46,10 @@ export const LogRange = expecting(
 )
 export type LogRange = typeof LogRange.Type
 
-export const TaskFamily = oneOf("cluster", "voronoi")
+export const TaskFamily = expecting(
+  Schema.Literal("cluster", "voronoi"),
+  `one of "cluster" | "voronoi" (classification) or "linear-regression" | "gp" (regression)`
+)
 export type TaskFamily = typeof TaskFamily.Type
 
 export const TaskConfig = Schema.Struct({
@@ -164,8 +167,8 @@ export const defaults: ExperimentConfig = {
   runtime: { samplerThreads: 1, checkpointEvery: 1000 }
 }
 
-const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
-const section = <F extends Schema.Struct.Fields>(struct: Schema.Struct<F>) =>
+export const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+export const section = <F extends Schema.Struct.Fields>(struct: Schema.Struct<F>) =>
   exactOptional(objectExpected(Schema.partialWith(struct, { exact: true }), "an object"))
 
 /** What a user may write: every field optional, no field unknown. */
@@ -192,7 +195,7 @@ export interface ConfigIssue {
   readonly message: string
 }
 
-const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   path.reduce<string>(
     (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`),
     ""

@@ -73,13 +73,20 @@ export interface AggregateGroup {
   readonly key: Readonly<Record<string, Cell>>
   readonly runs: number
   readonly failed: number
-  readonly metrics: Readonly<Record<(typeof AGGREGATED_METRICS)[number], MeanInterval>>
+  readonly metrics: Readonly<Record<string, MeanInterval>>
   /** Seeds per learned solution kind, with the mean loss of each kind. */
   readonly solutions: Readonly<Record<string, { readonly count: number; readonly loss: MeanInterval }>>
 }
 
-/** Groups finished rows by the given key columns (the sweep axes) and aggregates over everything else (the seeds). */
-export const aggregate = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>): Array<AggregateGroup> => {
+/**
+ * Groups finished rows by the given key columns (the sweep axes) and aggregates the metric columns over everything
+ * else (the seeds).
+ */
+export const aggregate = (
+  rows: ReadonlyArray<ResultRow>,
+  keyColumns: ReadonlyArray<string>,
+  metricColumns: ReadonlyArray<string> = AGGREGATED_METRICS
+): Array<AggregateGroup> => {
   const groups = new Map<string, Array<ResultRow>>()
   for (const row of rows) {
     const key = JSON.stringify(keyColumns.map((c) => row[c] ?? null))
@@ -88,7 +95,7 @@ export const aggregate = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyAr
   return [...groups.values()].map((members) => {
     const finished = members.filter((r) => r["status"] === "done")
     const numbers = (column: string) => finished.map((r) => r[column]).filter((v): v is number => typeof v === "number")
-    const metrics = Object.fromEntries(AGGREGATED_METRICS.map((m) => [m, meanInterval(numbers(m))])) as AggregateGroup["metrics"]
+    const metrics = Object.fromEntries(metricColumns.map((m) => [m, meanInterval(numbers(m))]))
     const kinds = [...new Set(finished.map((r) => r["solution"]).filter((v): v is string => typeof v === "string" && v !== ""))].sort()
     const solutions = Object.fromEntries(
       kinds.map((kind) => {

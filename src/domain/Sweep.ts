@@ -4,13 +4,8 @@
  * without a sweep section is a sweep of one.
  */
 import { Either, Schema } from "effect"
-import {
-  canonicalJson,
-  decodeConfig,
-  defaults,
-  type ConfigIssue,
-  type ExperimentConfig
-} from "./Config.js"
+import { canonicalJson, type ConfigIssue } from "./Config.js"
+import { decodeRunConfig, defaultsFor, isRegressionInput, type RunConfig } from "./RunConfig.js"
 import { runIdOf } from "./RunId.js"
 
 const SweepSection = Schema.Struct({
@@ -25,7 +20,7 @@ export interface SweepRun {
   readonly seed: number
   /** The value of every axis for this run, by path. */
   readonly axes: Readonly<Record<string, unknown>>
-  readonly config: ExperimentConfig
+  readonly config: RunConfig
 }
 
 export interface SweepPlan {
@@ -40,8 +35,8 @@ export interface SweepPlan {
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 
-/** A config field path (e.g. "task.n") exists when the defaults have a value there. */
-const fieldExists = (path: string): boolean => {
+/** A config field path (e.g. "task.n") exists when the defaults of the config's kind have a value there. */
+const fieldExists = (path: string, defaults: RunConfig): boolean => {
   let node: unknown = defaults
   for (const key of path.split(".")) {
     if (!isObject(node) || !(key in node)) return false
@@ -63,7 +58,7 @@ const cartesian = (axes: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]
     [{}]
   )
 
-const withoutProcessKnobs = (config: ExperimentConfig) => {
+const withoutProcessKnobs = (config: RunConfig) => {
   const { output: _output, runtime: _runtime, ...rest } = config
   return rest
 }
@@ -86,11 +81,11 @@ export const planSweep = (value: unknown): Either.Either<SweepPlan, ReadonlyArra
         if (path === "seed") issues.push({ path: `sweep.axes.${path}`, message: "use sweep.seeds for seeds" })
         else if (path === "name" || path.startsWith("output.") || path.startsWith("runtime.")) {
           issues.push({ path: `sweep.axes.${path}`, message: "this field does not change results and cannot be an axis" })
-        } else if (!fieldExists(path)) issues.push({ path: `sweep.axes.${path}`, message: "no such config field" })
+        } else if (!fieldExists(path, defaultsFor(rawBase))) issues.push({ path: `sweep.axes.${path}`, message: "no such config field" })
       }
     }
   }
-  const base = decodeConfig(rawBase)
+  const base = decodeRunConfig(rawBase)
   if (Either.isLeft(base)) issues.push(...base.left)
   if (issues.length > 0 || Either.isLeft(base)) return Either.left(issues)
 
@@ -100,7 +95,11 @@ export const planSweep = (value: unknown): Either.Either<SweepPlan, ReadonlyArra
     for (const seed of seedList) {
       let raw: Record<string, unknown> = { ...rawBase, seed }
       for (const [path, v] of Object.entries(combo)) raw = withValue(raw, path, v)
-      const decoded = decodeConfig(raw)
+      if (isRegressionInput(raw) !== isRegressionInput(rawBase)) {
+        issues.push({ path: "sweep.axes.task.family", message: "a sweep's runs must be all classification or all regression tasks" })
+        continue
+      }
+      const decoded = decodeRunConfig(raw)
       if (Either.isLeft(decoded)) {
         const where = Object.entries(combo).map(([p, v]) => `${p} = ${JSON.stringify(v)}`).join(", ")
         for (const issue of decoded.left) {

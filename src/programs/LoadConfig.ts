@@ -3,7 +3,8 @@
  */
 import { FileSystem } from "@effect/platform"
 import { Effect, Either } from "effect"
-import { type ConfigIssue, decodeConfig, type ExperimentConfig, formatIssue } from "../domain/Config.js"
+import { type ConfigIssue, formatIssue } from "../domain/Config.js"
+import { decodeRunConfig, type RunConfig } from "../domain/RunConfig.js"
 import { ConfigError } from "../domain/Errors.js"
 import { planSweep, type SweepPlan } from "../domain/Sweep.js"
 
@@ -25,8 +26,8 @@ const parseWith =
   }
 
 /** Decodes one run's config from its text; `file` names it in errors. */
-export const parseConfigText: (text: string, file: string) => Either.Either<ExperimentConfig, ConfigError> =
-  parseWith(decodeConfig)
+export const parseConfigText: (text: string, file: string) => Either.Either<RunConfig, ConfigError> =
+  parseWith(decodeRunConfig)
 
 /** Expands a config's text (with or without a sweep section) into its runs; `file` names it in errors. */
 export const parseSweepText: (text: string, file: string) => Either.Either<SweepPlan, ConfigError> = parseWith(planSweep)

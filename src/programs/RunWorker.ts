@@ -6,13 +6,13 @@
 import { parentPort, workerData } from "node:worker_threads"
 import { Cause, Exit, Fiber, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import { ServicesLive } from "../AppLayer.js"
-import type { ExperimentConfig } from "../domain/Config.js"
+import type { RunConfig } from "../domain/RunConfig.js"
 import { isDeterministicFailure } from "../domain/Errors.js"
 import { terminalLogger } from "../services/Logging.js"
-import { trainRun } from "./TrainRun.js"
+import { runExperiment } from "./RunExperiment.js"
 
 export interface RunRequest {
-  readonly config: ExperimentConfig
+  readonly config: RunConfig
   readonly dir: string
 }
 
@@ -47,7 +47,7 @@ if (parentPort !== null && (workerData as { readonly role?: string } | undefined
       if (current) runtime.runFork(Fiber.interrupt(current))
       return
     }
-    const fiber = runtime.runFork(trainRun(message.config, { dir: message.dir }))
+    const fiber = runtime.runFork(runExperiment(message.config, { dir: message.dir }))
     current = fiber
     fiber.addObserver((exit) => {
       current = undefined

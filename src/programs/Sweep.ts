@@ -11,7 +11,8 @@
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { type Duration, Effect, Option, Queue, Schedule } from "effect"
-import { canonicalJson } from "../domain/Config.js"
+import { canonicalJson, type ExperimentConfig } from "../domain/Config.js"
+import { isRegressionConfig } from "../domain/RunConfig.js"
 import { isDeterministicFailure, RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
 import {
   aggregate,
@@ -25,7 +26,10 @@ import { describeChanges, type SweepPlan, type SweepRun } from "../domain/Sweep.
 import { formatDuration, makeProgress } from "../services/Logging.js"
 import { RunStore } from "../services/RunStore.js"
 import type { RunRequest, RunWorkerOutcome } from "./RunWorker.js"
-import { type RunSummary, trainRun } from "./TrainRun.js"
+import { regressionMarkdownColumns, regressionMarkdownRow, REGRESSION_METRICS, regressionResultRow } from "./RegressionTables.js"
+import type { RegressionSummary } from "./RegressionRun.js"
+import { runExperiment } from "./RunExperiment.js"
+import type { RunSummary } from "./TrainRun.js"
 
 export type RunState = "pending" | "running" | "done" | "failed"
 
@@ -167,20 +171,21 @@ const readSummary = (store: RunStore, dir: string) =>
   store.readJson(store.join(dir, "summary.json")).pipe(Effect.map(Option.map((v) => v as RunSummary)))
 
 /** The result row of a run: config axes, final metrics, learned parameters, solution kind, wall time. */
-const resultRow = (run: SweepRun, state: RunState, summary: RunSummary | undefined, wallSeconds: number | null, error: string | null): ResultRow => {
+const classificationRow = (run: SweepRun, state: RunState, summary: RunSummary | undefined, wallSeconds: number | null, error: string | null): ResultRow => {
+  const config = run.config as ExperimentConfig
   const f = summary?.final
   const refs = summary?.references
   return {
     run_id: run.id,
     seed: run.seed,
     ...Object.fromEntries(Object.entries(run.axes).map(([path, v]) => [path, typeof v === "object" ? JSON.stringify(v) : (v as string | number | boolean)])),
-    attention: run.config.model.attention,
-    family: run.config.task.family,
-    d: run.config.task.d,
-    C: run.config.task.C,
-    n: run.config.task.n,
-    noise: run.config.task.noise,
-    steps: run.config.training.steps,
+    attention: config.model.attention,
+    family: config.task.family,
+    d: config.task.d,
+    C: config.task.C,
+    n: config.task.n,
+    noise: config.task.noise,
+    steps: config.training.steps,
     status: state,
     final_loss: f?.model.loss ?? null,
     accuracy: f?.model.accuracy ?? null,
@@ -211,6 +216,7 @@ const resultRow = (run: SweepRun, state: RunState, summary: RunSummary | undefin
 const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
   Effect.gen(function* () {
     const store = yield* RunStore
+    const regression = plan.runs.some((run) => isRegressionConfig(run.config))
     const rows: Array<ResultRow> = []
     for (const run of plan.runs) {
       const entry = manifest.runs.find((r) => r.id === run.id)!
@@ -218,13 +224,19 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
       const summary = yield* readSummary(store, dir).pipe(Effect.orElseSucceed(() => Option.none<RunSummary>()))
       const runJson = yield* store.readJson(store.join(dir, "run.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
       const wall = Option.getOrUndefined(runJson) as { wallSeconds?: number } | undefined
-      rows.push(resultRow(run, entry.state, Option.getOrUndefined(summary), wall?.wallSeconds ?? null, entry.error))
+      const stored = Option.getOrUndefined(summary)
+      rows.push(
+        regression
+          ? regressionResultRow(run, entry.state, stored as RegressionSummary | undefined, wall?.wallSeconds ?? null, entry.error)
+          : classificationRow(run, entry.state, stored as RunSummary | undefined, wall?.wallSeconds ?? null, entry.error)
+      )
     }
     const axisColumns = Object.keys(plan.axes)
     const columns = Object.keys(rows[0] ?? {})
     yield* store.writeText(store.join(folder, "results.csv"), toCsv(columns, rows))
 
     const keyColumns = [...axisColumns, ...(axisColumns.includes("model.attention") ? [] : ["attention"])]
+    if (regression) return yield* writeRegressionAggregate(plan, folder, rows, keyColumns)
     const groups = aggregate(rows, keyColumns)
     const kinds = [...new Set(groups.flatMap((g) => Object.keys(g.solutions)))].sort()
     const aggregateRows: Array<ResultRow> = groups.map((g) => ({
@@ -270,6 +282,30 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
       )
     }))
     const markdown = `# Sweep ${plan.name}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs.\n\n${toMarkdown(markdownColumns, markdownRows)}`
+    yield* store.writeText(store.join(folder, "aggregate.md"), markdown)
+    return markdown
+  })
+
+const writeRegressionAggregate = (plan: SweepPlan, folder: string, rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const groups = aggregate(rows, keyColumns, REGRESSION_METRICS)
+    const aggregateRows: Array<ResultRow> = groups.map((g) => ({
+      ...g.key,
+      runs: g.runs,
+      failed: g.failed,
+      ...Object.fromEntries(
+        REGRESSION_METRICS.flatMap((m) => [
+          [`${m}_mean`, g.metrics[m]!.mean],
+          [`${m}_ci95`, g.metrics[m]!.halfWidth]
+        ])
+      )
+    }))
+    yield* store.writeText(store.join(folder, "aggregate.csv"), toCsv(Object.keys(aggregateRows[0] ?? {}), aggregateRows))
+    const markdown = `# Sweep ${plan.name}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs. Losses are ½·mean squared error on the evaluation set; GD* is K-step (functional) GD with the model's kernel at its grid optimum.\n\n${toMarkdown(
+      regressionMarkdownColumns(keyColumns),
+      groups.map((g) => regressionMarkdownRow(g, keyColumns))
+    )}`
     yield* store.writeText(store.join(folder, "aggregate.md"), markdown)
     return markdown
   })
@@ -350,7 +386,7 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
                     },
                     run.id
                   )
-                : trainRun(single ? run.config : { ...run.config, output: { ...run.config.output, progress: false } }, { dir }).pipe(
+                : runExperiment(single ? run.config : { ...run.config, output: { ...run.config.output, progress: false } }, { dir }).pipe(
                     Effect.asVoid,
                     Effect.mapError(toRunFailed(run.id))
                   )

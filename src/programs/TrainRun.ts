@@ -21,9 +21,8 @@ import type { ReferenceKind, ReferenceShape } from "../domain/GdMath.js"
 import type { GridResult } from "../domain/GridSearch.js"
 import type { Performance } from "../domain/Metrics.js"
 import type { Weights } from "../domain/Model.js"
-import { runIdOf } from "../domain/RunId.js"
 import { GdReference } from "../services/GdReference.js"
-import { makeProgress, withRunLogFile } from "../services/Logging.js"
+import { makeProgress } from "../services/Logging.js"
 import {
   type BasinOptima,
   type Evaluation,
@@ -34,6 +33,7 @@ import {
 import { type EngineInfo, ModelTrainer, trainerSamplingShare } from "../services/ModelTrainer.js"
 import { RunStore } from "../services/RunStore.js"
 import { TaskSampler } from "../services/TaskSampler.js"
+import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome, writeCheckpoint } from "./RunFolder.js"
 
 export interface ReferenceSummary {
   readonly kind: ReferenceKind
@@ -56,13 +56,7 @@ export interface RunSummary {
   readonly references: Readonly<Record<ReferenceKind, ReferenceSummary>>
 }
 
-export interface RunResult {
-  readonly runId: string
-  readonly dir: string
-  readonly summary: RunSummary
-  /** The run had finished before: its stored summary was returned and nothing was recomputed. */
-  readonly reused: boolean
-}
+export type RunResult = RunOutcome<RunSummary>
 
 const REFERENCE_KINDS: ReadonlyArray<ReferenceKind> = ["gd-linear", "kgd-fixed", "ca-kgd"]
 
@@ -100,61 +94,12 @@ const shapeFor = (kind: ReferenceKind, matching: ReferenceShape): ReferenceShape
   selfAttend: kind === "ca-kgd" && matching.kind === "ca-kgd" && matching.selfAttend
 })
 
-export interface TrainRunOptions {
-  /** The run's folder; by default <output.dir>/<run id>. */
-  readonly dir?: string
-}
-
 /**
  * Trains one run to its end. A finished run (summary.json present) is returned as stored; a partial run continues
  * from its last good checkpoint and ends with the same files an uninterrupted run would have written.
  */
-export const trainRun = (config: ExperimentConfig, options: TrainRunOptions = {}) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const runId = runIdOf(config)
-    const dir = options.dir ?? store.resolve(config.output.dir, runId)
-    const file = (name: string) => store.join(dir, name)
-
-    const stored = yield* store.readJson(file("summary.json"))
-    if (Option.isSome(stored)) {
-      yield* Effect.logDebug(`run ${runId} finished before; reusing its results`)
-      return { runId, dir, summary: stored.value as RunSummary, reused: true } satisfies RunResult
-    }
-    yield* store.ensureDir(dir)
-    yield* store.removeTemporaries(dir)
-    yield* store.writeJson(file("config.json"), config)
-    const summary = yield* executeRun(config, runId, file).pipe(
-      withRunLogFile(file("run.log")),
-      Effect.annotateLogs({ run: runId })
-    )
-    return { runId, dir, summary, reused: false } satisfies RunResult
-  })
-
-const CHECKPOINT = "checkpoint.json"
-const PREVIOUS_CHECKPOINT = "checkpoint.prev.json"
-
-/** The newest checkpoint that passes its checksum, trying the previous one when the newest is damaged. */
-const readCheckpoint = (file: (name: string) => string) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    for (const name of [CHECKPOINT, PREVIOUS_CHECKPOINT]) {
-      const text = yield* store.readText(file(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
-      if (Option.isNone(text)) continue
-      const decoded = decodeCheckpoint(text.value)
-      if ("state" in decoded) return Option.some(decoded.state)
-      yield* Effect.logWarning(`ignoring checkpoint ${name}: ${decoded.problem}`)
-    }
-    return Option.none<CheckpointState>()
-  })
-
-/** Keeps the last two checkpoints: the current one becomes the previous, then the new one is written atomically. */
-const writeCheckpoint = (file: (name: string) => string, state: CheckpointState) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    yield* store.renameIfExists(file(CHECKPOINT), file(PREVIOUS_CHECKPOINT))
-    yield* store.writeText(file(CHECKPOINT), encodeCheckpoint(state))
-  })
+export const trainRun = (config: ExperimentConfig, options: RunFolderOptions = {}) =>
+  inRunFolder(config, options, (runId, file) => executeRun(config, runId, file))
 
 const executeRun = (config: ExperimentConfig, runId: string, file: (name: string) => string) =>
   Effect.scoped(Effect.gen(function* () {
@@ -178,7 +123,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
 
     const session = yield* trainer.open(config)
     const { spec } = session
-    const checkpoint = yield* readCheckpoint(file)
+    const checkpoint = yield* readCheckpoint(file, decodeCheckpoint)
     yield* Effect.logInfo(
       Option.isSome(checkpoint)
         ? `resuming ${spec.attention} attention from step ${checkpoint.value.step}`
@@ -330,7 +275,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           )
         }
         if (step % config.runtime.checkpointEvery === 0 || step === config.training.steps) {
-          yield* timed("checkpoints", writeCheckpoint(file, snapshot()))
+          yield* timed("checkpoints", writeCheckpoint(file, encodeCheckpoint(snapshot())))
         }
       }
     })
@@ -339,7 +284,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       Effect.onInterrupt(() =>
         Effect.gen(function* () {
           progress.done()
-          if (done > 0) yield* writeCheckpoint(file, snapshot())
+          if (done > 0) yield* writeCheckpoint(file, encodeCheckpoint(snapshot()))
           yield* Effect.logInfo(`interrupted at step ${done}; rerun the same command to continue`)
         }).pipe(Effect.orDie)
       ),

@@ -10,6 +10,8 @@ import { runSweep } from "../../src/programs/Sweep.js"
 import { GdReference } from "../../src/services/GdReference.js"
 import { MetricsCollector } from "../../src/services/MetricsCollector.js"
 import { ModelTrainer } from "../../src/services/ModelTrainer.js"
+import { RegressionReferences } from "../../src/services/RegressionReferences.js"
+import { RegressionTrainer } from "../../src/services/RegressionTrainer.js"
 import { RunStore } from "../../src/services/RunStore.js"
 import { TaskSampler } from "../../src/services/TaskSampler.js"
 import { QuietConsole } from "../helpers.js"
@@ -196,6 +198,8 @@ describe("retries", () => {
       ModelTrainer.Default,
       GdReference.Default,
       MetricsCollector.Default,
+      RegressionTrainer.Default,
+      RegressionReferences.Default,
       RunStore.DefaultWithoutDependencies.pipe(Layer.provide(Layer.merge(fileSystem, NodePath.layer))),
       NodeContext.layer,
       QuietConsole

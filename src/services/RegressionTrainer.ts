@@ -1,0 +1,113 @@
+/**
+ * Training of regression models: a session holds the flat parameter vector and its Adam state and takes optimizer
+ * steps. Gradients come from the fused engine (one layer, analytic, float64; RegressionFused) or from TensorFlow.js
+ * autodiff (any depth, float32; RegressionEngine); `auto` picks the fused engine wherever it applies.
+ */
+import { Effect } from "effect"
+import { initVectorAdam, vectorAdamStep, type VectorAdamState } from "../domain/Adam.js"
+import type { BackendUnavailable } from "../domain/Errors.js"
+import type { RegressionConfig } from "../domain/RegressionConfig.js"
+import { parameterCount, type RegressionSpec } from "../domain/RegressionModel.js"
+import type { RegressionBatch } from "../domain/RegressionTask.js"
+import { keyedRng } from "../domain/Rng.js"
+import type { EngineChoice } from "../domain/Config.js"
+import { fusedCovers, makeOneLayerKernel } from "../domain/RegressionFused.js"
+import type { EngineInfo, EngineName } from "./ModelTrainer.js"
+import { fitGdPlusPlus, regressionLossAndGradients } from "./RegressionEngine.js"
+import { TfBackend } from "./TfBackend.js"
+
+export const regressionSpecOf = (config: Pick<RegressionConfig, "model" | "task">): RegressionSpec => ({
+  activation: config.model.attention,
+  d: config.task.d,
+  depth: config.model.layers,
+  recurrent: config.model.recurrent
+})
+
+/** Every weight N(0, initScale²), from the run's own initialisation stream. */
+export const initRegressionWeights = (spec: RegressionSpec, seed: number, initScale: number): Float64Array => {
+  const values = new Float64Array(parameterCount(spec))
+  keyedRng(seed, "init", 0, 1).fillNormals(values, 0, values.length)
+  for (let i = 0; i < values.length; i++) values[i]! *= initScale
+  return values
+}
+
+export const resolveRegressionEngine = (choice: EngineChoice, spec: RegressionSpec): EngineName =>
+  choice === "auto" ? (fusedCovers(spec) ? "fused" : "tfjs") : choice
+
+export interface RegressionSession {
+  readonly spec: RegressionSpec
+  readonly engine: EngineInfo
+  readonly initial: Float64Array
+  /** The live parameters; read them, do not write them. */
+  readonly values: Float64Array
+  readonly optimizer: VectorAdamState
+  /** One Adam step; returns the batch loss before it (no step is taken when the loss is not finite). */
+  readonly stepNow: (batch: RegressionBatch) => number
+  readonly restore: (values: Float64Array, optimizer: VectorAdamState) => void
+  /** Loss and gradient at the current parameters, without a step. */
+  readonly gradients: (batch: RegressionBatch) => { readonly loss: number; readonly grads: Float64Array }
+}
+
+export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-gd/RegressionTrainer", {
+  effect: Effect.gen(function* () {
+    const backends = yield* TfBackend
+
+    const open = (
+      config: Pick<RegressionConfig, "model" | "task" | "training" | "seed">
+    ): Effect.Effect<RegressionSession, BackendUnavailable> =>
+      Effect.gen(function* () {
+        const spec = regressionSpecOf(config)
+        const initial = initRegressionWeights(spec, config.seed, config.model.initScale)
+        const values = initial.slice()
+        const optimizer = initVectorAdam(values.length)
+        const grads = new Float64Array(values.length)
+        let compute: (batch: RegressionBatch) => number
+        let engine: EngineInfo
+        if (resolveRegressionEngine(config.model.engine, spec) === "fused") {
+          const kernel = makeOneLayerKernel(spec, config.task.n)
+          compute = (batch) => kernel(values, batch, grads)
+          engine = { engine: "fused", backend: null, precision: "float64" }
+        } else {
+          const { tf, name } = yield* backends.acquire(config.model.backend)
+          compute = (batch) => regressionLossAndGradients(tf, spec, values, batch, grads)
+          engine = { engine: "tfjs", backend: name, precision: "float32" }
+        }
+        return {
+          spec,
+          engine,
+          initial,
+          values,
+          optimizer,
+          stepNow: (batch) => {
+            const loss = compute(batch)
+            if (Number.isFinite(loss)) vectorAdamStep(values, grads, optimizer, config.training)
+            return loss
+          },
+          restore: (stored, state) => {
+            values.set(stored)
+            optimizer.step = state.step
+            optimizer.m.set(state.m)
+            optimizer.v.set(state.v)
+          },
+          gradients: (batch) => {
+            const loss = compute(batch)
+            return { loss, grads: grads.slice() }
+          }
+        } satisfies RegressionSession
+      })
+
+    /** GD++'s fitted (γ_k, η_k) on a grid-search set (see RegressionEngine.fitGdPlusPlus). */
+    const gdPlusPlus = (
+      config: Pick<RegressionConfig, "model" | "task">,
+      batch: RegressionBatch,
+      startEta: number,
+      iterations: number
+    ) =>
+      backends
+        .acquire(config.model.backend)
+        .pipe(Effect.map(({ tf }) => fitGdPlusPlus(tf, regressionSpecOf(config), batch, startEta, iterations)))
+
+    return { open, gdPlusPlus } as const
+  }),
+  dependencies: [TfBackend.Default]
+}) {}
