@@ -1,7 +1,10 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
 import { decodeConfig, defaults, ExperimentConfig } from "../../src/domain/Config.js"
+import { regressionDefaults } from "../../src/domain/RegressionConfig.js"
+import { decodeRunConfig, isRegressionConfig } from "../../src/domain/RunConfig.js"
 import { configHash, runIdOf } from "../../src/domain/RunId.js"
+import { planSweep } from "../../src/domain/Sweep.js"
 
 const decodeOk = (value: unknown) => Either.getOrThrow(decodeConfig(value))
 
@@ -34,5 +37,57 @@ describe("config", () => {
     const config = decodeOk({ model: { attention: "exp", expShift: 1.5 }, task: { family: "voronoi" } })
     const stored = JSON.parse(JSON.stringify(config))
     assert.deepStrictEqual(Schema.decodeUnknownSync(ExperimentConfig)(stored), config)
+  })
+})
+
+describe("regression config", () => {
+  const decode = (value: unknown) => decodeRunConfig(value)
+  const problems = (value: unknown) => {
+    const result = decode(value)
+    return Either.isLeft(result) ? result.left.map((i) => `${i.path}: ${i.message}`) : []
+  }
+
+  it("task.family picks the schema: a regression family resolves to von Oswald et al.'s defaults", () => {
+    const config = Either.getOrThrow(decode({ task: { family: "linear-regression" } }))
+    assert.isTrue(isRegressionConfig(config))
+    assert.deepStrictEqual({ ...config, task: { ...config.task, inputs: "auto" } }, { ...regressionDefaults, name: "regression" })
+    assert.strictEqual(config.task.inputs, "cube")
+    const gp = Either.getOrThrow(decode({ task: { family: "gp", kernel: "relu" } }))
+    assert.strictEqual(gp.task.inputs, "sphere")
+    assert.isFalse(isRegressionConfig(Either.getOrThrow(decode({}))))
+  })
+
+  it("each kind reports the other kind's fields as unknown, and a misspelt family names every family", () => {
+    assert.deepStrictEqual(
+      problems({ task: { family: "gp", C: 3 } }).map((p) => p.split(":")[0]),
+      ["task.C"]
+    )
+    assert.deepStrictEqual(problems({ task: { family: "cluster", kernel: "exp" } }).map((p) => p.split(":")[0]), ["task.kernel"])
+    const [typo] = problems({ task: { family: "gps" } })
+    assert.include(typo, "task.family")
+    assert.include(typo, `"gp"`)
+    assert.include(typo, `"voronoi"`)
+  })
+
+  it("combinations that make no experiment are refused with the field at fault", () => {
+    assert.deepStrictEqual(problems({ task: { family: "linear-regression", kernel: "exp" } }).map((p) => p.split(":")[0]), ["task.kernel"])
+    assert.deepStrictEqual(problems({ task: { family: "gp", kernel: "relu", inputs: "cube" } }).map((p) => p.split(":")[0]), ["task.inputs"])
+    const [fused] = problems({ task: { family: "gp" }, model: { engine: "fused", layers: 3 } })
+    assert.include(fused, "model.engine")
+    assert.include(fused, "3 layers")
+    assert.deepStrictEqual(problems({ task: { family: "gp" }, model: { layers: 0, attention: "tanh" } }).map((p) => p.split(":")[0]).sort(), [
+      "model.attention",
+      "model.layers"
+    ])
+  })
+
+  it("a sweep may vary regression fields but not mix regression with classification", () => {
+    const plan = planSweep({ task: { family: "gp" }, sweep: { axes: { "task.kernel": ["exp", "relu"], "model.layers": [1, 2] } } })
+    assert.isTrue(Either.isRight(plan))
+    assert.strictEqual(Either.isRight(plan) ? plan.right.runs.length : 0, 4)
+    const mixed = planSweep({ task: { family: "gp" }, sweep: { axes: { "task.family": ["gp", "cluster"] } } })
+    assert.isTrue(Either.isLeft(mixed))
+    const unknownAxis = planSweep({ task: { family: "gp" }, sweep: { axes: { "task.C": [2, 3] } } })
+    assert.deepStrictEqual(Either.isLeft(unknownAxis) ? unknownAxis.left.map((i) => i.path) : [], ["sweep.axes.task.C"])
   })
 })
