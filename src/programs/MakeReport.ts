@@ -4,9 +4,8 @@
  * SVG and PNG; `report.html` (figures inline) and `report.md`.
  */
 import { Effect, Option } from "effect"
-import type { TopLevelSpec } from "vega-lite"
 import type { ExperimentConfig } from "../domain/Config.js"
-import { StoreError } from "../domain/Errors.js"
+import { isRegressionConfig, type RunConfig } from "../domain/RunConfig.js"
 import type { EvaluationPoint } from "../services/MetricsCollector.js"
 import {
   alignmentFigure,
@@ -22,9 +21,17 @@ import {
 import type { GridResult } from "../domain/GridSearch.js"
 import { formatInterval, meanInterval } from "../domain/Results.js"
 import { exampleTask } from "../domain/Task.js"
-import { FigureRenderer } from "../services/FigureRenderer.js"
 import { RunStore } from "../services/RunStore.js"
 import { evaluateAtContextLengths } from "./ContextLengths.js"
+import { makeRegressionReport } from "./MakeRegressionReport.js"
+import {
+  type FinishedRun,
+  finishedRuns,
+  makeFigureSink,
+  markdownTable,
+  type Report,
+  writeReportDocuments
+} from "./ReportDocuments.js"
 import type { RunSummary } from "./TrainRun.js"
 
 interface StoredRun {
@@ -41,19 +48,6 @@ interface Group {
   readonly label: string
   readonly axes: Readonly<Record<string, unknown>>
   readonly runs: ReadonlyArray<StoredRun>
-}
-
-export interface ReportFigure {
-  readonly name: string
-  readonly caption: string
-  readonly svg: string
-}
-
-export interface Report {
-  readonly dir: string
-  readonly figures: ReadonlyArray<ReportFigure>
-  /** Figures that could not be made from these results, with the reason. */
-  readonly skipped: ReadonlyArray<string>
 }
 
 /** At most this many contexts per scatter: enough to see the cloud, small enough for an inline SVG. */
@@ -82,25 +76,10 @@ const parseCsv = (text: string) => {
   })
 }
 
-const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
-
-const loadRuns = (folder: string) =>
+const loadRuns = (entries: ReadonlyArray<FinishedRun>) =>
   Effect.gen(function* () {
     const store = yield* RunStore
     const readJson = (path: string) => store.readJson(path).pipe(Effect.map(Option.getOrUndefined))
-    const manifest = (yield* readJson(store.join(folder, "manifest.json"))) as
-      | { runs: Array<{ id: string; seed: number; axes: Record<string, unknown>; state: string }> }
-      | undefined
-    const entries =
-      manifest?.runs.filter((r) => r.state === "done").map((r) => ({ ...r, dir: store.join(folder, r.id) })) ??
-      ((yield* readJson(store.join(folder, "summary.json"))) !== undefined ? [{ id: folder.split("/").pop()!, seed: -1, axes: {} as Record<string, unknown>, dir: folder }] : [])
-    if (entries.length === 0) {
-      return yield* new StoreError({
-        reason: "ReadFailed",
-        path: folder,
-        detail: "no finished run here: expected a sweep folder (manifest.json) or a run folder (summary.json)"
-      })
-    }
     return yield* Effect.forEach(entries, (entry) =>
       Effect.gen(function* () {
         const config = (yield* readJson(store.join(entry.dir, "config.json"))) as ExperimentConfig
@@ -172,24 +151,27 @@ const landscapeCells = (landscape: GridResult["landscape"]): Array<LandscapeCell
   )
 }
 
+/**
+ * The report of a folder: the classification report below, or the regression report (MakeRegressionReport) when the
+ * folder holds regression runs.
+ */
 export const makeReport = (folder: string) =>
   Effect.gen(function* () {
     const store = yield* RunStore
-    const renderer = yield* FigureRenderer
-    const runs = yield* loadRuns(folder)
+    const entries = yield* finishedRuns(folder)
+    const first = Option.getOrUndefined(yield* store.readJson(store.join(entries[0]!.dir, "config.json"))) as RunConfig | undefined
+    if (first !== undefined && isRegressionConfig(first)) return yield* makeRegressionReport(folder, entries)
+    return yield* makeClassificationReport(folder, entries)
+  })
+
+const makeClassificationReport = (folder: string, entries: ReadonlyArray<FinishedRun>) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const runs = yield* loadRuns(entries)
     const groups = groupRuns(runs)
     const out = store.join(folder, "report")
-    yield* store.ensureDir(out)
-    const figures: Array<ReportFigure> = []
+    const { figures, emit } = yield* makeFigureSink(out)
     const skipped: Array<string> = []
-    const emit = (name: string, caption: string, spec: TopLevelSpec) =>
-      Effect.gen(function* () {
-        const { svg, png } = yield* renderer.render(spec)
-        yield* store.writeJson(store.join(out, `${name}.vl.json`), spec)
-        yield* store.writeText(store.join(out, `${name}.svg`), svg)
-        yield* store.writeBytes(store.join(out, `${name}.png`), png)
-        figures.push({ name, caption, svg })
-      })
 
     // Alignment through training (Figures 4a, 5a).
     const finalCos = groups.map((g) => `${g.label}: ${formatInterval(meanInterval(g.runs.map((r) => r.summary.final.alignment.atExtracted.modelCos)))}`)
@@ -365,57 +347,16 @@ export const makeReport = (folder: string) =>
       ]
     })
     const resultHeader = ["run", "seed", "attention", "axes", "loss", "accuracy", "reference loss", "model cos", "learned", "solution"]
-    const htmlTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) =>
-      `<table><thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${rows
-        .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
-        .join("")}</tbody></table>`
-    const markdownTableToHtml = (md: string) => {
-      const lines = md.split("\n").filter((l) => l.startsWith("|"))
-      if (lines.length < 2) return ""
-      const cells = (line: string) => line.split("|").slice(1, -1).map((c) => c.trim())
-      return htmlTable(cells(lines[0]!), lines.slice(2).map(cells))
-    }
-    const title = `icl-gd report: ${folder.split("/").pop()}`
-    const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(title)}</title>
-<style>body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
-figure{margin:2em 0}figcaption{font-size:0.9em;color:#444;max-width:900px}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
-td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f3f3f3}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:0.8em}
-.figure svg{max-width:100%;height:auto}</style></head><body>
-<h1>${escapeHtml(title)}</h1>
-<p>${runs.length} finished run${runs.length === 1 ? "" : "s"} in ${groups.length} configuration${groups.length === 1 ? "" : "s"}. Made from stored results by <code>pnpm start report</code>.</p>
-${figures.map((f) => `<figure class="figure" id="${f.name}">${f.svg}<figcaption><b>${escapeHtml(f.name)}.</b> ${escapeHtml(f.caption)}</figcaption></figure>`).join("\n")}
-${skipped.length > 0 ? `<h2>Not drawn</h2><ul>${skipped.map((s) => `<li>${escapeHtml(s)}</li>`).join("")}</ul>` : ""}
-<h2>Aggregate over seeds</h2>${markdownTableToHtml(aggregateMd) || "<p>(a single run)</p>"}
-<h2>Runs</h2>${htmlTable(resultHeader, resultRows)}
-<h2>Config</h2><pre>${escapeHtml(sweepJson)}</pre>
-</body></html>
-`
-    yield* store.writeText(store.join(out, "report.html"), html)
-    const markdown = [
-      `# ${title}`,
-      "",
-      `${runs.length} finished runs in ${groups.length} configurations.`,
-      "",
-      ...figures.flatMap((f) => [`![${f.name}](${f.name}.svg)`, "", `**${f.name}.** ${f.caption}`, ""]),
-      ...(skipped.length > 0 ? ["## Not drawn", "", ...skipped.map((s) => `- ${s}`), ""] : []),
-      "## Aggregate over seeds",
-      "",
-      aggregateMd.split("\n").filter((l) => l.startsWith("|")).join("\n") || "(a single run)",
-      "",
-      "## Runs",
-      "",
-      `| ${resultHeader.join(" | ")} |`,
-      `| ${resultHeader.map(() => "---").join(" | ")} |`,
-      ...resultRows.map((r) => `| ${r.join(" | ")} |`),
-      "",
-      "## Config",
-      "",
-      "```json",
-      sweepJson.trim(),
-      "```",
-      ""
-    ].join("\n")
-    yield* store.writeText(store.join(out, "report.md"), markdown)
+    yield* writeReportDocuments(out, {
+      title: `icl-gd report: ${folder.split("/").pop()}`,
+      intro: `${runs.length} finished run${runs.length === 1 ? "" : "s"} in ${groups.length} configuration${groups.length === 1 ? "" : "s"}. Made from stored results by pnpm start report.`,
+      figures,
+      skipped,
+      sections: [
+        { heading: "Aggregate over seeds", markdown: aggregateMd.split("\n").filter((l) => l.startsWith("|")).join("\n") || "(a single run)" },
+        { heading: "Runs", markdown: markdownTable(resultHeader, resultRows) }
+      ],
+      config: sweepJson
+    })
     return { dir: out, figures, skipped } satisfies Report
   })

@@ -18,7 +18,7 @@ describe("CLI: run", () => {
     for (const line of [
       "training.batchSize: expected a positive integer, got -3",
       'training.learningRate: expected a positive number, got "fast"',
-      'task.family: expected one of "cluster" | "voronoi", got "spiral"',
+      'task.family: expected one of "cluster" | "voronoi" (classification) or "linear-regression" | "gp" (regression), got "spiral"',
       'model.attention: expected one of "linear" | "softmax" | "exp", got "cubic"',
       "evaluation.every: expected a positive integer, got 1.5",
       "bogus: is unexpected"
@@ -63,5 +63,22 @@ describe("CLI: run", () => {
     const again = runCli(["run", file], dir)
     assert.strictEqual(again.status, 0)
     assert.include(again.stdout, "finished earlier; stored results")
+  })
+
+  it("runs the quick regression sweep (1 and 2 layers; TensorFlow.js on an explicitly chosen wasm backend) and reports it", () => {
+    const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "examples", "quick", "regression-layers.json"), "utf8"))
+    const { dir, file } = withConfig({ ...example, output: { dir: "out", progress: false } })
+    const result = runCli(["run", file], dir)
+    assert.strictEqual(result.status, 0, result.stderr)
+    assert.include(result.stdout, "GD++ loss")
+    const folder = join(dir, "out", "regression-layers-quick")
+    const rows = readFileSync(join(folder, "results.csv"), "utf8").trim().split("\n")
+    assert.strictEqual(rows.length, 3)
+    assert.include(rows[0], "gd_plus_plus_loss")
+    const report = runCli(["report", folder], dir)
+    assert.strictEqual(report.status, 0, report.stderr)
+    const markdown = readFileSync(join(folder, "report", "report.md"), "utf8")
+    assert.include(markdown, "## Layers against GD steps")
+    assert.match(markdown, /\| 2 \| linear \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/)
   })
 })

@@ -1,0 +1,146 @@
+/**
+ * The parts every report shares: finding the finished runs of a folder, rendering a figure into its three files, and
+ * writing report.html (figures inline) and report.md from figures and markdown tables.
+ */
+import { Effect, Option } from "effect"
+import type { TopLevelSpec } from "vega-lite"
+import { StoreError } from "../domain/Errors.js"
+import { FigureRenderer } from "../services/FigureRenderer.js"
+import { RunStore } from "../services/RunStore.js"
+
+export interface ReportFigure {
+  readonly name: string
+  readonly caption: string
+  readonly svg: string
+}
+
+export interface Report {
+  readonly dir: string
+  readonly figures: ReadonlyArray<ReportFigure>
+  /** Figures that could not be made from these results, with the reason. */
+  readonly skipped: ReadonlyArray<string>
+}
+
+export interface FinishedRun {
+  readonly id: string
+  readonly seed: number
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly dir: string
+}
+
+/** The finished runs of a sweep folder (manifest.json), or the run that a run folder (summary.json) holds. */
+export const finishedRuns = (folder: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const manifest = Option.getOrUndefined(yield* store.readJson(store.join(folder, "manifest.json"))) as
+      | { runs: Array<{ id: string; seed: number; axes: Record<string, unknown>; state: string }> }
+      | undefined
+    const entries: Array<FinishedRun> =
+      manifest?.runs.filter((r) => r.state === "done").map((r) => ({ id: r.id, seed: r.seed, axes: r.axes, dir: store.join(folder, r.id) })) ??
+      (Option.isSome(yield* store.readJson(store.join(folder, "summary.json"))) ? [{ id: folder.split("/").pop()!, seed: -1, axes: {}, dir: folder }] : [])
+    if (entries.length === 0) {
+      return yield* new StoreError({
+        reason: "ReadFailed",
+        path: folder,
+        detail: "no finished run here: expected a sweep folder (manifest.json) or a run folder (summary.json)"
+      })
+    }
+    return entries
+  })
+
+/** Renders figures into `out` (<name>.vl.json, .svg, .png) and collects them for the documents. */
+export const makeFigureSink = (out: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const renderer = yield* FigureRenderer
+    yield* store.ensureDir(out)
+    const figures: Array<ReportFigure> = []
+    const emit = (name: string, caption: string, spec: TopLevelSpec) =>
+      Effect.gen(function* () {
+        const { svg, png } = yield* renderer.render(spec)
+        yield* store.writeJson(store.join(out, `${name}.vl.json`), spec)
+        yield* store.writeText(store.join(out, `${name}.svg`), svg)
+        yield* store.writeBytes(store.join(out, `${name}.png`), png)
+        figures.push({ name, caption, svg })
+      })
+    return { figures, emit }
+  })
+
+export const escapeHtml = (text: string) => text.replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;")
+
+export const markdownTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string =>
+  [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n")
+
+const htmlTable = (header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>) =>
+  `<table><thead><tr>${header.map((h) => `<th>${escapeHtml(h)}</th>`).join("")}</tr></thead><tbody>${rows
+    .map((r) => `<tr>${r.map((c) => `<td>${escapeHtml(c)}</td>`).join("")}</tr>`)
+    .join("")}</tbody></table>`
+
+/** A section's markdown as HTML: table lines become a table, other lines paragraphs. */
+const sectionHtml = (md: string) => {
+  const blocks: Array<string> = []
+  let table: Array<string> = []
+  const flush = () => {
+    if (table.length >= 2) {
+      const cells = (line: string) => line.split("|").slice(1, -1).map((c) => c.trim().replace(/\*\*(.*)\*\*/, "$1"))
+      blocks.push(htmlTable(cells(table[0]!), table.slice(2).map(cells)))
+    }
+    table = []
+  }
+  for (const line of md.split("\n")) {
+    if (line.startsWith("|")) table.push(line)
+    else {
+      flush()
+      if (line.trim() !== "" && !line.startsWith("#")) blocks.push(`<p>${escapeHtml(line)}</p>`)
+    }
+  }
+  flush()
+  return blocks.join("\n")
+}
+
+export interface ReportDocument {
+  readonly title: string
+  readonly intro: string
+  readonly figures: ReadonlyArray<ReportFigure>
+  readonly skipped: ReadonlyArray<string>
+  /** Markdown sections after the figures: prose and tables. */
+  readonly sections: ReadonlyArray<{ readonly heading: string; readonly markdown: string }>
+  readonly config: string
+}
+
+/** Writes report.html and report.md into `out`. */
+export const writeReportDocuments = (out: string, doc: ReportDocument) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>${escapeHtml(doc.title)}</title>
+<style>body{font-family:DejaVu Sans,Helvetica,Arial,sans-serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
+figure{margin:2em 0}figcaption{font-size:0.9em;color:#444;max-width:900px}table{border-collapse:collapse;font-size:0.85em;margin:1em 0}
+td,th{border:1px solid #ccc;padding:3px 8px;text-align:left}th{background:#f3f3f3}pre{background:#f7f7f7;padding:1em;overflow:auto;font-size:0.8em}
+.figure svg{max-width:100%;height:auto}</style></head><body>
+<h1>${escapeHtml(doc.title)}</h1>
+<p>${escapeHtml(doc.intro)}</p>
+${doc.figures.map((f) => `<figure class="figure" id="${f.name}">${f.svg}<figcaption><b>${escapeHtml(f.name)}.</b> ${escapeHtml(f.caption)}</figcaption></figure>`).join("\n")}
+${doc.skipped.length > 0 ? `<h2>Not drawn</h2><ul>${doc.skipped.map((s) => `<li>${escapeHtml(s)}</li>`).join("")}</ul>` : ""}
+${doc.sections.map((s) => `<h2>${escapeHtml(s.heading)}</h2>${sectionHtml(s.markdown)}`).join("\n")}
+<h2>Config</h2><pre>${escapeHtml(doc.config)}</pre>
+</body></html>
+`
+    yield* store.writeText(store.join(out, "report.html"), html)
+    const markdown = [
+      `# ${doc.title}`,
+      "",
+      doc.intro,
+      "",
+      ...doc.figures.flatMap((f) => [`![${f.name}](${f.name}.svg)`, "", `**${f.name}.** ${f.caption}`, ""]),
+      ...(doc.skipped.length > 0 ? ["## Not drawn", "", ...doc.skipped.map((s) => `- ${s}`), ""] : []),
+      ...doc.sections.flatMap((s) => [`## ${s.heading}`, "", s.markdown.trim(), ""]),
+      "## Config",
+      "",
+      "```json",
+      doc.config.trim(),
+      "```",
+      ""
+    ].join("\n")
+    yield* store.writeText(store.join(out, "report.md"), markdown)
+  })
