@@ -62,47 +62,58 @@ export const clippedCholesky = (a: Float64Array, m: number): Array<number> => {
   for (let i = 0; i < m; i++) largest = Math.max(largest, a[i * m + i]!)
   const threshold = PIVOT_TOLERANCE * largest
   const kept: Array<number> = []
-  for (let k = 0; k < m; k++) {
-    let pivot = a[k * m + k]!
-    for (let j = 0; j < k; j++) pivot -= a[k * m + j]! * a[k * m + j]!
-    if (pivot > threshold) {
-      const root = Math.sqrt(pivot)
-      a[k * m + k] = root
-      for (let i = k + 1; i < m; i++) {
-        let s = a[i * m + k]!
-        for (let j = 0; j < k; j++) s -= a[i * m + j]! * a[k * m + j]!
-        a[i * m + k] = s / root
+  for (let i = 0; i < m; i++) {
+    const ri = i * m
+    for (let j = 0; j <= i; j++) {
+      const rj = j * m
+      let s = a[ri + j]!
+      for (let k = 0; k < j; k++) s -= a[ri + k]! * a[rj + k]!
+      if (j < i) {
+        // A dropped pivot's column stays zero.
+        const pivot = a[rj + j]!
+        a[ri + j] = pivot === 0 ? 0 : s / pivot
+      } else if (s > threshold) {
+        a[ri + i] = Math.sqrt(s)
+        kept.push(i)
+      } else {
+        a[ri + i] = 0
       }
-      kept.push(k)
-    } else {
-      for (let i = k; i < m; i++) a[i * m + k] = 0
     }
-    for (let j = k + 1; j < m; j++) a[k * m + j] = 0
+    for (let j = i + 1; j < m; j++) a[ri + j] = 0
   }
   return kept
 }
 
-/** The Gram matrix κ(p_i·p_j) of `m` points of dimension d stored consecutively from `points[offset]`. */
+/** The Gram matrix κ(p_i·p_j) of `m` points of dimension d stored consecutively in `points`. */
+export const gramOf = (kernel: FunctionKernel, bandwidth: number, points: Float64Array, m: number, d: number): Float64Array => {
+  const gram = new Float64Array(m * m)
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j <= i; j++) {
+      let dot = 0
+      for (let k = 0; k < d; k++) dot += points[i * d + k]! * points[j * d + k]!
+      gram[i * m + j] = dot
+    }
+  }
+  for (let i = 0; i < m; i++) {
+    for (let j = 0; j <= i; j++) {
+      const v = kernelValue(kernel, bandwidth, gram[i * m + j]!)
+      gram[i * m + j] = v
+      gram[j * m + i] = v
+    }
+  }
+  return gram
+}
+
+/** The Gram matrix of `m` points given as (array, offset) pairs. */
 export const gramMatrix = (
   kernel: FunctionKernel,
   bandwidth: number,
   points: ReadonlyArray<{ readonly data: Float64Array; readonly offset: number }>,
   d: number
 ): Float64Array => {
-  const m = points.length
-  const gram = new Float64Array(m * m)
-  for (let i = 0; i < m; i++) {
-    for (let j = 0; j <= i; j++) {
-      let dot = 0
-      const a = points[i]!
-      const b = points[j]!
-      for (let k = 0; k < d; k++) dot += a.data[a.offset + k]! * b.data[b.offset + k]!
-      const v = kernelValue(kernel, bandwidth, dot)
-      gram[i * m + j] = v
-      gram[j * m + i] = v
-    }
-  }
-  return gram
+  const packed = new Float64Array(points.length * d)
+  points.forEach((p, i) => packed.set(p.data.subarray(p.offset, p.offset + d), i * d))
+  return gramOf(kernel, bandwidth, packed, points.length, d)
 }
 
 /**

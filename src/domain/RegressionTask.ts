@@ -8,7 +8,7 @@
  * process with a dot-product kernel (Cheng et al.; see GaussianProcess). Task b at counter a draws only from its own
  * keyed stream, so a task never depends on how a batch is split.
  */
-import { clippedCholesky, gramMatrix } from "./GaussianProcess.js"
+import { clippedCholesky, gramOf } from "./GaussianProcess.js"
 import type { RegressionTaskConfig } from "./RegressionConfig.js"
 import { keyedRng, type Rng, type StreamName } from "./Rng.js"
 
@@ -50,12 +50,14 @@ interface Scratch {
   readonly values: Float64Array
   readonly noise: Float64Array
   readonly w: Float64Array
+  readonly points: Float64Array
 }
 
 const makeScratch = (task: RegressionTaskConfig): Scratch => ({
   values: new Float64Array(task.n + 1),
   noise: new Float64Array(task.n + 1),
-  w: new Float64Array(task.d)
+  w: new Float64Array(task.d),
+  points: new Float64Array((task.n + 1) * task.d)
 })
 
 /** Fills task `index` of `batch` from `rng`. */
@@ -82,10 +84,10 @@ export const sampleRegressionTaskInto = (
       values[i] = v
     }
   } else {
-    const points = Array.from({ length: n + 1 }, (_, i) =>
-      i < n ? { data: batch.x, offset: xOffset + i * d } : { data: batch.query, offset: index * d }
-    )
-    const factor = gramMatrix(task.kernel, task.bandwidth, points, d)
+    const { points } = scratch
+    points.set(batch.x.subarray(xOffset, xOffset + n * d), 0)
+    points.set(batch.query.subarray(index * d, (index + 1) * d), n * d)
+    const factor = gramOf(task.kernel, task.bandwidth, points, n + 1, d)
     clippedCholesky(factor, n + 1)
     const z = new Float64Array(n + 1)
     rng.fillNormals(z, 0, n + 1)
