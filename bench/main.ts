@@ -3,7 +3,8 @@
  *
  * Times a full training step (fresh contexts sampled on the worker threads, forward, backward, Adam) for linear and
  * softmax attention at the issue's settings, the evaluation throughput of the GD references and alignment metrics,
- * and (unless --quick) the wall time and peak memory of the main example runs. When /usr/bin/python3 has torch, the
+ * the regression engines (fused one-layer kernel against TensorFlow.js autodiff), and (unless --quick) the wall time
+ * and peak memory of the main example runs. When /usr/bin/python3 has torch, the
  * PyTorch baseline runs in the same invocation on the same settings. Prints a table; writes .bench/latest.json.
  */
 import { spawnSync } from "node:child_process"
@@ -17,6 +18,12 @@ import { makeFusedKernel } from "../src/domain/FusedKernel.js"
 import { referencePredict } from "../src/domain/GdMath.js"
 import { initWeights, type ModelSpec } from "../src/domain/Model.js"
 import { sampleTasks } from "../src/domain/Task.js"
+import { resolveRegressionConfig } from "../src/domain/RegressionConfig.js"
+import { makeOneLayerKernel } from "../src/domain/RegressionFused.js"
+import { sampleRegressionTasks } from "../src/domain/RegressionTask.js"
+import { regressionLossAndGradients } from "../src/services/RegressionEngine.js"
+import { initRegressionWeights, regressionSpecOf } from "../src/services/RegressionTrainer.js"
+import { TfBackend } from "../src/services/TfBackend.js"
 import { MetricsCollector } from "../src/services/MetricsCollector.js"
 import { trainerSamplingShare } from "../src/services/ModelTrainer.js"
 import { TaskSampler } from "../src/services/TaskSampler.js"
@@ -140,6 +147,40 @@ const exampleRun = (file: string) => {
   return JSON.parse(result.stdout.trim().split("\n").pop()!)
 }
 
+/** Regression models: the fused one-layer engine against TensorFlow.js autodiff on the same batches (gradient only). */
+const REGRESSION_SETTINGS = [
+  { label: "linear-regression d 10 n 10, linear SA", config: { task: { family: "linear-regression" as const }, model: { attention: "linear" as const } }, batch: 2048 },
+  { label: "gp exp d 3 n 20, softmax SA", config: { task: { family: "gp" as const, kernel: "exp" as const, d: 3, n: 20 }, model: { attention: "softmax" as const } }, batch: 512 }
+]
+
+const regressionEngines = Effect.gen(function* () {
+  const { tf, name } = yield* (yield* TfBackend).acquire("auto")
+  return REGRESSION_SETTINGS.flatMap(({ label, config, batch }) => {
+    const resolved = resolveRegressionConfig(config)
+    const batches = Array.from({ length: 4 }, (_, i) => sampleRegressionTasks(resolved.task, 0, "train", i + 1, batch))
+    const started = performance.now()
+    for (let i = 0; i < 10; i++) sampleRegressionTasks(resolved.task, 0, "train", i + 10, batch)
+    const sampleMs = (performance.now() - started) / 10
+    return [1, 3].map((layers) => {
+      const spec = regressionSpecOf({ ...resolved, model: { ...resolved.model, layers } })
+      const values = initRegressionWeights(spec, 0, 0.02)
+      const grads = new Float64Array(values.length)
+      const time = (compute: (b: (typeof batches)[number]) => number, steps: number) => {
+        for (let i = 0; i < 3; i++) compute(batches[i % 4]!)
+        const runs = Array.from({ length: REPETITIONS }, () => {
+          const t = performance.now()
+          for (let i = 0; i < steps; i++) compute(batches[i % 4]!)
+          return (performance.now() - t) / steps
+        })
+        return median(runs)
+      }
+      const fused = layers === 1 ? time((b) => makeOneLayerKernel(spec, resolved.task.n)(values, b, grads), 10) : null
+      const tfjs = time((b) => regressionLossAndGradients(tf, spec, values, b, grads), layers === 1 ? 5 : 2)
+      return { label, layers, batch, sampleMs, fusedMs: fused, tfjsMs: tfjs, backend: name }
+    })
+  })
+})
+
 const main = Effect.gen(function* () {
   const hasTorch = torchAvailable()
   const rows = []
@@ -149,11 +190,14 @@ const main = Effect.gen(function* () {
     rows.push({ ...s, ...ours, torchMsPerStep: torch, speedup: torch === null ? null : torch / ours.msPerStep })
   }
   const evaluation = yield* evaluationThroughput
-  const examples = quick ? [] : ["examples/linear-main.json", "examples/softmax-main.json"].map(exampleRun)
-  return { rows, evaluation, examples, hasTorch, benchPeakRssMb: process.resourceUsage().maxRSS / 1024 }
+  const regression = yield* regressionEngines
+  const examples = quick ? [] : ["examples/linear-main.json", "examples/softmax-main.json", "examples/regression-main.json"].map(exampleRun)
+  return { rows, evaluation, regression, examples, hasTorch, benchPeakRssMb: process.resourceUsage().maxRSS / 1024 }
 })
 
-const report = await Effect.runPromise(main.pipe(Effect.provide(MetricsCollector.Default), Effect.provide(TaskSampler.Default)))
+const report = await Effect.runPromise(
+  main.pipe(Effect.provide(MetricsCollector.Default), Effect.provide(TaskSampler.Default), Effect.provide(TfBackend.Default))
+)
 const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits))
 const lines = [
   `training step (fused engine, ${defaults.runtime.samplerThreads} sampler thread(s) with the training thread sampling its share; median of ${REPETITIONS} × ${STEPS_PER_REPETITION} steps after ${WARMUP_STEPS} warm-up)`,
@@ -164,6 +208,12 @@ const lines = [
   ),
   report.hasTorch ? "" : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
   `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
+  `regression gradient step (median of ${REPETITIONS}; sampling not included; TensorFlow.js on ${report.regression[0]?.backend ?? "—"})`,
+  "setting                                   layers   batch   sample ms   fused ms   tfjs ms   fused speed-up",
+  ...report.regression.map(
+    (r) =>
+      `${r.label.padEnd(41)} ${String(r.layers).padStart(6)} ${String(r.batch).padStart(7)} ${fmt(r.sampleMs).padStart(11)} ${fmt(r.fusedMs).padStart(10)} ${fmt(r.tfjsMs).padStart(9)}   ${r.fusedMs === null ? "— (one layer only)" : `${fmt(r.tfjsMs / r.fusedMs, 1)}×`}`
+  ),
   ...report.examples.map(
     (e) =>
       `example ${e.config}: ${fmt(e.wallSeconds, 1)} s wall (references ${fmt(e.phaseSeconds.references, 1)} s, training ${fmt(e.phaseSeconds.training, 1)} s, evaluation ${fmt(e.phaseSeconds.evaluation, 1)} s, checkpoints ${fmt(e.phaseSeconds.checkpoints, 3)} s = ${fmt((100 * e.phaseSeconds.checkpoints) / e.wallSeconds, 3)}%), ${e.engine.engine} engine, peak RSS ${fmt(e.peakRssMb, 0)} MB, final loss ${fmt(e.finalLoss, 4)}`

@@ -53,7 +53,7 @@ export const formatRegressionResult = (result: RunOutcome<RegressionSummary>): s
     `  alignment (extr.) model cos ${fixed(f.alignment.extracted.modelCos)}   preds diff ${fixed(f.alignment.extracted.predsDiff)}   loss at extracted ${fixed(f.extracted.loss)}`,
     `  alignment (Bayes) model cos ${fixed(f.alignment.bayes.modelCos)}   preds diff ${fixed(f.alignment.bayes.predsDiff)}`,
     `  learned steps     ${layers.map((l) => `s·η ${fixed(l.effectiveEta, 3)} (s ${fixed(l.scale, 3)}, γ ${fixed(l.gamma, 3)}, off-form ${fixed(l.offConstruction, 3)})`).join("; ")}`,
-    `  GD* parameters    ${Object.entries(refs["gd"]?.parameters ?? {}).map(([k, v]) => `${k} ${typeof v === "number" ? fixed(v, 3) : v.map((x) => fixed(x, 3)).join(", ")}`).join("   ")}`,
+    `  GD* parameters    ${Object.entries(refs["gd"]?.parameters ?? {}).map(([k, v]) => `${k} ${typeof v === "number" ? (Number.isInteger(v) ? String(v) : fixed(v, 3)) : v.map((x) => fixed(x, 3)).join(", ")}`).join("   ")}`,
     `  interpolation     ${summary.interpolation.map((p) => `α=${p.alpha.toFixed(1)}: ${fixed(p.loss)}`).join("  ")}`
   ]
   return lines.join("\n")
