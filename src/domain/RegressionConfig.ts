@@ -61,6 +61,12 @@ export const RegressionModelConfig = Schema.Struct({
   layers: PositiveInt,
   /** One layer's weights applied `layers` times. */
   recurrent: Bool,
+  /**
+   * "full": every entry of A and P is trained. "kernel": A reads the inputs only (A = [[A_xx, 0], [0, 0]]) and P writes
+   * the label slot from the label only (P = [[0, 0], [0, p]]), the form of functional GD with a learned input metric
+   * (Cheng et al.'s parametrisation). It keeps deep exp attention from feeding labels into exponents.
+   */
+  form: oneOf("full", "kernel"),
   initScale: PositiveNumber,
   engine: EngineChoice,
   backend: BackendChoice
@@ -77,6 +83,8 @@ export const RegressionReferencesConfig = Schema.Struct({
   scale: LogRange,
   /** Adam iterations fitting GD++'s (γ_k, η_k) on the grid-search set (linear-regression tasks, 2+ layers). */
   gdPlusPlusIterations: PositiveInt,
+  /** Tasks of the grid-search set (the first ones) that the GD++ fit uses: it is full-batch autodiff through K layers. */
+  gdPlusPlusTasks: PositiveInt,
   /** Points α ∈ [0, 1] of the interpolation (1 − α)·trained + α·constructed weights. */
   interpolationPoints: PositiveInt
 })
@@ -100,7 +108,7 @@ export const regressionDefaults: RegressionConfig = {
   name: "regression",
   seed: 0,
   task: { family: "linear-regression", d: 10, n: 10, inputs: "auto", kernel: "linear", bandwidth: 1, noise: 0 },
-  model: { attention: "linear", layers: 1, recurrent: false, initScale: 0.02, engine: "auto", backend: "auto" },
+  model: { attention: "linear", layers: 1, recurrent: false, form: "full", initScale: 0.02, engine: "auto", backend: "auto" },
   training: {
     optimizer: "adam",
     learningRate: 1e-3,
@@ -117,6 +125,7 @@ export const regressionDefaults: RegressionConfig = {
     eta: { min: 1e-3, max: 1e3, count: 61 },
     scale: { min: 0.01, max: 100, count: 41 },
     gdPlusPlusIterations: 400,
+    gdPlusPlusTasks: 1000,
     interpolationPoints: 11
   },
   output: { dir: "runs", perContext: true, progress: true },

@@ -22,6 +22,8 @@ export interface RegressionSpec {
   /** K, the number of layers applied. */
   readonly depth: number
   readonly recurrent: boolean
+  /** Which weights are trained (RegressionConfig's model.form); absent means "full". */
+  readonly form?: "full" | "kernel"
 }
 
 export const tokenDim = (spec: Pick<RegressionSpec, "d">): number => spec.d + 1
@@ -29,6 +31,23 @@ export const distinctLayers = (spec: Pick<RegressionSpec, "depth" | "recurrent">
 export const parameterCount = (spec: RegressionSpec): number => distinctLayers(spec) * 2 * tokenDim(spec) ** 2
 /** Offset of layer k's A in the parameter vector (P follows at + D²). */
 export const layerOffset = (spec: RegressionSpec, k: number): number => (spec.recurrent ? 0 : k) * 2 * tokenDim(spec) ** 2
+
+/**
+ * 1 for a trained weight, 0 for one that the form keeps at zero: under "kernel", A's input block and P's label entry.
+ * Null when every weight is trained.
+ */
+export const trainableMask = (spec: RegressionSpec): Float64Array | null => {
+  if (spec.form !== "kernel") return null
+  const D = tokenDim(spec)
+  const { d } = spec
+  const mask = new Float64Array(parameterCount(spec))
+  for (let l = 0; l < distinctLayers(spec); l++) {
+    const base = l * 2 * D * D
+    for (let r = 0; r < d; r++) for (let c = 0; c < d; c++) mask[base + r * D + c] = 1
+    mask[base + D * D + d * D + d] = 1
+  }
+  return mask
+}
 
 /** Predictions ŷ and, optionally, sensitivities ∂ŷ/∂x_q ([B, d]) for every task of a batch. */
 export interface Predictions {

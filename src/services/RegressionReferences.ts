@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { canonicalJson } from "../domain/Config.js"
 import { fitKernelGd, type KernelGdFit } from "../domain/KernelGd.js"
 import type { RegressionActivation, RegressionConfig, RegressionTaskConfig } from "../domain/RegressionConfig.js"
-import { type RegressionBatch, sampleRegressionTasks } from "../domain/RegressionTask.js"
+import { headOfBatch, type RegressionBatch, sampleRegressionTasks } from "../domain/RegressionTask.js"
 import type { StreamName } from "../domain/Rng.js"
 import { RegressionTrainer } from "./RegressionTrainer.js"
 
@@ -61,7 +61,7 @@ export class RegressionReferences extends Effect.Service<RegressionReferences>()
         const { references } = config
         const key = canonicalJson({
           task: config.task,
-          grid: [references.gridSize, references.gridSeed, references.eta, references.gdPlusPlusIterations],
+          grid: [references.gridSize, references.gridSeed, references.eta, references.gdPlusPlusIterations, references.gdPlusPlusTasks],
           steps: config.model.layers,
           backend: config.model.backend
         })
@@ -69,7 +69,7 @@ export class RegressionReferences extends Effect.Service<RegressionReferences>()
         if (cached !== undefined) return cached
         const start = yield* kernelGd(config, "linear")
         const grid = yield* gridSet(config)
-        const fit = yield* trainer.gdPlusPlus(config, grid, start.eta, references.gdPlusPlusIterations)
+        const fit = yield* trainer.gdPlusPlus(config, headOfBatch(grid, references.gdPlusPlusTasks), start.eta, references.gdPlusPlusIterations)
         plusPlus.set(key, fit)
         return fit as GdPlusPlusFit
       })

@@ -7,7 +7,7 @@ import { Effect } from "effect"
 import { initVectorAdam, vectorAdamStep, type VectorAdamState } from "../domain/Adam.js"
 import type { BackendUnavailable } from "../domain/Errors.js"
 import type { RegressionConfig } from "../domain/RegressionConfig.js"
-import { parameterCount, type RegressionSpec } from "../domain/RegressionModel.js"
+import { parameterCount, type RegressionSpec, trainableMask } from "../domain/RegressionModel.js"
 import type { RegressionBatch } from "../domain/RegressionTask.js"
 import { keyedRng } from "../domain/Rng.js"
 import type { EngineChoice } from "../domain/Config.js"
@@ -20,14 +20,16 @@ export const regressionSpecOf = (config: Pick<RegressionConfig, "model" | "task"
   activation: config.model.attention,
   d: config.task.d,
   depth: config.model.layers,
-  recurrent: config.model.recurrent
+  recurrent: config.model.recurrent,
+  form: config.model.form
 })
 
-/** Every weight N(0, initScale²), from the run's own initialisation stream. */
+/** Every trained weight N(0, initScale²), from the run's own initialisation stream; the others 0. */
 export const initRegressionWeights = (spec: RegressionSpec, seed: number, initScale: number): Float64Array => {
   const values = new Float64Array(parameterCount(spec))
   keyedRng(seed, "init", 0, 1).fillNormals(values, 0, values.length)
-  for (let i = 0; i < values.length; i++) values[i]! *= initScale
+  const mask = trainableMask(spec)
+  for (let i = 0; i < values.length; i++) values[i]! *= mask === null ? initScale : initScale * mask[i]!
   return values
 }
 
@@ -61,16 +63,23 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
         const values = initial.slice()
         const optimizer = initVectorAdam(values.length)
         const grads = new Float64Array(values.length)
-        let compute: (batch: RegressionBatch) => number
+        let gradient: (batch: RegressionBatch) => number
         let engine: EngineInfo
         if (resolveRegressionEngine(config.model.engine, spec) === "fused") {
           const kernel = makeOneLayerKernel(spec, config.task.n)
-          compute = (batch) => kernel(values, batch, grads)
+          gradient = (batch) => kernel(values, batch, grads)
           engine = { engine: "fused", backend: null, precision: "float64" }
         } else {
           const { tf, name } = yield* backends.acquire(config.model.backend)
-          compute = (batch) => regressionLossAndGradients(tf, spec, values, batch, grads)
+          gradient = (batch) => regressionLossAndGradients(tf, spec, values, batch, grads)
           engine = { engine: "tfjs", backend: name, precision: "float32" }
+        }
+        // Weights outside the form get no gradient, so Adam never moves them from 0.
+        const mask = trainableMask(spec)
+        const compute = (batch: RegressionBatch) => {
+          const loss = gradient(batch)
+          if (mask !== null) for (let i = 0; i < grads.length; i++) grads[i]! *= mask[i]!
+          return loss
         }
         return {
           spec,

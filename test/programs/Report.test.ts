@@ -97,8 +97,8 @@ describe("report", () => {
         const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
         assert.include(markdown, "## Function kernel × attention activation")
         // One row per function kernel, with the best activation marked and the verdict on the matching one.
-        assert.match(markdown, /\| relu \| [^\n]+ \| (relu|exp|softmax) \| (yes|no \(relu ranks [23] of 3\)) \|/)
-        assert.match(markdown, /\| exp \| [^\n]+ \| (relu|exp|softmax) \| (yes|no \(exp ranks [23] of 3\)) \|/)
+        assert.match(markdown, /\| relu \| [^\n]+ \| (relu|exp|softmax) \| (yes|no \(relu ranks [23] of 3\)) \| (relu \(matches\)|exp \(does not match\)) \|/)
+        assert.match(markdown, /\| exp \| [^\n]+ \| (relu|exp|softmax) \| (yes|no \(exp ranks [23] of 3\)) \| (exp \(matches\)|relu \(does not match\)) \|/)
         assert.include(markdown, "| function kernel | FGD relu | FGD exp | FGD softmax | best | Bayes |")
         assert.include(readFileSync(join(report.dir, "report.html"), "utf8"), "<h2>Function kernel × attention activation</h2>")
       }).pipe(Effect.provide(QuietServicesLive)),

@@ -2,7 +2,7 @@ import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { type RegressionActivation, type RegressionConfig, regressionDefaults } from "../../src/domain/RegressionConfig.js"
 import { makeOneLayerKernel } from "../../src/domain/RegressionFused.js"
-import { predictBatch, type RegressionSpec, squaredLoss } from "../../src/domain/RegressionModel.js"
+import { predictBatch, type RegressionSpec, squaredLoss, trainableMask } from "../../src/domain/RegressionModel.js"
 import { sampleRegressionTasks } from "../../src/domain/RegressionTask.js"
 import { regressionLossAndGradients, tfjsPredictions } from "../../src/services/RegressionEngine.js"
 import { initRegressionWeights, RegressionTrainer, resolveRegressionEngine } from "../../src/services/RegressionTrainer.js"
@@ -62,6 +62,31 @@ layer(Layer.merge(RegressionTrainer.Default, TfBackend.Default))("TensorFlow.js 
           return (up - down) / (2 * h)
         })
         assert.isBelow(relativeError(grads, numeric), FLOAT32_VS_DIFFERENCES, `${activation}, two layers`)
+      }
+    })
+  )
+
+  it.effect("the kernel form trains only A_xx and P_yy, on either engine, and keeps deep exp attention finite", () =>
+    Effect.gen(function* () {
+      const trainer = yield* RegressionTrainer
+      for (const layers of [1, 3]) {
+        const config: RegressionConfig = {
+          ...regressionDefaults,
+          task,
+          model: { ...regressionDefaults.model, attention: "exp", layers, form: "kernel" },
+          training: { ...regressionDefaults.training, learningRate: 0.01, batchSize: 64, steps: 40 }
+        }
+        const session = yield* trainer.open(config)
+        const mask = trainableMask(session.spec)!
+        let last = Number.NaN
+        for (let step = 1; step <= 40; step++) last = session.stepNow(sampleRegressionTasks(task, 0, "train", step, 64))
+        assert.isTrue(Number.isFinite(last))
+        session.values.forEach((v, i) => {
+          if (mask[i] === 0) assert.strictEqual(v, 0, `weight ${i} is outside the form`)
+          else assert.notStrictEqual(v, session.initial[i], `weight ${i} is trained`)
+        })
+        // Per layer: the 9 entries of A_xx (d = 3) and P_yy.
+        assert.strictEqual(mask.reduce((s, m) => s + m, 0), 10 * layers)
       }
     })
   )
