@@ -12,7 +12,6 @@
  */
 import { Effect, Option } from "effect"
 import { decodeChecked, encodeChecked } from "../domain/Checkpoint.js"
-import { TrainingDiverged } from "../domain/Errors.js"
 import { evaluationSteps } from "../domain/EvaluationSchedule.js"
 import { type KernelGdFit, posteriorMean, scaleMatters } from "../domain/KernelGd.js"
 import type { RegressionActivation, RegressionConfig } from "../domain/RegressionConfig.js"
@@ -30,12 +29,12 @@ import {
   tokenDim
 } from "../domain/RegressionModel.js"
 import { type RegressionBatch, sampleRegressionTasks } from "../domain/RegressionTask.js"
-import { makeProgress } from "../services/Logging.js"
 import type { EngineInfo } from "../services/ModelTrainer.js"
 import { RegressionReferences } from "../services/RegressionReferences.js"
 import { RegressionTrainer } from "../services/RegressionTrainer.js"
 import { RunStore } from "../services/RunStore.js"
-import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome, writeCheckpoint } from "./RunFolder.js"
+import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome } from "./RunFolder.js"
+import { type BatchSource, type LoopPosition, makePhaseClock, trainingLoop, writeRunRecord } from "./TrainingLoop.js"
 
 export interface ExtractedLayer extends StepParameters {
   /** s·η: the step size of plain GD for linear attention (only the product matters for linear and ReLU). */
@@ -89,14 +88,9 @@ export type RegressionRunResult = RunOutcome<RegressionSummary>
 
 const ACTIVATIONS: ReadonlyArray<RegressionActivation> = ["linear", "relu", "exp", "softmax"]
 
-interface RegressionCheckpoint {
-  readonly step: number
+interface RegressionCheckpoint extends LoopPosition {
   readonly values: Float64Array
   readonly optimizer: { readonly step: number; readonly m: Float64Array; readonly v: Float64Array }
-  readonly rows: ReadonlyArray<string>
-  readonly lossSum: number
-  readonly lossCount: number
-  readonly clock: Readonly<Record<"references" | "training" | "evaluation" | "checkpoints", number>>
 }
 
 const encodeState = (state: RegressionCheckpoint): string =>
@@ -173,6 +167,13 @@ const perContextCsv = (set: RegressionBatch, model: Predictions, gd: Predictions
   return `${lines.join("\n")}\n`
 }
 
+/** Training batches sampled on the training thread as they are needed (regression tasks are cheap to draw). */
+const inlineBatches = (config: RegressionConfig, first: number): BatchSource<RegressionBatch> => {
+  let next = first
+  const draw = () => sampleRegressionTasks(config.task, config.seed, "train", next++, config.training.batchSize)
+  return { poll: draw, next: Effect.sync(draw), release: () => Effect.void }
+}
+
 /** Trains one regression run to its end; a finished run is returned as stored, a partial one resumes. */
 export const regressionRun = (config: RegressionConfig, options: RunFolderOptions = {}) =>
   inRunFolder(config, options, (runId, file) => executeRegressionRun(config, runId, file))
@@ -183,17 +184,8 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
     const trainer = yield* RegressionTrainer
     const references = yield* RegressionReferences
     const startedAt = new Date()
-    const clock = { references: 0, training: 0, evaluation: 0, checkpoints: 0 }
-    const timed = <A, E, R>(phase: keyof typeof clock, effect: Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => {
-        const t0 = performance.now()
-        return Effect.ensuring(
-          effect,
-          Effect.sync(() => {
-            clock[phase] += (performance.now() - t0) / 1000
-          })
-        )
-      })
+    const phases = makePhaseClock()
+    const { clock, timed } = phases
 
     const session = yield* trainer.open(config)
     const { spec } = session
@@ -297,82 +289,26 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
         })
       )
 
-    const schedule = new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints))
-    let rows: Array<string> = []
-    let lossSum = 0
-    let lossCount = 0
-    let done = 0
-    let last: { readonly point: RegressionPoint; readonly model: Predictions } | undefined
-    if (Option.isSome(checkpoint)) {
-      const state = checkpoint.value
-      session.restore(state.values, state.optimizer)
-      rows = [...state.rows]
-      lossSum = state.lossSum
-      lossCount = state.lossCount
-      done = state.step
-      clock.training += state.clock.training
-      clock.evaluation += state.clock.evaluation
-      clock.checkpoints += state.clock.checkpoints ?? 0
-    } else {
-      last = yield* evaluateAt(0, null)
-      rows.push(JSON.stringify(last.point))
-    }
-    const writeMetrics = () => store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
-    yield* writeMetrics()
-    const snapshot = (): RegressionCheckpoint => ({
-      step: done,
-      values: session.values,
-      optimizer: session.optimizer,
-      rows,
-      lossSum,
-      lossCount,
-      clock: { ...clock }
+    if (Option.isSome(checkpoint)) session.restore(checkpoint.value.values, checkpoint.value.optimizer)
+    const { rows, last } = yield* trainingLoop({
+      runId,
+      file,
+      steps: config.training.steps,
+      schedule: new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints)),
+      checkpointEvery: config.runtime.checkpointEvery,
+      progress: config.output.progress,
+      phases,
+      resumed: checkpoint,
+      batches: (first) => Effect.sync(() => inlineBatches(config, first)),
+      step: session.stepNow,
+      evaluate: evaluateAt,
+      logEvaluation: (step, trainLoss, { point }) =>
+        Effect.logDebug("evaluation").pipe(
+          Effect.annotateLogs({ step, trainLoss, evalLoss: point.model.loss, modelCos: point.alignment.gridOptimum.modelCos })
+        ),
+      checkpoint: (position) => encodeState({ ...position, values: session.values, optimizer: session.optimizer }),
+      yieldEvery: 16
     })
-
-    const progress = makeProgress(runId, config.training.steps, config.output.progress)
-    const training = Effect.gen(function* () {
-      for (let step = done + 1; step <= config.training.steps; step++) {
-        if (step % 16 === 0) yield* Effect.yieldNow()
-        const started = performance.now()
-        const batch = sampleRegressionTasks(config.task, config.seed, "train", step, config.training.batchSize)
-        const loss = session.stepNow(batch)
-        clock.training += (performance.now() - started) / 1000
-        if (!Number.isFinite(loss)) return yield* new TrainingDiverged({ step, loss })
-        done = step
-        lossSum += loss
-        lossCount += 1
-        progress.update(step, `loss ${loss.toFixed(4)}`)
-        if (schedule.has(step)) {
-          const trainLoss = lossSum / lossCount
-          lossSum = 0
-          lossCount = 0
-          last = yield* evaluateAt(step, trainLoss)
-          rows.push(JSON.stringify(last.point))
-          yield* writeMetrics()
-          yield* Effect.logDebug("evaluation").pipe(
-            Effect.annotateLogs({
-              step,
-              trainLoss,
-              evalLoss: last.point.model.loss,
-              modelCos: last.point.alignment.gridOptimum.modelCos
-            })
-          )
-        }
-        if (step % config.runtime.checkpointEvery === 0 || step === config.training.steps) {
-          yield* timed("checkpoints", writeCheckpoint(file, encodeState(snapshot())))
-        }
-      }
-    })
-    yield* training.pipe(
-      Effect.onInterrupt(() =>
-        Effect.gen(function* () {
-          progress.done()
-          if (done > 0) yield* writeCheckpoint(file, encodeState(snapshot()))
-          yield* Effect.logInfo(`interrupted at step ${done}; rerun the same command to continue`)
-        }).pipe(Effect.orDie)
-      ),
-      Effect.ensuring(Effect.sync(() => progress.done()))
-    )
 
     const finalEvaluation = last ?? (yield* evaluateAt(config.training.steps, null))
     const final = JSON.parse(rows[rows.length - 1]!) as RegressionPoint
@@ -412,17 +348,12 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       references: referenceSummaries,
       interpolation
     }
-    const finishedAt = new Date()
-    yield* store.writeJson(file("run.json"), {
+    const wallSeconds = yield* writeRunRecord(file, {
       runId,
-      status: "finished",
       engine: session.engine,
-      node: process.version,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      startedAt,
       resumedFromStep: Option.isSome(checkpoint) ? checkpoint.value.step : null,
-      phaseSeconds: clock
+      clock
     })
     yield* store.writeJson(file("summary.json"), summary)
     yield* Effect.logInfo("run finished").pipe(
@@ -430,7 +361,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
         evalLoss: final.model.loss,
         referenceLoss: referenceSummaries["gd"]!.loss,
         modelCos: final.alignment.gridOptimum.modelCos,
-        wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000
+        wallSeconds
       })
     )
     return summary

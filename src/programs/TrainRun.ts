@@ -12,9 +12,8 @@
  *   checkpoint.json   the last checkpoint (and checkpoint.prev.json, the one before), to resume an interrupted run
  */
 import { Effect, Option } from "effect"
-import { type CheckpointState, decodeCheckpoint, encodeCheckpoint } from "../domain/Checkpoint.js"
+import { decodeCheckpoint, encodeCheckpoint } from "../domain/Checkpoint.js"
 import type { ExperimentConfig } from "../domain/Config.js"
-import { TrainingDiverged } from "../domain/Errors.js"
 import { evaluationSteps } from "../domain/EvaluationSchedule.js"
 import { referenceShapeOf } from "../domain/Extraction.js"
 import type { ReferenceKind, ReferenceShape } from "../domain/GdMath.js"
@@ -22,10 +21,8 @@ import type { GridResult } from "../domain/GridSearch.js"
 import type { Performance } from "../domain/Metrics.js"
 import type { Weights } from "../domain/Model.js"
 import { GdReference } from "../services/GdReference.js"
-import { makeProgress } from "../services/Logging.js"
 import {
   type BasinOptima,
-  type Evaluation,
   type EvaluationPoint,
   MetricsCollector,
   type Scored
@@ -33,7 +30,8 @@ import {
 import { type EngineInfo, ModelTrainer, trainerSamplingShare } from "../services/ModelTrainer.js"
 import { RunStore } from "../services/RunStore.js"
 import { TaskSampler } from "../services/TaskSampler.js"
-import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome, writeCheckpoint } from "./RunFolder.js"
+import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome } from "./RunFolder.js"
+import { makePhaseClock, trainingLoop, writeRunRecord } from "./TrainingLoop.js"
 
 export interface ReferenceSummary {
   readonly kind: ReferenceKind
@@ -109,17 +107,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     const references = yield* GdReference
     const metrics = yield* MetricsCollector
     const startedAt = new Date()
-    const clock = { references: 0, training: 0, evaluation: 0, checkpoints: 0 }
-    const timed = <A, E, R>(phase: keyof typeof clock, effect: Effect.Effect<A, E, R>) =>
-      Effect.suspend(() => {
-        const t0 = performance.now()
-        return Effect.ensuring(
-          effect,
-          Effect.sync(() => {
-            clock[phase] += (performance.now() - t0) / 1000
-          })
-        )
-      })
+    const phases = makePhaseClock()
+    const { clock, timed } = phases
 
     const session = yield* trainer.open(config)
     const { spec } = session
@@ -197,99 +186,41 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           basinOptima
         })
       )
-    const schedule = new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints))
-    // Training state: what a checkpoint holds.
-    let rows: Array<string> = []
-    let lossSum = 0
-    let lossCount = 0
-    let done = 0
-    let lastEvaluation: Evaluation | undefined
-    if (Option.isSome(checkpoint)) {
-      const state = checkpoint.value
-      session.restore(state.weights, state.optimizer)
-      rows = [...state.rows]
-      lossSum = state.lossSum
-      lossCount = state.lossCount
-      done = state.step
-      clock.training += state.clock.training
-      clock.evaluation += state.clock.evaluation
-      clock.checkpoints += state.clock.checkpoints ?? 0
-    } else {
-      lastEvaluation = yield* evaluateAt(0, null)
-      rows.push(JSON.stringify(lastEvaluation.point))
-    }
-    const writeMetrics = () => store.writeText(file("metrics.jsonl"), `${rows.join("\n")}\n`)
-    // Rows past the checkpoint (written before an interruption) are dropped: they will be computed again.
-    yield* writeMetrics()
-    const snapshot = (): CheckpointState => ({
-      step: done,
-      weights: session.weights,
-      optimizer: session.optimizer,
-      rows,
-      lossSum,
-      lossCount,
-      clock: { ...clock }
+    if (Option.isSome(checkpoint)) session.restore(checkpoint.value.weights, checkpoint.value.optimizer)
+    const { rows, last: lastEvaluation } = yield* trainingLoop({
+      runId,
+      file,
+      steps: config.training.steps,
+      schedule: new Set(evaluationSteps(config.training.steps, config.evaluation.every, config.evaluation.logSpacedPoints)),
+      checkpointEvery: config.runtime.checkpointEvery,
+      progress: config.output.progress,
+      phases,
+      resumed: checkpoint,
+      batches: (first) =>
+        sampler.stream(
+          config.task,
+          config.seed,
+          config.training.batchSize,
+          first,
+          config.training.steps,
+          config.runtime.samplerThreads,
+          trainerSamplingShare(session.engine.engine, spec)
+        ),
+      step: session.stepNow,
+      evaluate: evaluateAt,
+      logEvaluation: (step, trainLoss, { point }) =>
+        Effect.logDebug("evaluation").pipe(
+          Effect.annotateLogs({
+            step,
+            trainLoss,
+            evalLoss: point.model.loss,
+            referenceLoss: point.reference.atExtracted.loss,
+            modelCos: point.alignment.atExtracted.modelCos
+          })
+        ),
+      checkpoint: (position) => encodeCheckpoint({ ...position, weights: session.weights, optimizer: session.optimizer }),
+      yieldEvery: 64
     })
-
-    const progress = makeProgress(runId, config.training.steps, config.output.progress)
-    const training = Effect.gen(function* () {
-      const batches = yield* sampler.stream(
-        config.task,
-        config.seed,
-        config.training.batchSize,
-        done + 1,
-        config.training.steps,
-        config.runtime.samplerThreads,
-        trainerSamplingShare(session.engine.engine, spec)
-      )
-      for (let step = done + 1; step <= config.training.steps; step++) {
-        // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and
-        // every few steps so that an interrupt is never held up for long.
-        if (step % 64 === 0) yield* Effect.yieldNow()
-        const started = performance.now()
-        const batch = batches.poll() ?? (yield* batches.next)
-        const loss = session.stepNow(batch)
-        yield* batches.release(batch)
-        clock.training += (performance.now() - started) / 1000
-        if (!Number.isFinite(loss)) return yield* new TrainingDiverged({ step, loss })
-        done = step
-        lossSum += loss
-        lossCount += 1
-        progress.update(step, `loss ${loss.toFixed(4)}`)
-        if (schedule.has(step)) {
-          const trainLoss = lossSum / lossCount
-          lossSum = 0
-          lossCount = 0
-          lastEvaluation = yield* evaluateAt(step, trainLoss)
-          rows.push(JSON.stringify(lastEvaluation.point))
-          yield* writeMetrics()
-          const { point } = lastEvaluation
-          yield* Effect.logDebug("evaluation").pipe(
-            Effect.annotateLogs({
-              step,
-              trainLoss,
-              evalLoss: point.model.loss,
-              referenceLoss: point.reference.atExtracted.loss,
-              modelCos: point.alignment.atExtracted.modelCos
-            })
-          )
-        }
-        if (step % config.runtime.checkpointEvery === 0 || step === config.training.steps) {
-          yield* timed("checkpoints", writeCheckpoint(file, encodeCheckpoint(snapshot())))
-        }
-      }
-    })
-    // An interrupt (Ctrl-C, SIGTERM) lands between steps: the state is consistent, so it is saved before stopping.
-    yield* training.pipe(
-      Effect.onInterrupt(() =>
-        Effect.gen(function* () {
-          progress.done()
-          if (done > 0) yield* writeCheckpoint(file, encodeCheckpoint(snapshot()))
-          yield* Effect.logInfo(`interrupted at step ${done}; rerun the same command to continue`)
-        }).pipe(Effect.orDie)
-      ),
-      Effect.ensuring(Effect.sync(() => progress.done()))
-    )
 
     // A run resumed from its final checkpoint has not evaluated in this process: the last row is recomputed.
     const last = lastEvaluation ?? (yield* evaluateAt(config.training.steps, null))
@@ -319,17 +250,12 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       final,
       references: referenceSummaries
     }
-    const finishedAt = new Date()
-    yield* store.writeJson(file("run.json"), {
+    const wallSeconds = yield* writeRunRecord(file, {
       runId,
-      status: "finished",
       engine: session.engine,
-      node: process.version,
-      startedAt: startedAt.toISOString(),
-      finishedAt: finishedAt.toISOString(),
-      wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000,
+      startedAt,
       resumedFromStep: Option.isSome(checkpoint) ? checkpoint.value.step : null,
-      phaseSeconds: clock
+      clock
     })
     // summary.json is written last: its presence marks the run as finished.
     yield* store.writeJson(file("summary.json"), summary)
@@ -339,7 +265,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
         referenceLoss: final.reference.atGridOptimum.loss,
         modelCos: final.alignment.atExtracted.modelCos,
         ...(final.extracted.solution ? { solution: final.extracted.solution } : {}),
-        wallSeconds: (finishedAt.getTime() - startedAt.getTime()) / 1000
+        wallSeconds
       })
     )
     return summary

@@ -1,0 +1,185 @@
+/**
+ * The training loop every kind of run shares: Adam steps on fresh batches, evaluation points on a schedule (rows of
+ * metrics.jsonl), checkpoints every `checkpointEvery` steps and on an interrupt, progress, and the wall-time clock per
+ * phase. What a step, an evaluation point and a checkpoint are is the caller's.
+ */
+import { Effect, Option } from "effect"
+import { TrainingDiverged } from "../domain/Errors.js"
+import { makeProgress } from "../services/Logging.js"
+import type { EngineInfo } from "../services/ModelTrainer.js"
+import { RunStore } from "../services/RunStore.js"
+import { writeCheckpoint } from "./RunFolder.js"
+
+export interface PhaseSeconds {
+  references: number
+  training: number
+  evaluation: number
+  checkpoints: number
+}
+
+/** Seconds spent per phase, and a combinator that adds an effect's wall time to a phase. */
+export const makePhaseClock = () => {
+  const clock: PhaseSeconds = { references: 0, training: 0, evaluation: 0, checkpoints: 0 }
+  const timed = <A, E, R>(phase: keyof PhaseSeconds, effect: Effect.Effect<A, E, R>) =>
+    Effect.suspend(() => {
+      const t0 = performance.now()
+      return Effect.ensuring(
+        effect,
+        Effect.sync(() => {
+          clock[phase] += (performance.now() - t0) / 1000
+        })
+      )
+    })
+  return { clock, timed }
+}
+
+/** Where the loop stands: with the model's weights and optimizer state, what a checkpoint holds. */
+export interface LoopPosition {
+  /** The last optimizer step taken. */
+  readonly step: number
+  /** metrics.jsonl lines up to this step. */
+  readonly rows: ReadonlyArray<string>
+  /** Training-loss accumulator since the last evaluation point. */
+  readonly lossSum: number
+  readonly lossCount: number
+  readonly clock: Readonly<PhaseSeconds>
+}
+
+export interface BatchSource<B> {
+  /** A batch that is ready now, if any. */
+  readonly poll: () => B | undefined
+  /** The next batch, waiting for it. */
+  readonly next: Effect.Effect<B>
+  /** Hands a used batch back (to be refilled). */
+  readonly release: (batch: B) => Effect.Effect<void>
+}
+
+export interface TrainingLoopOptions<B, V extends { readonly point: unknown }, E, R, E2, R2> {
+  readonly runId: string
+  readonly file: (name: string) => string
+  readonly steps: number
+  /** The steps with an evaluation point (step 0 is evaluated when the run starts fresh). */
+  readonly schedule: ReadonlySet<number>
+  readonly checkpointEvery: number
+  readonly progress: boolean
+  readonly phases: ReturnType<typeof makePhaseClock>
+  /** The position of the checkpoint the caller restored its model from, or none for a fresh run. */
+  readonly resumed: Option.Option<LoopPosition>
+  /** The batches for steps first, first + 1, … */
+  readonly batches: (first: number) => Effect.Effect<BatchSource<B>, E2, R2>
+  /** One optimizer step; returns the batch loss before it. */
+  readonly step: (batch: B) => number
+  /** The evaluation point at a step (its `point` is the metrics row). */
+  readonly evaluate: (step: number, trainLoss: number | null) => Effect.Effect<V, E, R>
+  readonly logEvaluation: (step: number, trainLoss: number, evaluation: V) => Effect.Effect<void>
+  /** The checkpoint text: the model's state at this position. */
+  readonly checkpoint: (position: LoopPosition) => string
+  /** Steps between yields to the runtime, so that an interrupt is never held up for long. */
+  readonly yieldEvery: number
+}
+
+/**
+ * Trains from the resumed position (or from scratch) to `steps`. An interrupt lands between steps, where the state is
+ * consistent, and writes a checkpoint before stopping. Returns the metrics rows and the last evaluation made in this
+ * process (none when resumed from the final checkpoint).
+ */
+export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2, R2>(
+  options: TrainingLoopOptions<B, V, E, R, E2, R2>
+) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const { clock, timed } = options.phases
+    let rows: Array<string> = []
+    let lossSum = 0
+    let lossCount = 0
+    let done = 0
+    let last: V | undefined
+    if (Option.isSome(options.resumed)) {
+      const position = options.resumed.value
+      rows = [...position.rows]
+      lossSum = position.lossSum
+      lossCount = position.lossCount
+      done = position.step
+      clock.training += position.clock.training
+      clock.evaluation += position.clock.evaluation
+      clock.checkpoints += position.clock.checkpoints ?? 0
+    } else {
+      last = yield* options.evaluate(0, null)
+      rows.push(JSON.stringify(last.point))
+    }
+    const writeMetrics = () => store.writeText(options.file("metrics.jsonl"), `${rows.join("\n")}\n`)
+    // Rows past the checkpoint (written before an interruption) are dropped: they will be computed again.
+    yield* writeMetrics()
+    const position = (): LoopPosition => ({ step: done, rows, lossSum, lossCount, clock: { ...clock } })
+    const save = () => writeCheckpoint(options.file, options.checkpoint(position()))
+
+    const progress = makeProgress(options.runId, options.steps, options.progress)
+    const training = Effect.gen(function* () {
+      const batches = yield* options.batches(done + 1)
+      for (let step = done + 1; step <= options.steps; step++) {
+        // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and
+        // every few steps.
+        if (step % options.yieldEvery === 0) yield* Effect.yieldNow()
+        const started = performance.now()
+        const batch = batches.poll() ?? (yield* batches.next)
+        const loss = options.step(batch)
+        yield* batches.release(batch)
+        clock.training += (performance.now() - started) / 1000
+        if (!Number.isFinite(loss)) return yield* new TrainingDiverged({ step, loss })
+        done = step
+        lossSum += loss
+        lossCount += 1
+        progress.update(step, `loss ${loss.toFixed(4)}`)
+        if (options.schedule.has(step)) {
+          const trainLoss = lossSum / lossCount
+          lossSum = 0
+          lossCount = 0
+          last = yield* options.evaluate(step, trainLoss)
+          rows.push(JSON.stringify(last.point))
+          yield* writeMetrics()
+          yield* options.logEvaluation(step, trainLoss, last)
+        }
+        if (step % options.checkpointEvery === 0 || step === options.steps) yield* timed("checkpoints", save())
+      }
+    })
+    yield* training.pipe(
+      Effect.onInterrupt(() =>
+        Effect.gen(function* () {
+          progress.done()
+          if (done > 0) yield* save()
+          yield* Effect.logInfo(`interrupted at step ${done}; rerun the same command to continue`)
+        }).pipe(Effect.orDie)
+      ),
+      Effect.ensuring(Effect.sync(() => progress.done()))
+    )
+    return { rows, last }
+  })
+
+/** run.json: how the run ran (engine, wall times per phase); the only file that differs between identical runs. */
+export const writeRunRecord = (
+  file: (name: string) => string,
+  record: {
+    readonly runId: string
+    readonly engine: EngineInfo
+    readonly startedAt: Date
+    readonly resumedFromStep: number | null
+    readonly clock: PhaseSeconds
+  }
+) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const finishedAt = new Date()
+    const wallSeconds = (finishedAt.getTime() - record.startedAt.getTime()) / 1000
+    yield* store.writeJson(file("run.json"), {
+      runId: record.runId,
+      status: "finished",
+      engine: record.engine,
+      node: process.version,
+      startedAt: record.startedAt.toISOString(),
+      finishedAt: finishedAt.toISOString(),
+      wallSeconds,
+      resumedFromStep: record.resumedFromStep,
+      phaseSeconds: record.clock
+    })
+    return wallSeconds
+  })
