@@ -11,6 +11,18 @@ export const FLOAT64_IDENTITY = 1e-12
 export const FINITE_DIFFERENCE = 1e-6
 export const FD_STEP = 1e-6
 
+/** Central differences of f in each entry of `target` (perturbed in place and restored), with step FD_STEP. */
+export const centralDifferences = (target: Float64Array, f: () => number, indices: ReadonlyArray<number> = Array.from(target.keys())): Float64Array =>
+  Float64Array.from(indices, (i) => {
+    const saved = target[i]!
+    target[i] = saved + FD_STEP
+    const up = f()
+    target[i] = saved - FD_STEP
+    const down = f()
+    target[i] = saved
+    return (up - down) / (2 * FD_STEP)
+  })
+
 export const maxAbsDiff = (a: ArrayLike<number>, b: ArrayLike<number>): number => {
   assert.strictEqual(a.length, b.length, "length mismatch")
   let m = 0

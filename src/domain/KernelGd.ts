@@ -10,6 +10,7 @@ import { clippedCholesky, gramMatrix, kernelSlope, kernelValue, posteriorWeights
 import { goldenSection, logSpace } from "./GdMath.js"
 import type { LogRange } from "./Config.js"
 import type { FunctionKernel, RegressionActivation } from "./RegressionConfig.js"
+import { squaredLoss } from "./RegressionModel.js"
 import type { RegressionBatch } from "./RegressionTask.js"
 
 /** For each task, the kernel weights of the context at every context point and at the query, for one scale s. */
@@ -79,12 +80,6 @@ export const kernelGdPredictions = (tables: KernelTables, batch: RegressionBatch
   return out
 }
 
-const halfMeanSquare = (prediction: Float64Array, target: Float64Array) => {
-  let s = 0
-  for (let t = 0; t < prediction.length; t++) s += (prediction[t]! - target[t]!) ** 2
-  return s / (2 * prediction.length)
-}
-
 export interface KernelGdFit {
   readonly activation: RegressionActivation
   readonly steps: number
@@ -110,10 +105,10 @@ const bestEta = (tables: KernelTables, batch: RegressionBatch, steps: number, et
       gg += g[t]! * g[t]!
     }
     const eta = gg > 0 ? gy / gg : 0
-    return { eta, loss: halfMeanSquare(g.map((v) => v * eta), batch.target) }
+    return { eta, loss: squaredLoss(g.map((v) => v * eta), batch.target) }
   }
   const loss = (eta: number) => {
-    const value = halfMeanSquare(kernelGdPredictions(tables, batch, eta, steps), batch.target)
+    const value = squaredLoss(kernelGdPredictions(tables, batch, eta, steps), batch.target)
     return Number.isFinite(value) ? value : Number.MAX_VALUE
   }
   const grid = logSpace(etaRange.min, etaRange.max, etaRange.count)

@@ -32,6 +32,13 @@ export const meanInterval = (values: ReadonlyArray<number>): MeanInterval => {
   return { mean, halfWidth: (t * Math.sqrt(variance)) / Math.sqrt(count), count }
 }
 
+/** The columns that identify a run in a results table: its id, seed and the value of every sweep axis. */
+export const runColumns = (run: { readonly id: string; readonly seed: number; readonly axes: Readonly<Record<string, unknown>> }): ResultRow => ({
+  run_id: run.id,
+  seed: run.seed,
+  ...Object.fromEntries(Object.entries(run.axes).map(([path, v]) => [path, typeof v === "object" ? JSON.stringify(v) : (v as Cell)]))
+})
+
 const csvCell = (value: Cell): string => {
   if (value === null) return ""
   if (typeof value === "number") return Number.isFinite(value) ? String(Number(value.toPrecision(8))) : ""

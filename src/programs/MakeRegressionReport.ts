@@ -11,7 +11,7 @@ import { type BandPoint, seriesFigure } from "../domain/Figures.js"
 import { formatInterval, meanInterval } from "../domain/Results.js"
 import { RunStore } from "../services/RunStore.js"
 import type { RegressionPoint, RegressionSummary } from "./RegressionRun.js"
-import { type FinishedRun, makeFigureSink, markdownTable, type Report, writeReportDocuments } from "./ReportDocuments.js"
+import { type FinishedRun, loadStoredRun, makeFigureSink, markdownTable, type Report, writeReportDocuments } from "./ReportDocuments.js"
 
 interface StoredRegressionRun extends FinishedRun {
   readonly config: RegressionConfig
@@ -41,22 +41,7 @@ const groupBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string) => {
 }
 
 const loadRuns = (entries: ReadonlyArray<FinishedRun>) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const readJson = (path: string) => store.readJson(path).pipe(Effect.map(Option.getOrUndefined))
-    return yield* Effect.forEach(entries, (entry) =>
-      Effect.gen(function* () {
-        const config = (yield* readJson(store.join(entry.dir, "config.json"))) as RegressionConfig
-        const summary = (yield* readJson(store.join(entry.dir, "summary.json"))) as RegressionSummary
-        const rows = Option.getOrElse(yield* store.readText(store.join(entry.dir, "metrics.jsonl")), () => "")
-          .trim()
-          .split("\n")
-          .filter((l) => l !== "")
-          .map((l) => JSON.parse(l) as RegressionPoint)
-        return { ...entry, seed: entry.seed >= 0 ? entry.seed : config.seed, config, summary, rows } satisfies StoredRegressionRun
-      })
-    )
-  })
+  Effect.forEach(entries, (entry) => loadStoredRun<RegressionConfig, RegressionSummary, RegressionPoint>(entry))
 
 const matchVerdict = (
   matching: string | undefined,

@@ -27,6 +27,7 @@ import { makeRegressionReport } from "./MakeRegressionReport.js"
 import {
   type FinishedRun,
   finishedRuns,
+  loadStoredRun,
   makeFigureSink,
   markdownTable,
   type Report,
@@ -77,23 +78,7 @@ const parseCsv = (text: string) => {
 }
 
 const loadRuns = (entries: ReadonlyArray<FinishedRun>) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const readJson = (path: string) => store.readJson(path).pipe(Effect.map(Option.getOrUndefined))
-    return yield* Effect.forEach(entries, (entry) =>
-      Effect.gen(function* () {
-        const config = (yield* readJson(store.join(entry.dir, "config.json"))) as ExperimentConfig
-        const summary = (yield* readJson(store.join(entry.dir, "summary.json"))) as RunSummary
-        const metrics = yield* store.readText(store.join(entry.dir, "metrics.jsonl"))
-        const rows = Option.getOrElse(metrics, () => "")
-          .trim()
-          .split("\n")
-          .filter((l) => l !== "")
-          .map((l) => JSON.parse(l) as EvaluationPoint)
-        return { ...entry, seed: entry.seed >= 0 ? entry.seed : config.seed, config, summary, rows } satisfies StoredRun
-      })
-    )
-  })
+  Effect.forEach(entries, (entry) => loadStoredRun<ExperimentConfig, RunSummary, EvaluationPoint>(entry))
 
 const groupRuns = (runs: ReadonlyArray<StoredRun>): Array<Group> => {
   const groups = new Map<string, Array<StoredRun>>()

@@ -2,7 +2,7 @@
  * The results tables of a regression sweep: one row per run, and the aggregate over seeds of each configuration.
  */
 import type { SweepRun } from "../domain/Sweep.js"
-import { type AggregateGroup, formatInterval, type ResultRow } from "../domain/Results.js"
+import { type AggregateGroup, formatInterval, type ResultRow, runColumns } from "../domain/Results.js"
 import type { RegressionConfig } from "../domain/RegressionConfig.js"
 import type { RegressionSummary } from "./RegressionRun.js"
 
@@ -31,9 +31,7 @@ export const regressionResultRow = (
   const f = summary?.final
   const refs = summary?.references
   return {
-    run_id: run.id,
-    seed: run.seed,
-    ...Object.fromEntries(Object.entries(run.axes).map(([path, v]) => [path, typeof v === "object" ? JSON.stringify(v) : (v as string | number | boolean)])),
+    ...runColumns(run),
     family: config.task.family,
     kernel: config.task.kernel,
     attention: config.model.attention,

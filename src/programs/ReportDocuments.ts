@@ -48,6 +48,21 @@ export const finishedRuns = (folder: string) =>
     return entries
   })
 
+/** A finished run's config, summary and metrics rows, as stored. */
+export const loadStoredRun = <C extends { readonly seed: number }, S, P>(entry: FinishedRun) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const readJson = (path: string) => store.readJson(path).pipe(Effect.map(Option.getOrUndefined))
+    const config = (yield* readJson(store.join(entry.dir, "config.json"))) as C
+    const summary = (yield* readJson(store.join(entry.dir, "summary.json"))) as S
+    const rows = Option.getOrElse(yield* store.readText(store.join(entry.dir, "metrics.jsonl")), () => "")
+      .trim()
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as P)
+    return { ...entry, seed: entry.seed >= 0 ? entry.seed : config.seed, config, summary, rows }
+  })
+
 /** Renders figures into `out` (<name>.vl.json, .svg, .png) and collects them for the documents. */
 export const makeFigureSink = (out: string) =>
   Effect.gen(function* () {

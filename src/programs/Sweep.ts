@@ -19,6 +19,7 @@ import {
   AGGREGATED_METRICS,
   formatInterval,
   type ResultRow,
+  runColumns,
   toCsv,
   toMarkdown
 } from "../domain/Results.js"
@@ -176,9 +177,7 @@ const classificationRow = (run: SweepRun, state: RunState, summary: RunSummary |
   const f = summary?.final
   const refs = summary?.references
   return {
-    run_id: run.id,
-    seed: run.seed,
-    ...Object.fromEntries(Object.entries(run.axes).map(([path, v]) => [path, typeof v === "object" ? JSON.stringify(v) : (v as string | number | boolean)])),
+    ...runColumns(run),
     attention: config.model.attention,
     family: config.task.family,
     d: config.task.d,

@@ -21,7 +21,7 @@ import {
 import { type RegressionBatch, sampleRegressionTasks } from "../../src/domain/RegressionTask.js"
 import { keyedRng } from "../../src/domain/Rng.js"
 import { initRegressionWeights } from "../../src/services/RegressionTrainer.js"
-import { FD_STEP, FINITE_DIFFERENCE, FLOAT64_IDENTITY, maxAbsDiff, relativeError } from "../helpers.js"
+import { centralDifferences, FINITE_DIFFERENCE, FLOAT64_IDENTITY, maxAbsDiff, relativeError } from "../helpers.js"
 
 const ACTIVATIONS: ReadonlyArray<RegressionActivation> = ["linear", "relu", "exp", "softmax"]
 
@@ -171,18 +171,9 @@ describe("gradients and sensitivities", () => {
       const values = randomWeights(s, 11)
       const { sensitivity } = predictBatch(s, values, batch)
       const predict = makePredictor(s, task.n)
-      const numeric = new Float64Array(sensitivity.length)
-      for (let t = 0; t < batch.size; t++) {
-        for (let k = 0; k < 3; k++) {
-          const saved = batch.query[t * 3 + k]!
-          batch.query[t * 3 + k] = saved + FD_STEP
-          const up = predict(values, batch, t)
-          batch.query[t * 3 + k] = saved - FD_STEP
-          const down = predict(values, batch, t)
-          batch.query[t * 3 + k] = saved
-          numeric[t * 3 + k] = (up - down) / (2 * FD_STEP)
-        }
-      }
+      const numeric = Float64Array.from(batch.query.keys(), (i) =>
+        centralDifferences(batch.query, () => predict(values, batch, Math.floor(i / 3)), [i])[0]!
+      )
       assert.isBelow(relativeError(sensitivity, numeric), FINITE_DIFFERENCE, activation)
     }
   })
@@ -196,16 +187,7 @@ describe("gradients and sensitivities", () => {
       const grads = new Float64Array(values.length)
       const loss = makeOneLayerKernel(s, task.n)(values, batch, grads)
       assert.approximately(loss, lossOf(s, values, batch), FLOAT64_IDENTITY)
-      const numeric = new Float64Array(values.length)
-      for (let i = 0; i < values.length; i++) {
-        const saved = values[i]!
-        values[i] = saved + FD_STEP
-        const up = lossOf(s, values, batch)
-        values[i] = saved - FD_STEP
-        const down = lossOf(s, values, batch)
-        values[i] = saved
-        numeric[i] = (up - down) / (2 * FD_STEP)
-      }
+      const numeric = centralDifferences(values, () => lossOf(s, values, batch))
       assert.isBelow(relativeError(grads, numeric), FINITE_DIFFERENCE, activation)
     }
   })
@@ -227,18 +209,9 @@ describe("Gaussian-process posterior", () => {
         const task = gpTask(kernel, { noise })
         const batch = sampleRegressionTasks(task, 15, "evaluation", 0, 4)
         const { sensitivity } = posteriorMean(kernel, 1, noise, batch)
-        const numeric = new Float64Array(sensitivity.length)
-        for (let t = 0; t < 4; t++) {
-          for (let k = 0; k < 3; k++) {
-            const saved = batch.query[t * 3 + k]!
-            batch.query[t * 3 + k] = saved + FD_STEP
-            const up = posteriorMean(kernel, 1, noise, batch).prediction[t]!
-            batch.query[t * 3 + k] = saved - FD_STEP
-            const down = posteriorMean(kernel, 1, noise, batch).prediction[t]!
-            batch.query[t * 3 + k] = saved
-            numeric[t * 3 + k] = (up - down) / (2 * FD_STEP)
-          }
-        }
+        const numeric = Float64Array.from(batch.query.keys(), (i) =>
+          centralDifferences(batch.query, () => posteriorMean(kernel, 1, noise, batch).prediction[Math.floor(i / 3)]!, [i])[0]!
+        )
         // Posterior weights reach ~1e3 for near-singular Gram matrices, so differences lose ~3 more digits.
         assert.isBelow(relativeError(sensitivity, numeric), 1e-4, `${kernel}, noise ${noise}`)
       }

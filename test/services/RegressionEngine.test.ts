@@ -7,7 +7,7 @@ import { sampleRegressionTasks } from "../../src/domain/RegressionTask.js"
 import { regressionLossAndGradients, tfjsPredictions } from "../../src/services/RegressionEngine.js"
 import { initRegressionWeights, RegressionTrainer, resolveRegressionEngine } from "../../src/services/RegressionTrainer.js"
 import { TfBackend } from "../../src/services/TfBackend.js"
-import { relativeError } from "../helpers.js"
+import { centralDifferences, relativeError } from "../helpers.js"
 
 const ACTIVATIONS: ReadonlyArray<RegressionActivation> = ["linear", "relu", "exp", "softmax"]
 /** float32 rounding (6e-8) accumulated over sums of a few hundred terms. */
@@ -52,15 +52,7 @@ layer(Layer.merge(RegressionTrainer.Default, TfBackend.Default))("TensorFlow.js 
         const grads = new Float64Array(deep.length)
         regressionLossAndGradients(tf, two, deep, batch, grads)
         const loss = () => squaredLoss(predictBatch(two, deep, batch, false).prediction, batch.target)
-        const numeric = deep.map((saved, i) => {
-          const h = 1e-6
-          deep[i] = saved + h
-          const up = loss()
-          deep[i] = saved - h
-          const down = loss()
-          deep[i] = saved
-          return (up - down) / (2 * h)
-        })
+        const numeric = centralDifferences(deep, loss)
         assert.isBelow(relativeError(grads, numeric), FLOAT32_VS_DIFFERENCES, `${activation}, two layers`)
       }
     })
