@@ -135,15 +135,26 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
     const alignment: Array<BandPoint> = []
     const loss: Array<BandPoint> = []
     const interpolation: Array<BandPoint> = []
+    // With an attention axis, one panel per value of the other axes and one line per activation; else one panel.
+    const byAttention = runs.some((r) => "model.attention" in r.axes)
+    const placement = (axes: Readonly<Record<string, unknown>>, single: string) => {
+      if (!byAttention) return { panel: single, series: label(axes) }
+      const { ["model.attention"]: attention, ...rest } = axes
+      return { panel: Object.keys(rest).length > 0 ? label(rest) : single, series: `${String(attention)} SA` }
+    }
     for (const members of groups) {
-      const series = label(members[0]!.axes)
+      const { axes } = members[0]!
       members[0]!.rows.forEach((row, i) => {
         const at = (pick: (p: RegressionPoint) => number) => band(members.map((r) => (r.rows[i] ? pick(r.rows[i]!) : Number.NaN)))
-        alignment.push({ panel: "model cos with K-step GD*", series, x: row.step, ...at((p) => p.alignment.gridOptimum.modelCos) })
-        loss.push({ panel: "loss relative to K-step GD*", series, x: row.step, ...band(members.map((r) => (r.rows[i]?.model.loss ?? Number.NaN) / (r.summary.references["gd"]?.loss ?? Number.NaN))) })
+        alignment.push({ ...placement(axes, "model cos with K-step GD*"), x: row.step, ...at((p) => p.alignment.gridOptimum.modelCos) })
+        loss.push({
+          ...placement(axes, "loss relative to K-step GD*"),
+          x: row.step,
+          ...band(members.map((r) => (r.rows[i]?.model.loss ?? Number.NaN) / (r.summary.references["gd"]?.loss ?? Number.NaN)))
+        })
       })
       members[0]!.summary.interpolation.forEach((point, i) => {
-        interpolation.push({ panel: "interpolation", series, x: point.alpha, ...band(members.map((r) => r.summary.interpolation[i]?.loss ?? Number.NaN)) })
+        interpolation.push({ ...placement(axes, "interpolation"), x: point.alpha, ...band(members.map((r) => r.summary.interpolation[i]?.loss ?? Number.NaN)) })
       })
     }
     yield* emit(

@@ -91,7 +91,7 @@ describe("report", () => {
         const report = yield* makeReport(result.folder)
         assert.deepStrictEqual(report.figures.map((f) => f.name), ["alignment", "loss", "interpolation"])
         for (const figure of report.figures) {
-          assert.include(figure.svg, "kernel=exp, attention=softmax")
+          for (const text of ["kernel=exp", "kernel=relu", "softmax SA", "relu SA"]) assert.include(figure.svg, text, figure.name)
           assert.isAbove(statSync(join(report.dir, `${figure.name}.png`)).size, 5000)
         }
         const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
