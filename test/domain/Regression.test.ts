@@ -85,13 +85,16 @@ describe("regression tasks", () => {
     assert.isBelow(maxAbsDiff(bayes.prediction, batch.target), 1e-9)
   })
 
-  it("GP draws have the kernel's covariance (empirical variance and correlation within sampling error)", () => {
-    // Var f(x) = κ(1) = e for the exp kernel on the sphere; 4000 draws give a standard error of about e·√(2/4000).
-    const task = gpTask("exp", { n: 3 })
-    const batch = sampleRegressionTasks(task, 9, "evaluation", 0, 4000)
-    let sum = 0
-    for (let t = 0; t < 4000; t++) sum += batch.target[t]! ** 2
-    assert.approximately(sum / 4000, Math.E, 4 * Math.E * Math.sqrt(2 / 4000))
+  it("GP draws have the kernel's variance κ(1) at the query, for every kernel (within 4 standard errors)", () => {
+    // On the sphere Var f(x) = κ(x·x) = κ(1): 1 (linear, arc-cosine), e (exp), (1 + e)/2 (mixture). 4000 draws give a
+    // standard error of κ(1)·√(2/4000). A covariance that is not PSD-consistent would blow this up.
+    const expected = { linear: 1, relu: 1, exp: Math.E, mixture: (1 + Math.E) / 2 }
+    for (const kernel of ["linear", "relu", "exp", "mixture"] as const) {
+      const batch = sampleRegressionTasks(gpTask(kernel, { n: 20 }), 9, "evaluation", 0, 4000)
+      let sum = 0
+      for (let t = 0; t < 4000; t++) sum += batch.target[t]! ** 2
+      assert.approximately(sum / 4000, expected[kernel], 4 * expected[kernel] * Math.sqrt(2 / 4000), kernel)
+    }
   })
 })
 
