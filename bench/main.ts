@@ -122,20 +122,21 @@ const evaluationThroughput = Effect.gen(function* () {
 
 const torchAvailable = () => spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" }).status === 0
 
-/** PyTorch's ms per step: the median of 3 runs of the baseline (its timing varies by ±30% between runs here). */
-const torchStep = (s: Setting): number | null => {
-  const runs: Array<number> = []
-  for (let r = 0; r < 3; r++) {
-    const result = spawnSync(
-      "/usr/bin/python3",
-      [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", "50", "--threads", "2"],
-      { encoding: "utf8" }
-    )
-    if (result.status !== 0) return null
-    runs.push(JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number)
-  }
-  return median(runs)
+/** PyTorch's ms per step in one run of the baseline, or null when it cannot run. */
+const torchRun = (s: Setting): number | null => {
+  const result = spawnSync(
+    "/usr/bin/python3",
+    [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", "50", "--threads", "2"],
+    { encoding: "utf8" }
+  )
+  return result.status === 0 ? (JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number) : null
 }
+
+/**
+ * Rounds that alternate our measurement with one PyTorch run: this machine's speed drifts by tens of percent over
+ * seconds, and a ratio taken within a round sees the same drift on both sides.
+ */
+const ROUNDS = 3
 
 const exampleRun = (file: string) => {
   const loader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
@@ -185,9 +186,23 @@ const main = Effect.gen(function* () {
   const hasTorch = torchAvailable()
   const rows = []
   for (const s of SETTINGS) {
-    const ours = yield* timeTrainingStep(s)
-    const torch = hasTorch ? torchStep(s) : null
-    rows.push({ ...s, ...ours, torchMsPerStep: torch, speedup: torch === null ? null : torch / ours.msPerStep })
+    const rounds: Array<{ readonly ours: number; readonly torch: number | null }> = []
+    let parts: { readonly sampleMs: number; readonly kernelMs: number } | undefined
+    for (let r = 0; r < (hasTorch ? ROUNDS : 1); r++) {
+      const ours = yield* timeTrainingStep(s)
+      parts ??= ours
+      rounds.push({ ours: ours.msPerStep, torch: hasTorch ? torchRun(s) : null })
+    }
+    const torchRuns = rounds.flatMap((r) => (r.torch === null ? [] : [r.torch]))
+    rows.push({
+      ...s,
+      msPerStep: median(rounds.map((r) => r.ours)),
+      sampleMs: parts!.sampleMs,
+      kernelMs: parts!.kernelMs,
+      rounds,
+      torchMsPerStep: torchRuns.length > 0 ? median(torchRuns) : null,
+      speedup: torchRuns.length > 0 ? median(rounds.flatMap((r) => (r.torch === null ? [] : [r.torch / r.ours]))) : null
+    })
   }
   const evaluation = yield* evaluationThroughput
   const regression = yield* regressionEngines
@@ -201,10 +216,10 @@ const report = await Effect.runPromise(
 const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits))
 const lines = [
   `training step (fused engine, ${defaults.runtime.samplerThreads} sampler thread(s) with the training thread sampling its share; median of ${REPETITIONS} × ${STEPS_PER_REPETITION} steps after ${WARMUP_STEPS} warm-up)`,
-  "attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step (median of 3 runs)   speed-up",
+  `attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step   speed-up (median over ${ROUNDS} alternating rounds)`,
   ...report.rows.map(
     (r) =>
-      `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)}   (${fmt(r.sampleMs).padStart(9)} ${fmt(r.kernelMs).padStart(10)})   ${fmt(r.torchMsPerStep).padStart(32)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×`}`
+      `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)}   (${fmt(r.sampleMs).padStart(9)} ${fmt(r.kernelMs).padStart(10)})   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×  (rounds: ${r.rounds.map((x) => (x.torch === null ? "—" : `${fmt(x.torch / x.ours, 1)}×`)).join(", ")})`}`
   ),
   report.hasTorch ? "" : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
   `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
