@@ -3,6 +3,7 @@
  * rendering so that a user can restyle it.
  */
 import type { TopLevelSpec } from "vega-lite"
+import { meanInterval } from "./Results.js"
 
 const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 const FONT = {
@@ -16,6 +17,13 @@ export interface BandPoint {
   readonly mean: number
   readonly lo: number
   readonly hi: number
+}
+
+/** The mean over seeds and its 95% band (a single value gets a band of zero width). */
+export const band = (values: ReadonlyArray<number>): Pick<BandPoint, "mean" | "lo" | "hi"> => {
+  const m = meanInterval(values)
+  const half = Number.isFinite(m.halfWidth) ? m.halfWidth : 0
+  return { mean: m.mean, lo: m.mean - half, hi: m.mean + half }
 }
 
 /** Alignment metrics through training (Figures 4a, 5a): mean line and a band over seeds. */

@@ -104,18 +104,6 @@ export const gramOf = (kernel: FunctionKernel, bandwidth: number, points: Float6
   return gram
 }
 
-/** The Gram matrix of `m` points given as (array, offset) pairs. */
-export const gramMatrix = (
-  kernel: FunctionKernel,
-  bandwidth: number,
-  points: ReadonlyArray<{ readonly data: Float64Array; readonly offset: number }>,
-  d: number
-): Float64Array => {
-  const packed = new Float64Array(points.length * d)
-  points.forEach((p, i) => packed.set(p.data.subarray(p.offset, p.offset + d), i * d))
-  return gramOf(kernel, bandwidth, packed, points.length, d)
-}
-
 /**
  * Weights β of the posterior mean m(x_q) = Σ_i β_i κ(x_i·x_q) given context values y, for the factored prior of
  * {@link clippedCholesky} on the n context points (their factor `factor`, kept pivots `kept`) and label noise of

@@ -6,7 +6,7 @@
  * which is K steps of plain GD on w for the linear kernel (von Oswald et al.), and the Gaussian-process posterior mean
  * (Bayes-optimal). Step size and scale are chosen on a grid-search set: a log scan, then golden-section refinement.
  */
-import { clippedCholesky, gramMatrix, kernelSlope, kernelValue, posteriorWeights } from "./GaussianProcess.js"
+import { clippedCholesky, gramOf, kernelSlope, kernelValue, posteriorWeights } from "./GaussianProcess.js"
 import { goldenSection, logSpace } from "./GdMath.js"
 import type { LogRange } from "./Config.js"
 import type { FunctionKernel, RegressionActivation } from "./RegressionConfig.js"
@@ -176,8 +176,8 @@ export const posteriorMean = (
   const prediction = new Float64Array(size)
   const sensitivity = new Float64Array(size * d)
   for (let t = 0; t < size; t++) {
-    const points = Array.from({ length: n }, (_, i) => ({ data: batch.x, offset: (t * n + i) * d }))
-    const factor = gramMatrix(kernel, bandwidth, points, d)
+    // The task's context inputs are already consecutive in the batch.
+    const factor = gramOf(kernel, bandwidth, batch.x.subarray(t * n * d, (t + 1) * n * d), n, d)
     const kept = clippedCholesky(factor, n)
     const beta = posteriorWeights(factor, kept, n, batch.y, t * n, noise * noise)
     let mean = 0

@@ -225,6 +225,15 @@ export const constructedWeights = (spec: RegressionSpec, steps: ReadonlyArray<St
   return values
 }
 
+/** s = tr(A_xx)/d of a distinct layer: the kernel scale that layer's attention scores carry. */
+const layerScale = (spec: RegressionSpec, values: Float64Array, layer: number): number => {
+  const D = tokenDim(spec)
+  const base = layer * 2 * D * D
+  let trace = 0
+  for (let k = 0; k < spec.d; k++) trace += values[base + k * D + k]!
+  return trace / spec.d
+}
+
 /**
  * The GD parameters read off each distinct layer: s = tr(A_xx)/d, η = −P_yy, γ = −tr(P_xx)/d, the least-squares fit of
  * the layer to the construction's form. For linear and ReLU attention only s·η matters: `effectiveEta` is that product
@@ -235,13 +244,9 @@ export const extractSteps = (spec: RegressionSpec, values: Float64Array): Array<
   const { d } = spec
   return Array.from({ length: distinctLayers(spec) }, (_, l) => {
     const base = l * 2 * D * D
-    let traceA = 0
     let traceP = 0
-    for (let k = 0; k < d; k++) {
-      traceA += values[base + k * D + k]!
-      traceP += values[base + D * D + k * D + k]!
-    }
-    const scale = traceA / d
+    for (let k = 0; k < d; k++) traceP += values[base + D * D + k * D + k]!
+    const scale = layerScale(spec, values, l)
     const eta = -values[base + D * D + d * D + d]!
     return { scale, eta, gamma: -traceP / d, effectiveEta: scale * eta }
   })
@@ -255,7 +260,7 @@ export const offConstructionNorm = (spec: RegressionSpec, values: Float64Array, 
   const D = tokenDim(spec)
   const { d } = spec
   const base = layer * 2 * D * D
-  const step = extractSteps(spec, values)[layer]!
+  const scale = layerScale(spec, values, layer)
   let off = 0
   let total = 0
   for (let r = 0; r < D; r++) {
@@ -263,7 +268,7 @@ export const offConstructionNorm = (spec: RegressionSpec, values: Float64Array, 
       const a = values[base + r * D + c]!
       const p = values[base + D * D + r * D + c]!
       total += a * a + p * p
-      const aForm = r < d && c < d ? (r === c ? step.scale : 0) : 0
+      const aForm = r < d && c < d ? (r === c ? scale : 0) : 0
       const pOff = (r < d) !== (c < d) ? p : 0
       off += (a - aForm) ** 2 + pOff * pOff
     }

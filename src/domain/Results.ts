@@ -39,9 +39,16 @@ export const runColumns = (run: { readonly id: string; readonly seed: number; re
   ...Object.fromEntries(Object.entries(run.axes).map(([path, v]) => [path, typeof v === "object" ? JSON.stringify(v) : (v as Cell)]))
 })
 
+/** A number as stored in CSV files: 8 significant digits, empty when not finite. */
+export const csvNumber = (v: number): string => (Number.isFinite(v) ? String(Number(v.toPrecision(8))) : "")
+
+/** A row-major D × D matrix as nested arrays (its form in weights.json). */
+export const matrixRows = (m: Float64Array, D: number): Array<Array<number>> =>
+  Array.from({ length: D }, (_, r) => Array.from(m.subarray(r * D, (r + 1) * D)))
+
 const csvCell = (value: Cell): string => {
   if (value === null) return ""
-  if (typeof value === "number") return Number.isFinite(value) ? String(Number(value.toPrecision(8))) : ""
+  if (typeof value === "number") return csvNumber(value)
   const text = String(value)
   return /[",\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text
 }
@@ -75,6 +82,22 @@ export const AGGREGATED_METRICS = [
   "c_sigma",
   "c_eta"
 ] as const
+
+/** The aggregate.csv row of a group: its key, run counts, and the mean and 95% half-width of each metric. */
+export const aggregateRow = (g: AggregateGroup, metricColumns: ReadonlyArray<string>): ResultRow => ({
+  ...g.key,
+  runs: g.runs,
+  failed: g.failed,
+  ...Object.fromEntries(
+    metricColumns.flatMap((m) => [
+      [`${m}_mean`, g.metrics[m]!.mean],
+      [`${m}_ci95`, g.metrics[m]!.halfWidth]
+    ])
+  )
+})
+
+/** The runs cell of an aggregate markdown table: "4", or "4 (1 failed)". */
+export const runsCell = (g: AggregateGroup): string => (g.failed > 0 ? `${g.runs} (${g.failed} failed)` : String(g.runs))
 
 export interface AggregateGroup {
   readonly key: Readonly<Record<string, Cell>>

@@ -7,7 +7,7 @@
  */
 import { Effect, Option } from "effect"
 import type { RegressionConfig } from "../domain/RegressionConfig.js"
-import { type BandPoint, seriesFigure } from "../domain/Figures.js"
+import { band, type BandPoint, seriesFigure } from "../domain/Figures.js"
 import { formatInterval, meanInterval } from "../domain/Results.js"
 import { RunStore } from "../services/RunStore.js"
 import type { RegressionPoint, RegressionSummary } from "./RegressionRun.js"
@@ -22,12 +22,6 @@ interface StoredRegressionRun extends FinishedRun {
 const ACTIVATIONS = ["linear", "relu", "exp", "softmax"] as const
 /** The attention activation whose kernel is the function class's own (softmax normalises exp). */
 const MATCHING: Readonly<Record<string, string>> = { linear: "linear", relu: "relu", exp: "exp" }
-
-const band = (values: ReadonlyArray<number>) => {
-  const m = meanInterval(values)
-  const half = Number.isFinite(m.halfWidth) ? m.halfWidth : 0
-  return { mean: m.mean, lo: m.mean - half, hi: m.mean + half }
-}
 
 const label = (axes: Readonly<Record<string, unknown>>) =>
   Object.entries(axes)

@@ -9,6 +9,7 @@ import { isRegressionConfig, type RunConfig } from "../domain/RunConfig.js"
 import type { EvaluationPoint } from "../services/MetricsCollector.js"
 import {
   alignmentFigure,
+  band,
   type BandPoint,
   contextsFigure,
   type ContextPanel,
@@ -54,12 +55,6 @@ interface Group {
 /** At most this many contexts per scatter: enough to see the cloud, small enough for an inline SVG. */
 const SCATTER_POINTS = 1500
 const TASK_AXES = ["task.n", "task.d", "task.C", "task.noise"] as const
-
-const band = (values: ReadonlyArray<number>) => {
-  const m = meanInterval(values)
-  const half = Number.isFinite(m.halfWidth) ? m.halfWidth : 0
-  return { mean: m.mean, lo: m.mean - half, hi: m.mean + half }
-}
 
 const groupLabel = (axes: Readonly<Record<string, unknown>>, attention: string) => {
   const parts = Object.entries(axes)

@@ -13,6 +13,7 @@
 import { Effect, Option } from "effect"
 import { decodeChecked, encodeChecked } from "../domain/Checkpoint.js"
 import { evaluationSteps } from "../domain/EvaluationSchedule.js"
+import { csvNumber, matrixRows } from "../domain/Results.js"
 import { type KernelGdFit, posteriorMean, scaleMatters } from "../domain/KernelGd.js"
 import type { RegressionActivation, RegressionConfig } from "../domain/RegressionConfig.js"
 import { alignmentOf, type RegressionAlignment } from "../domain/RegressionMetrics.js"
@@ -148,7 +149,6 @@ const interpolationTarget = (spec: RegressionSpec, values: Float64Array, fit: Ke
   return constructedWeights(spec, steps)
 }
 
-const matrixRows = (m: Float64Array, D: number) => Array.from({ length: D }, (_, r) => Array.from(m.subarray(r * D, (r + 1) * D)))
 const layersJson = (spec: RegressionSpec, values: Float64Array) => {
   const D = tokenDim(spec)
   return Array.from({ length: distinctLayers(spec) }, (_, l) => ({
@@ -156,8 +156,6 @@ const layersJson = (spec: RegressionSpec, values: Float64Array) => {
     P: matrixRows(values.subarray((2 * l + 1) * D * D, (2 * l + 2) * D * D), D)
   }))
 }
-
-const csvNumber = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(8))) : "")
 
 const perContextCsv = (set: RegressionBatch, model: Predictions, gd: Predictions, bayes: Predictions) => {
   const lines = ["context,target,model,gd,bayes"]
@@ -251,10 +249,14 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
             referenceSummaries[`fgd-${activation}`] = {
               description: `${spec.depth}-step functional GD with the ${activation} attention kernel, grid-optimal`,
               parameters: { scale: fit.scale, eta: fit.eta, steps: spec.depth },
-              loss: squaredLoss(
-                predictBatch(activationSpec, constructedWeights(activationSpec, [stepsOf(fit)]), evalSet, false).prediction,
-                evalSet.target
-              )
+              // The model's own kernel is the "gd" reference, scored above.
+              loss:
+                activation === spec.activation
+                  ? referenceSummaries["gd"]!.loss
+                  : squaredLoss(
+                      predictBatch(activationSpec, constructedWeights(activationSpec, [stepsOf(fit)]), evalSet, false).prediction,
+                      evalSet.target
+                    )
             }
             referencesJson[`fgd-${activation}`] = fit
           }

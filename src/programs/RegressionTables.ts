@@ -2,7 +2,7 @@
  * The results tables of a regression sweep: one row per run, and the aggregate over seeds of each configuration.
  */
 import type { SweepRun } from "../domain/Sweep.js"
-import { type AggregateGroup, formatInterval, type ResultRow, runColumns } from "../domain/Results.js"
+import { type AggregateGroup, formatInterval, type ResultRow, runColumns, runsCell } from "../domain/Results.js"
 import type { RegressionConfig } from "../domain/RegressionConfig.js"
 import type { RegressionSummary } from "./RegressionRun.js"
 
@@ -75,7 +75,7 @@ export const regressionMarkdownColumns = (keyColumns: ReadonlyArray<string>) => 
 
 export const regressionMarkdownRow = (g: AggregateGroup, keyColumns: ReadonlyArray<string>): Record<string, string> => ({
   ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
-  runs: g.failed > 0 ? `${g.runs} (${g.failed} failed)` : String(g.runs),
+  runs: runsCell(g),
   "final loss": formatInterval(g.metrics["final_loss"]!),
   "GD* loss": formatInterval(g.metrics["gd_loss"]!),
   "GD++ loss": formatInterval(g.metrics["gd_plus_plus_loss"]!),

@@ -19,7 +19,9 @@ import {
   AGGREGATED_METRICS,
   formatInterval,
   type ResultRow,
+  aggregateRow,
   runColumns,
+  runsCell,
   toCsv,
   toMarkdown
 } from "../domain/Results.js"
@@ -239,15 +241,7 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
     const groups = aggregate(rows, keyColumns)
     const kinds = [...new Set(groups.flatMap((g) => Object.keys(g.solutions)))].sort()
     const aggregateRows: Array<ResultRow> = groups.map((g) => ({
-      ...g.key,
-      runs: g.runs,
-      failed: g.failed,
-      ...Object.fromEntries(
-        AGGREGATED_METRICS.flatMap((m) => [
-          [`${m}_mean`, g.metrics[m].mean],
-          [`${m}_ci95`, g.metrics[m].halfWidth]
-        ])
-      ),
+      ...aggregateRow(g, AGGREGATED_METRICS),
       ...Object.fromEntries(
         kinds.flatMap((k) => [
           [`${k}_seeds`, g.solutions[k]?.count ?? 0],
@@ -269,7 +263,7 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
     ]
     const markdownRows = groups.map((g) => ({
       ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
-      runs: g.failed > 0 ? `${g.runs} (${g.failed} failed)` : String(g.runs),
+      runs: runsCell(g),
       "final loss": formatInterval(g.metrics.final_loss),
       accuracy: formatInterval(g.metrics.accuracy, 3),
       "model cos (extracted)": formatInterval(g.metrics.model_cos_extracted),
@@ -289,17 +283,7 @@ const writeRegressionAggregate = (plan: SweepPlan, folder: string, rows: Readonl
   Effect.gen(function* () {
     const store = yield* RunStore
     const groups = aggregate(rows, keyColumns, REGRESSION_METRICS)
-    const aggregateRows: Array<ResultRow> = groups.map((g) => ({
-      ...g.key,
-      runs: g.runs,
-      failed: g.failed,
-      ...Object.fromEntries(
-        REGRESSION_METRICS.flatMap((m) => [
-          [`${m}_mean`, g.metrics[m]!.mean],
-          [`${m}_ci95`, g.metrics[m]!.halfWidth]
-        ])
-      )
-    }))
+    const aggregateRows = groups.map((g) => aggregateRow(g, REGRESSION_METRICS))
     yield* store.writeText(store.join(folder, "aggregate.csv"), toCsv(Object.keys(aggregateRows[0] ?? {}), aggregateRows))
     const markdown = `# Sweep ${plan.name}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs. Losses are ½·mean squared error on the evaluation set; GD* is K-step (functional) GD with the model's kernel at its grid optimum.\n\n${toMarkdown(
       regressionMarkdownColumns(keyColumns),

@@ -15,6 +15,7 @@ import { Effect, Option } from "effect"
 import { decodeCheckpoint, encodeCheckpoint } from "../domain/Checkpoint.js"
 import type { ExperimentConfig } from "../domain/Config.js"
 import { evaluationSteps } from "../domain/EvaluationSchedule.js"
+import { csvNumber, matrixRows } from "../domain/Results.js"
 import { referenceShapeOf } from "../domain/Extraction.js"
 import type { ReferenceKind, ReferenceShape } from "../domain/GdMath.js"
 import type { GridResult } from "../domain/GridSearch.js"
@@ -58,10 +59,7 @@ export type RunResult = RunOutcome<RunSummary>
 
 const REFERENCE_KINDS: ReadonlyArray<ReferenceKind> = ["gd-linear", "kgd-fixed", "ca-kgd"]
 
-const matrixRows = (m: Float64Array, D: number) => Array.from({ length: D }, (_, r) => Array.from(m.subarray(r * D, (r + 1) * D)))
 const weightsJson = (w: Weights) => ({ W_KQ: matrixRows(w.kq, w.D), W_PV: matrixRows(w.pv, w.D) })
-
-const csvNumber = (v: number) => (Number.isFinite(v) ? String(Number(v.toPrecision(8))) : "")
 
 const perContextCsv = (labels: Int32Array, model: Scored, atExtracted: Scored, atGrid: Scored): string => {
   const header = [

@@ -46,8 +46,6 @@ export interface RegressionSession {
   /** One Adam step; returns the batch loss before it (no step is taken when the loss is not finite). */
   readonly stepNow: (batch: RegressionBatch) => number
   readonly restore: (values: Float64Array, optimizer: VectorAdamState) => void
-  /** Loss and gradient at the current parameters, without a step. */
-  readonly gradients: (batch: RegressionBatch) => { readonly loss: number; readonly grads: Float64Array }
 }
 
 export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-gd/RegressionTrainer", {
@@ -97,10 +95,6 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
             optimizer.step = state.step
             optimizer.m.set(state.m)
             optimizer.v.set(state.v)
-          },
-          gradients: (batch) => {
-            const loss = compute(batch)
-            return { loss, grads: grads.slice() }
           }
         } satisfies RegressionSession
       })

@@ -1,5 +1,5 @@
 import { assert, describe, it } from "@effect/vitest"
-import { posteriorWeights, clippedCholesky, gramMatrix } from "../../src/domain/GaussianProcess.js"
+import { clippedCholesky, gramOf, posteriorWeights } from "../../src/domain/GaussianProcess.js"
 import {
   explicitGdPrediction,
   fitKernelGd,
@@ -226,8 +226,7 @@ describe("Gaussian-process posterior", () => {
     const rng = keyedRng(3, "evaluation", 0)
     const data = new Float64Array(18)
     rng.fillNormals(data, 0, 18)
-    const points = Array.from({ length: 6 }, (_, i) => ({ data, offset: 3 * i }))
-    const gram = gramMatrix("linear", 1, points, 3)
+    const gram = gramOf("linear", 1, data, 6, 3)
     const factor = gram.slice()
     const kept = clippedCholesky(factor, 6)
     assert.deepStrictEqual(kept, [0, 1, 2])
