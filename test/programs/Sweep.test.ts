@@ -106,7 +106,8 @@ describe("CLI: sweeps", () => {
       existsSync(folder)
         ? readdirSync(folder)
             .filter((f) => f.startsWith("sweep-"))
-            .map((run) => ["summary.json", "checkpoint.json"].map((f) => (existsSync(join(folder, run, f)) ? statSync(join(folder, run, f)).mtimeMs : 0)).join(":"))
+            // One stat call per file: the running sweep renames checkpoint.json away between any two calls.
+            .map((run) => ["summary.json", "checkpoint.json"].map((f) => statSync(join(folder, run, f), { throwIfNoEntry: false })?.mtimeMs ?? 0).join(":"))
             .join("|")
         : ""
     // Each round kills the CLI at a moment after the sweep has made progress in it, plus a pseudo-random extra delay
