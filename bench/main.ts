@@ -1,7 +1,7 @@
 /**
  * pnpm bench [--quick]
  *
- * Times a full training step (fresh contexts sampled on the worker threads, forward, backward, Adam) for linear and
+ * Times a full training step (fresh contexts sampled and differentiated in chunks on all threads, Adam) for linear and
  * softmax attention at the issue's settings, the evaluation throughput of the GD references and alignment metrics,
  * the regression engines (fused one-layer kernel against TensorFlow.js autodiff), and (unless --quick) the wall time
  * and peak memory of the main example runs. When /usr/bin/python3 has torch, the
@@ -11,8 +11,8 @@ import { spawnSync } from "node:child_process"
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import { Effect } from "effect"
-import { adamStep, initAdam } from "../src/domain/Adam.js"
+import { Effect, Option } from "effect"
+import { CHUNK_TASKS } from "../src/domain/ChunkedGradient.js"
 import { defaults } from "../src/domain/Config.js"
 import { makeFusedKernel } from "../src/domain/FusedKernel.js"
 import { referencePredict } from "../src/domain/GdMath.js"
@@ -25,14 +25,14 @@ import { regressionLossAndGradients } from "../src/services/RegressionEngine.js"
 import { initRegressionWeights, regressionSpecOf } from "../src/services/RegressionTrainer.js"
 import { TfBackend } from "../src/services/TfBackend.js"
 import { MetricsCollector } from "../src/services/MetricsCollector.js"
-import { trainerSamplingShare } from "../src/services/ModelTrainer.js"
-import { TaskSampler } from "../src/services/TaskSampler.js"
+import { ModelTrainer } from "../src/services/ModelTrainer.js"
 
 const root = join(import.meta.dirname, "..")
 const quick = process.argv.includes("--quick")
 const REPETITIONS = 5
 const STEPS_PER_REPETITION = 40
 const WARMUP_STEPS = 20
+const WORKER_START_MS = 1500
 
 const median = (values: ReadonlyArray<number>) => {
   const sorted = [...values].sort((a, b) => a - b)
@@ -53,33 +53,34 @@ const SETTINGS: ReadonlyArray<Setting> = (["linear", "softmax"] as const).flatMa
 
 const specOf = (s: Setting): ModelSpec => ({ attention: s.attention, attendToQuery: s.attention !== "softmax", expShift: 0, d: 5, C: 5 })
 
-/** ms per full training step, as a run takes it: batches from the sampler stream, fused kernel, Adam. */
+/**
+ * ms per full training step, as a run takes it: the session's own step (the fused engine sampling and differentiating
+ * the batch's chunks on this thread and the worker threads), then Adam.
+ */
 const timeTrainingStep = (s: Setting) =>
   Effect.scoped(
     Effect.gen(function* () {
-      const sampler = yield* TaskSampler
+      const trainer = yield* ModelTrainer
       const task = { ...defaults.task, n: s.n }
-      const total = WARMUP_STEPS + REPETITIONS * STEPS_PER_REPETITION
-      const spec = specOf(s)
-      const stream = yield* sampler.stream(task, 0, s.batch, 1, total, defaults.runtime.samplerThreads, trainerSamplingShare("fused", spec))
-      const weights = initWeights(spec, 0, defaults.model.initScale)
-      const kernel = makeFusedKernel(spec)
-      const grads = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
-      const adam = initAdam(weights.D)
-      const step = Effect.gen(function* () {
-        const batch = stream.poll() ?? (yield* stream.next)
-        kernel(weights, batch, grads)
-        adamStep(weights, grads, adam, defaults.training)
-        yield* stream.release(batch)
-      })
-      for (let i = 0; i < WARMUP_STEPS; i++) yield* step
+      const config = { ...defaults, task, model: { ...defaults.model, attention: s.attention }, training: { ...defaults.training, batchSize: s.batch } }
+      const session = yield* trainer.open(config)
+      const open = Option.getOrThrow(session.trainingSteps)
+      const stepAt = yield* open(task, 0, s.batch, defaults.runtime.samplerThreads)
+      // Worker threads take a moment to load; a run's first steps are taken without them.
+      yield* Effect.sleep(WORKER_START_MS)
+      let step = 1
+      for (let i = 0; i < WARMUP_STEPS; i++) stepAt(step++)
       const repetitions: Array<number> = []
       for (let r = 0; r < REPETITIONS; r++) {
         const started = performance.now()
-        for (let i = 0; i < STEPS_PER_REPETITION; i++) yield* step
+        for (let i = 0; i < STEPS_PER_REPETITION; i++) stepAt(step++)
         repetitions.push((performance.now() - started) / STEPS_PER_REPETITION)
       }
-      // The parts, each alone on this thread.
+      // The parts, each alone on this thread: sampling the whole batch, and the kernel on it.
+      const spec = specOf(s)
+      const kernel = makeFusedKernel(spec)
+      const weights = initWeights(spec, 0, defaults.model.initScale)
+      const grads = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
       const batch = sampleTasks(task, 0, "train", 1, s.batch)
       const parts = { sample: [] as Array<number>, kernel: [] as Array<number> }
       for (let r = 0; r < REPETITIONS; r++) {
@@ -211,11 +212,11 @@ const main = Effect.gen(function* () {
 })
 
 const report = await Effect.runPromise(
-  main.pipe(Effect.provide(MetricsCollector.Default), Effect.provide(TaskSampler.Default), Effect.provide(TfBackend.Default))
+  main.pipe(Effect.provide(MetricsCollector.Default), Effect.provide(ModelTrainer.Default), Effect.provide(TfBackend.Default))
 )
 const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits))
 const lines = [
-  `training step (fused engine, ${defaults.runtime.samplerThreads} sampler thread(s) with the training thread sampling its share; median of ${REPETITIONS} × ${STEPS_PER_REPETITION} steps after ${WARMUP_STEPS} warm-up)`,
+  `training step (fused engine: the training thread and ${defaults.runtime.samplerThreads} worker thread(s) each sample and differentiate chunks of ${CHUNK_TASKS} tasks; median of ${REPETITIONS} × ${STEPS_PER_REPETITION} steps after ${WARMUP_STEPS} warm-up)`,
   `attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step   speed-up (median over ${ROUNDS} alternating rounds)`,
   ...report.rows.map(
     (r) =>

@@ -15,6 +15,7 @@ type Kernel = (
   labels: Int32Array,
   query: Float64Array,
   queryLabel: Int32Array,
+  count: number,
   B: number,
   n: number,
   gkq: Float64Array,
@@ -43,7 +44,7 @@ export const kernelSource = (spec: ModelSpec): string => {
   for (const r of R) for (const k of X) emit(`let gkq_${r}_${k} = 0;`)
   emit("let totalLoss = 0;")
   emit(`const keys = ${attendToQuery ? "n + 1" : "n"};`)
-  emit("for (let t = 0; t < B; t++) {")
+  emit("for (let t = 0; t < count; t++) {")
   emit(`  const xb = t * n * ${d}; const lb = t * n; const qb = t * ${d};`)
   for (const k of X) emit(`  const q${k} = query[qb + ${k}];`)
   // u = W_KQ e_q (only x columns of e_q are non-zero): the x part in locals, the label part in uy.
@@ -140,7 +141,7 @@ const compile = (spec: ModelSpec): Kernel => {
   let kernel = compiled.get(source)
   if (kernel === undefined) {
     kernel = new Function(
-      "kq, pv, x, labels, query, queryLabel, B, n, gkq, gpv, scores, uy, hy, ghy",
+      "kq, pv, x, labels, query, queryLabel, count, B, n, gkq, gpv, scores, uy, hy, ghy",
       source
     ) as Kernel
     compiled.set(source, kernel)
@@ -148,15 +149,19 @@ const compile = (spec: ModelSpec): Kernel => {
   return kernel
 }
 
-/** A compiled loss-and-gradient function for one model; its scratch grows with the context length it sees. */
+/**
+ * A compiled loss-and-gradient function for one model; its scratch grows with the context length it sees. With
+ * `batchSize` larger than the batch given, the batch is one part of a larger batch: the loss and gradient are its
+ * share of that batch's mean (its sums divided by `batchSize`).
+ */
 export const makeFusedKernel = (spec: ModelSpec) => {
   const kernel = compile(spec)
   let scores = new Float64Array(0)
   const uy = new Float64Array(spec.C)
   const hy = new Float64Array(spec.C)
   const ghy = new Float64Array(spec.C)
-  return (w: Weights, batch: TaskBatch, grads: Gradients): number => {
+  return (w: Weights, batch: TaskBatch, grads: Gradients, batchSize = batch.size): number => {
     if (scores.length < batch.n + 1) scores = new Float64Array(batch.n + 1)
-    return kernel(w.kq, w.pv, batch.x, batch.labels, batch.query, batch.queryLabel, batch.size, batch.n, grads.kq, grads.pv, scores, uy, hy, ghy)
+    return kernel(w.kq, w.pv, batch.x, batch.labels, batch.query, batch.queryLabel, batch.size, batchSize, batch.n, grads.kq, grads.pv, scores, uy, hy, ghy)
   }
 }

@@ -28,11 +28,11 @@ import {
   MetricsCollector,
   type Scored
 } from "../services/MetricsCollector.js"
-import { type EngineInfo, ModelTrainer, trainerSamplingShare } from "../services/ModelTrainer.js"
+import { type EngineInfo, ModelTrainer } from "../services/ModelTrainer.js"
 import { RunStore } from "../services/RunStore.js"
 import { TaskSampler } from "../services/TaskSampler.js"
 import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome } from "./RunFolder.js"
-import { makePhaseClock, trainingLoop, writeRunRecord } from "./TrainingLoop.js"
+import { type BatchSource, makePhaseClock, selfSampledSteps, trainingLoop, writeRunRecord } from "./TrainingLoop.js"
 
 export interface ReferenceSummary {
   readonly kind: ReferenceKind
@@ -185,7 +185,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
         })
       )
     if (Option.isSome(checkpoint)) session.restore(checkpoint.value.weights, checkpoint.value.optimizer)
-    const { rows, last: lastEvaluation } = yield* trainingLoop({
+    const train = <B, E2, R2>(batches: (first: number) => Effect.Effect<BatchSource<B>, E2, R2>, step: (batch: B) => number) =>
+      trainingLoop({
       runId,
       file,
       steps: config.training.steps,
@@ -194,17 +195,6 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       progress: config.output.progress,
       phases,
       resumed: checkpoint,
-      batches: (first) =>
-        sampler.stream(
-          config.task,
-          config.seed,
-          config.training.batchSize,
-          first,
-          config.training.steps,
-          config.runtime.samplerThreads,
-          trainerSamplingShare(session.engine.engine, spec)
-        ),
-      step: session.stepNow,
       evaluate: evaluateAt,
       logEvaluation: (step, trainLoss, { point }) =>
         Effect.logDebug("evaluation").pipe(
@@ -217,7 +207,27 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           })
         ),
       checkpoint: (position) => encodeCheckpoint({ ...position, weights: session.weights, optimizer: session.optimizer }),
-      yieldEvery: 64
+      yieldEvery: 64,
+      batches,
+      step
+    })
+    // The fused engine samples each step's batch itself, in chunks shared with its worker threads; other engines take
+    // batches sampled ahead by the sampler's threads.
+    const { rows, last: lastEvaluation } = yield* Option.match(session.trainingSteps, {
+      onSome: (open) =>
+        train(
+          (first) =>
+            open(config.task, config.seed, config.training.batchSize, config.runtime.samplerThreads).pipe(
+              Effect.map((stepAt) => selfSampledSteps(first, stepAt))
+            ),
+          (takeStep) => takeStep()
+        ),
+      onNone: () =>
+        train(
+          (first) =>
+            sampler.stream(config.task, config.seed, config.training.batchSize, first, config.training.steps, config.runtime.samplerThreads),
+          session.stepNow
+        )
     })
 
     // A run resumed from its final checkpoint has not evaluated in this process: the last row is recomputed.

@@ -54,6 +54,19 @@ export interface BatchSource<B> {
   readonly release: (batch: B) => Effect.Effect<void>
 }
 
+/**
+ * The steps of an engine that samples its own batches: each "batch" is the step itself, taken by `stepAt` when the
+ * loop calls it.
+ */
+export const selfSampledSteps = (first: number, stepAt: (step: number) => number): BatchSource<() => number> => {
+  let next = first
+  const poll = () => {
+    const step = next++
+    return () => stepAt(step)
+  }
+  return { poll, next: Effect.sync(poll), release: () => Effect.void }
+}
+
 export interface TrainingLoopOptions<B, V extends { readonly point: unknown }, E, R, E2, R2> {
   readonly runId: string
   readonly file: (name: string) => string

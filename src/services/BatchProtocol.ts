@@ -8,8 +8,6 @@ export interface BatchWorkerInput {
   readonly task: TaskConfig
   readonly seed: number
   readonly batchSize: number
-  /** The worker samples tasks [0, workerTasks) of each batch; the main thread fills in the rest. */
-  readonly workerTasks: number
   readonly firstStep: number
   readonly lastStep: number
   /** This worker samples every `stride`-th step from firstStep on (workers share the steps round-robin). */

@@ -16,7 +16,7 @@ if (parentPort !== null && (workerData as Partial<BatchWorkerInput> | undefined)
   let step = input.firstStep
   const pump = () => {
     while (free.length > 0 && step <= input.lastStep) {
-      const batch = sampleTasks(task, seed, "train", step, input.workerTasks, 0, free.pop())
+      const batch = sampleTasks(task, seed, "train", step, batchSize, 0, free.pop())
       const message: BatchMessage = { step, x: batch.x, labels: batch.labels, query: batch.query, queryLabel: batch.queryLabel }
       port.postMessage(message, transferList(message))
       step += input.stride

@@ -3,9 +3,9 @@
  * The gradient comes from the fused engine (analytic, float64) or from TensorFlow.js autodiff (float32); `auto` picks
  * the fused engine for every model in its family, which today is every model.
  */
-import { Effect } from "effect"
+import { Effect, Option, type Scope } from "effect"
 import { adamStep, type AdamState, initAdam } from "../domain/Adam.js"
-import type { EngineChoice, ExperimentConfig } from "../domain/Config.js"
+import type { EngineChoice, ExperimentConfig, TaskConfig } from "../domain/Config.js"
 import type { BackendUnavailable } from "../domain/Errors.js"
 import type { Gradients } from "../domain/FusedGradient.js"
 import { makeFusedKernel } from "../domain/FusedKernel.js"
@@ -13,6 +13,7 @@ import { copyWeights, initWeights, type ModelSpec, modelSpecOf, type Weights } f
 import type { TaskBatch } from "../domain/Task.js"
 import { type BackendName, TfBackend } from "./TfBackend.js"
 import { tfjsLossAndGradients } from "./TfjsEngine.js"
+import { makeParallelGradient } from "./ParallelGradient.js"
 
 export type EngineName = "fused" | "tfjs"
 
@@ -35,21 +36,20 @@ export interface TrainingSession {
   readonly step: (batch: TaskBatch) => Effect.Effect<number>
   /** The same step, synchronously (the hot loop's form; no step is taken when the loss is not finite). */
   readonly stepNow: (batch: TaskBatch) => number
+  /**
+   * For engines that sample as they compute (the fused engine): Adam steps on the training batches of the given steps,
+   * each sampled and differentiated in chunks by this thread and `workers` worker threads, with the same result for
+   * any number of workers. The step function returns the batch's loss before the step. None for engines that train on
+   * the sampler's batches.
+   */
+  readonly trainingSteps: Option.Option<
+    (task: TaskConfig, seed: number, batchSize: number, workers: number) => Effect.Effect<(step: number) => number, never, Scope.Scope>
+  >
   /** Puts the weights and the optimizer state back to a checkpoint's. */
   readonly restore: (weights: Weights, optimizer: AdamState) => void
   /** The loss and gradient at the current weights, without a step (for checks and probes). */
   readonly gradients: (batch: TaskBatch) => Effect.Effect<{ readonly loss: number; readonly grads: Gradients }>
 }
-
-/**
- * The share of each training batch that the training thread should sample itself while one worker thread samples
- * the rest, so that both cores finish together: (S − K)/(2S) for sampling cost S and step cost K per task. `pnpm
- * bench` measures K/S ≈ 0.3 for linear attention and ≈ 0.5 for softmax and exp attention (the exps) in the fused
- * engine, and a scan of the share put the fastest step at 0.35 and 0.25; the tfjs engine's step costs more than
- * sampling, so it samples nothing itself.
- */
-export const trainerSamplingShare = (engine: EngineName, spec: ModelSpec): number =>
-  engine === "tfjs" ? 0 : spec.attention === "linear" ? 0.35 : 0.25
 
 /** The fused engine covers the one-layer family with linear, softmax and exp attention. */
 export const resolveEngine = (choice: EngineChoice, _spec: ModelSpec): EngineName => (choice === "auto" ? "fused" : choice)
@@ -79,11 +79,19 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           compute = (batch) => tfjsLossAndGradients(tf, spec, weights, batch, grads)
           engine = { engine: "tfjs", backend: name, precision: "float32" }
         }
-        const stepNow = (batch: TaskBatch) => {
-          const loss = compute(batch)
+        const applied = (loss: number) => {
           if (Number.isFinite(loss)) adamStep(weights, grads, optimizer, config.training)
           return loss
         }
+        const stepNow = (batch: TaskBatch) => applied(compute(batch))
+        const trainingSteps: TrainingSession["trainingSteps"] =
+          engineName === "fused"
+            ? Option.some((task, seed, batchSize, workers) =>
+                makeParallelGradient({ spec, task, seed, batchSize, workers }).pipe(
+                  Effect.map((pool) => (step: number) => applied(pool.lossAndGradient(step, weights, grads)))
+                )
+              )
+            : Option.none()
         const session: TrainingSession = {
           spec,
           engine,
@@ -92,6 +100,7 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           optimizer,
           step: (batch) => Effect.sync(() => stepNow(batch)),
           stepNow,
+          trainingSteps,
           restore: (w, state) => {
             weights.kq.set(w.kq)
             weights.pv.set(w.pv)

@@ -65,22 +65,18 @@ const workerShare = (input: BatchWorkerInput) =>
 
 /**
  * Batches sampled ahead on worker threads, so that sampling overlaps training; with k workers, worker j samples the
- * steps firstStep + j, firstStep + j + k, …, the stream takes them in turn, and with a single worker the main thread
- * samples the last tasks of each batch itself.
+ * steps firstStep + j, firstStep + j + k, …, and the stream takes them in turn.
  */
 const workerStream = (
-  request: Omit<BatchWorkerInput, "stride" | "firstStep" | "role" | "workerTasks"> & {
+  request: Omit<BatchWorkerInput, "stride" | "firstStep" | "role"> & {
     readonly firstStep: number
     readonly threads: number
-    readonly mainShare: number
   }
 ): Effect.Effect<BatchStream, never, Scope.Scope> =>
   Effect.gen(function* () {
     const { task, batchSize, threads } = request
-    // With one worker, the main thread samples the tail of each batch itself (the batches are the same either way).
-    const workerTasks = threads === 1 ? Math.max(1, Math.round(batchSize * (1 - request.mainShare))) : batchSize
     const shares = yield* Effect.forEach(Array.from({ length: threads }, (_, j) => j), (j) =>
-      workerShare({ ...request, role: "batch-sampler", workerTasks, firstStep: request.firstStep + j, stride: threads })
+      workerShare({ ...request, role: "batch-sampler", firstStep: request.firstStep + j, stride: threads })
     )
     let step = request.firstStep
     const owner = (s: number) => shares[(s - request.firstStep) % threads]!
@@ -89,7 +85,6 @@ const workerStream = (
       if (m.step !== step) throw new Error(`batch worker sent step ${m.step}, expected ${step}`)
       owners.set(m.x, share)
       const batch = { size: batchSize, n: task.n, d: task.d, C: task.C, x: m.x, labels: m.labels, query: m.query, queryLabel: m.queryLabel }
-      if (workerTasks < batchSize) sampleTasks(task, request.seed, "train", step, batchSize - workerTasks, workerTasks, batch, workerTasks)
       step += 1
       return batch
     }
@@ -132,8 +127,7 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
         Effect.sync(() => sampleTasks(task, seed, "train", step, batchSize)),
       /**
        * The batches of steps firstStep…lastStep in order, sampled ahead on `threads` worker threads (0: on this
-       * thread); with one worker, this thread samples the `mainShare` tail of each batch. Every way gives the same
-       * batches.
+       * thread). Every way gives the same batches.
        */
       stream: (
         task: TaskConfig,
@@ -141,11 +135,10 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
         batchSize: number,
         firstStep: number,
         lastStep: number,
-        threads: number,
-        mainShare = 0
+        threads: number
       ): Effect.Effect<BatchStream, never, Scope.Scope> =>
         threads > 0 && lastStep >= firstStep
-          ? workerStream({ task, seed, batchSize, firstStep, lastStep, depth: 2, threads, mainShare })
+          ? workerStream({ task, seed, batchSize, firstStep, lastStep, depth: 2, threads })
           : Effect.sync(() => inlineStream(task, seed, batchSize, firstStep)),
       /** The frozen evaluation set. */
       evaluationSet: (task: TaskConfig, seed: number, size: number) => frozenSet("evaluation", task, seed, size),

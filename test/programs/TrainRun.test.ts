@@ -42,11 +42,13 @@ describe("trainRun", () => {
     const resumable = (dir: string) =>
       tinyConfig({ training: { steps: 300 }, runtime: { checkpointEvery: 50, samplerThreads: 1 }, output: { dir } })
 
-    it.effect("an interrupted run continues from its checkpoint and ends byte-identical to an uninterrupted one", () =>
+    it.effect("an interrupted run continues from its checkpoint and ends byte-identical to an uninterrupted one on another number of threads", () =>
       Effect.gen(function* () {
-        const long = (dir: string) => tinyConfig({ training: { steps: 2000 }, runtime: { checkpointEvery: 50, samplerThreads: 1 }, output: { dir } })
-        const reference = yield* trainRun(long(tempDir()))
-        const config = long(tempDir())
+        // Batches of three chunks, so that a worker thread shares the steps of the interrupted run.
+        const long = (dir: string, samplerThreads: number) =>
+          tinyConfig({ training: { steps: 2000, batchSize: 96 }, runtime: { checkpointEvery: 50, samplerThreads }, output: { dir } })
+        const reference = yield* trainRun(long(tempDir(), 0))
+        const config = long(tempDir(), 1)
         const checkpoint = join(config.output.dir, runIdOf(config), "checkpoint.json")
         // Interrupt as soon as the first checkpoint exists: mid-run, whatever the machine's speed.
         const fiber = yield* Effect.fork(trainRun(config))

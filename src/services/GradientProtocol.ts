@@ -1,0 +1,116 @@
+/**
+ * The shared memory through which the training thread and its gradient worker threads split a step's chunks (the
+ * worker's body is GradientWorker; the training thread's side is ParallelGradient). No messages pass per step:
+ *   control  Int32 words: CLAIM = (generation << 16) | next unclaimed chunk, DONE = chunks finished this step, STEP,
+ *            STOP, FAILED.
+ *   weights  the model's weights for the step: W_KQ then W_PV.
+ *   partials each chunk's gradient and loss (ChunkedGradient's layout).
+ * The training thread writes the step and the weights, then publishes a new generation in CLAIM; every thread claims
+ * chunks by compare-and-swap on CLAIM, so a claim always belongs to the generation it read, and a thread reads the step
+ * and the weights only after a successful claim, when they cannot change until its chunk is counted in DONE.
+ */
+import type { TaskConfig } from "../domain/Config.js"
+import type { ModelSpec } from "../domain/Model.js"
+
+export const CLAIM = 0
+export const DONE = 1
+export const STEP = 2
+export const STOP = 3
+export const FAILED = 4
+const CONTROL_WORDS = 5
+
+const CHUNK_BITS = 16
+const CHUNK_MASK = (1 << CHUNK_BITS) - 1
+/** Generations wrap below 2^15 so that CLAIM stays a positive int32. */
+const GENERATION_MASK = (1 << 15) - 1
+
+export interface GradientWorkerInput {
+  readonly role: "gradient-worker"
+  readonly spec: ModelSpec
+  readonly task: TaskConfig
+  readonly seed: number
+  readonly batchSize: number
+  readonly control: SharedArrayBuffer
+  readonly weights: SharedArrayBuffer
+  readonly partials: SharedArrayBuffer
+}
+
+/** A control buffer with nothing to claim: workers that start before the first step wait for it. */
+export const createControl = (): SharedArrayBuffer => {
+  const buffer = new SharedArrayBuffer(CONTROL_WORDS * Int32Array.BYTES_PER_ELEMENT)
+  Atomics.store(new Int32Array(buffer), CLAIM, CHUNK_MASK)
+  return buffer
+}
+
+/** Opens a new step: every chunk unclaimed, none done, under the next generation. Returns that generation. */
+export const publishStep = (control: Int32Array, step: number, previousGeneration: number): number => {
+  const generation = (previousGeneration + 1) & GENERATION_MASK
+  Atomics.store(control, DONE, 0)
+  Atomics.store(control, STEP, step)
+  Atomics.store(control, CLAIM, generation << CHUNK_BITS)
+  Atomics.notify(control, CLAIM)
+  return generation
+}
+
+/** The next unclaimed chunk of the current step, or -1 when all are claimed. */
+export const claimChunk = (control: Int32Array, chunks: number): number => {
+  for (;;) {
+    const word = Atomics.load(control, CLAIM)
+    const chunk = word & CHUNK_MASK
+    if (chunk >= chunks) return -1
+    if (Atomics.compareExchange(control, CLAIM, word, word + 1) === word) return chunk
+  }
+}
+
+/** Counts a finished chunk; the thread that finishes the last one wakes the training thread. */
+export const finishChunk = (control: Int32Array, chunks: number): void => {
+  if (Atomics.add(control, DONE, 1) + 1 === chunks) Atomics.notify(control, DONE)
+}
+
+/**
+ * A worker's life: claim and compute chunks while there are any, sleep until the next step is published (waiting on
+ * the very word that showed none left, so that a step published in between is never slept through), until STOP.
+ */
+export const workUntilStopped = (control: Int32Array, chunks: number, compute: (chunk: number, step: number) => void): void => {
+  for (;;) {
+    const word = Atomics.load(control, CLAIM)
+    if (Atomics.load(control, STOP) !== 0) return
+    if ((word & CHUNK_MASK) >= chunks) {
+      Atomics.wait(control, CLAIM, word)
+      continue
+    }
+    if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue
+    compute(word & CHUNK_MASK, Atomics.load(control, STEP))
+    finishChunk(control, chunks)
+  }
+}
+
+/** Stops the workers: they see STOP at their next look at CLAIM, which this changes to wake them. */
+export const stopWorkers = (control: Int32Array): void => {
+  Atomics.store(control, STOP, 1)
+  const generation = ((Atomics.load(control, CLAIM) >>> CHUNK_BITS) + 1) & GENERATION_MASK
+  Atomics.store(control, CLAIM, (generation << CHUNK_BITS) | CHUNK_MASK)
+  Atomics.notify(control, CLAIM)
+}
+
+/** A worker's failure: recorded for the training thread, which is woken to see it. */
+export const reportFailure = (control: Int32Array): void => {
+  Atomics.store(control, FAILED, 1)
+  Atomics.notify(control, DONE)
+}
+
+/**
+ * The training thread's wait for the step's last chunk. False when a worker failed: its claimed chunk will never be
+ * counted. (Waits in slices so that a failure recorded between two looks is seen.)
+ */
+export const awaitChunks = (control: Int32Array, chunks: number): boolean => {
+  for (;;) {
+    const done = Atomics.load(control, DONE)
+    if (done >= chunks) return true
+    if (Atomics.load(control, FAILED) !== 0) return false
+    Atomics.wait(control, DONE, done, 1000)
+  }
+}
+
+/** Chunks a step may hold (they are counted in the low bits of CLAIM, and the all-ones count means "none"). */
+export const MAX_CHUNKS = CHUNK_MASK - 1
