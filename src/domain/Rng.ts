@@ -50,6 +50,28 @@ export const philox4x32 = (
   return [c0, c1, c2, c3]
 }
 
+/** Philox4x32-10 of (counter, key) written into out[0..3], without allocating (the per-task hot path). */
+const philoxInto = (out: Int32Array, c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): void => {
+  for (let round = 0; round < 10; round++) {
+    const hi0 = mulHi(PHILOX_M0, c0)
+    const lo0 = Math.imul(PHILOX_M0, c0) >>> 0
+    const hi1 = mulHi(PHILOX_M1, c2)
+    const lo1 = Math.imul(PHILOX_M1, c2) >>> 0
+    const n0 = (hi1 ^ c1 ^ k0) >>> 0
+    const n2 = (hi0 ^ c3 ^ k1) >>> 0
+    c0 = n0
+    c1 = lo1
+    c2 = n2
+    c3 = lo0
+    k0 = (k0 + PHILOX_W0) >>> 0
+    k1 = (k1 + PHILOX_W1) >>> 0
+  }
+  out[0] = c0
+  out[1] = c1
+  out[2] = c2
+  out[3] = c3
+}
+
 /** Named streams keep model initialisation, training data, evaluation data and grid-search data independent. */
 export const Stream = {
   init: 1,
@@ -73,6 +95,17 @@ export class Rng {
     this.s1 = state[1] | 0
     this.s2 = state[2] | 0
     this.s3 = state[3] | 0
+  }
+
+  /** Restarts this generator as {@link keyedRng}(seed, stream, counterA, counterB), without allocating. */
+  rekey(seed: number, stream: StreamName, counterA: number, counterB = 0): this {
+    philoxInto(KEYED, counterA >>> 0, counterB >>> 0, Stream[stream], Math.floor(seed / 4294967296) >>> 0, seed >>> 0, SEED_SALT)
+    const allZero = KEYED[0] === 0 && KEYED[1] === 0 && KEYED[2] === 0 && KEYED[3] === 0
+    this.s0 = allZero ? 1 : KEYED[0]!
+    this.s1 = KEYED[1]!
+    this.s2 = KEYED[2]!
+    this.s3 = KEYED[3]!
+    return this
   }
 
   nextUint32(): number {
@@ -101,6 +134,31 @@ export class Rng {
     return Math.floor(this.nextUint32() * 2.3283064365386963e-10 * k)
   }
 
+  /** `count` draws of {@link int}(k) into out[offset…], with the state in locals. */
+  fillInts(out: Int32Array, offset: number, count: number, k: number): void {
+    let s0 = this.s0
+    let s1 = this.s1
+    let s2 = this.s2
+    let s3 = this.s3
+    const end = offset + count
+    for (let i = offset; i < end; i++) {
+      const r = Math.imul(s1, 5)
+      const u = Math.imul((r << 7) | (r >>> 25), 9)
+      const t = s1 << 9
+      s2 ^= s0
+      s3 ^= s1
+      s1 ^= s2
+      s0 ^= s3
+      s2 ^= t
+      s3 = (s3 << 11) | (s3 >>> 21)
+      out[i] = Math.floor((u >>> 0) * 2.3283064365386963e-10 * k)
+    }
+    this.s0 = s0
+    this.s1 = s1
+    this.s2 = s2
+    this.s3 = s3
+  }
+
   /**
    * Standard normal by the ziggurat method (Marsaglia & Tsang 2000, 128 layers). The layer index and the value come
    * from disjoint bits of one 32-bit draw (7 and 25 bits), avoiding the original's index/value correlation.
@@ -119,52 +177,60 @@ export class Rng {
       const j = (u | 0) >> 7
       const x = j * ZIGGURAT.w[layer]!
       if (Math.abs(j) < ZIGGURAT.k[layer]!) return x
-      if (layer === 0) {
-        // The tail beyond r, by Marsaglia's exponential rejection.
-        let tx: number
-        let ty: number
-        do {
-          tx = -Math.log(1 - this.uniform()) / ZIGGURAT_R
-          ty = -Math.log(1 - this.uniform())
-        } while (ty + ty < tx * tx)
-        return j > 0 ? ZIGGURAT_R + tx : -ZIGGURAT_R - tx
-      }
+      if (layer === 0) return this.tail(j)
       const f0 = ZIGGURAT.f[layer]!
       if (f0 + this.uniform() * (ZIGGURAT.f[layer - 1]! - f0) < Math.exp(-0.5 * x * x)) return x
     }
   }
 
+  /** The ziggurat's tail beyond r, by Marsaglia's exponential rejection, on the side of j's sign. */
+  private tail(j: number): number {
+    let tx: number
+    let ty: number
+    do {
+      tx = -Math.log(1 - this.uniform()) / ZIGGURAT_R
+      ty = -Math.log(1 - this.uniform())
+    } while (ty + ty < tx * tx)
+    return j > 0 ? ZIGGURAT_R + tx : -ZIGGURAT_R - tx
+  }
+
   /**
-   * `count` normals into out[offset…]: the same values as `count` calls of {@link normal}, with the generator state
-   * held in locals on the fast path (about 99% of draws) for speed.
+   * `count` normals into out[offset…]: the same values as `count` calls of {@link normal}. The rectangle test (about
+   * 97% of draws) runs in a loop of its own with the generator state in locals; a draw that fails it leaves the loop
+   * for {@link normalFrom}. Keeping that path out of the loop makes it a third faster, as the loop's registers are
+   * then its own.
    */
   fillNormals(out: Float64Array, offset: number, count: number): void {
     let s0 = this.s0
     let s1 = this.s1
     let s2 = this.s2
     let s3 = this.s3
-    const { k, w } = ZIGGURAT
-    for (let i = 0; i < count; i++) {
-      const r = Math.imul(s1, 5)
-      const u = Math.imul((r << 7) | (r >>> 25), 9)
-      const t = s1 << 9
-      s2 ^= s0
-      s3 ^= s1
-      s1 ^= s2
-      s0 ^= s3
-      s2 ^= t
-      s3 = (s3 << 11) | (s3 >>> 21)
-      const layer = u & 127
-      const j = u >> 7
-      if (Math.abs(j) < k[layer]!) {
-        out[offset + i] = j * w[layer]!
-        continue
+    const { kInt: k, w } = ZIGGURAT
+    const end = offset + count
+    let i = offset
+    while (i < end) {
+      let u = 0
+      for (; i < end; i++) {
+        const r = Math.imul(s1, 5)
+        u = Math.imul((r << 7) | (r >>> 25), 9)
+        const t = s1 << 9
+        s2 ^= s0
+        s3 ^= s1
+        s1 ^= s2
+        s0 ^= s3
+        s2 ^= t
+        s3 = (s3 << 11) | (s3 >>> 21)
+        const layer = u & 127
+        const j = u >> 7
+        if (Math.abs(j) >= k[layer]!) break
+        out[i] = j * w[layer]!
       }
+      if (i === end) break
       this.s0 = s0
       this.s1 = s1
       this.s2 = s2
       this.s3 = s3
-      out[offset + i] = this.normalFrom(u)
+      out[i++] = this.normalFrom(u)
       s0 = this.s0
       s1 = this.s1
       s2 = this.s2
@@ -176,6 +242,9 @@ export class Rng {
     this.s3 = s3
   }
 }
+
+const SEED_SALT = 0x5eed1c1
+const KEYED = new Int32Array(4)
 
 const ZIGGURAT_R = 3.442619855899
 /** Layer tables of the 128-layer ziggurat for values drawn as signed 25-bit integers (scale 2^24). */
@@ -201,7 +270,9 @@ const ZIGGURAT = (() => {
     f[i] = Math.exp(-0.5 * dn * dn)
     w[i] = dn / m
   }
-  return { k, w, f }
+  // For integer j, |j| < k exactly when |j| < ⌈k⌉: the same test in integer arithmetic (every k is below 2^25).
+  const kInt = Int32Array.from(k, Math.ceil)
+  return { k, kInt, w, f }
 })()
 
 /**
@@ -211,6 +282,6 @@ const ZIGGURAT = (() => {
 export const keyedRng = (seed: number, stream: StreamName, counterA: number, counterB = 0): Rng => {
   const seedLo = seed >>> 0
   const seedHi = Math.floor(seed / 4294967296) >>> 0
-  const state = philox4x32([counterA >>> 0, counterB >>> 0, Stream[stream], seedHi], [seedLo, 0x5eed1c1])
+  const state = philox4x32([counterA >>> 0, counterB >>> 0, Stream[stream], seedHi], [seedLo, SEED_SALT])
   return new Rng(state)
 }

@@ -105,7 +105,7 @@ const nearestClass = (classVectors: Float64Array, v: Float64Array, offset: numbe
 const sampleContextLabels = (rng: Rng, task: TaskConfig, labels: Int32Array, offset: number): void => {
   const { n, C } = task
   if (!task.balanced) {
-    for (let i = 0; i < n; i++) labels[offset + i] = rng.int(C)
+    rng.fillInts(labels, offset, n, C)
     return
   }
   // A balanced multiset (n/C per class, the remainder spread at random), then a Fisher–Yates shuffle.
@@ -182,7 +182,8 @@ export const sampleTasks = (
 ): TaskBatch => {
   const batch = into ?? allocateBatch(size, task.n, task.d, task.C)
   const classVectors = new Float64Array(task.C * task.d)
-  for (let b = 0; b < size; b++) sampleTaskInto(keyedRng(seed, stream, counter, first + b), task, batch, at + b, classVectors)
+  const rng = keyedRng(seed, stream, counter, first)
+  for (let b = 0; b < size; b++) sampleTaskInto(rng.rekey(seed, stream, counter, first + b), task, batch, at + b, classVectors)
   return batch
 }
 

@@ -68,15 +68,31 @@ export const finishChunk = (control: Int32Array, chunks: number): void => {
 }
 
 /**
- * A worker's life: claim and compute chunks while there are any, sleep until the next step is published (waiting on
- * the very word that showed none left, so that a step published in between is never slept through), until STOP.
+ * How long a thread spins on a word before it sleeps. Steps follow each other within tens of microseconds while
+ * waking a sleeping thread takes about as long as a small batch's chunk, so a short spin keeps the worker in every
+ * step; between bursts of steps (evaluation, checkpoints) it sleeps.
+ */
+const SPIN_MS = 0.5
+
+/** Waits until control[index] is no longer `value`: spinning for SPIN_MS, then sleeping (at most `timeoutMs`). */
+const waitForChange = (control: Int32Array, index: number, value: number, timeoutMs?: number): void => {
+  const spinUntil = performance.now() + SPIN_MS
+  do {
+    for (let i = 0; i < 64; i++) if (Atomics.load(control, index) !== value) return
+  } while (performance.now() < spinUntil)
+  Atomics.wait(control, index, value, timeoutMs)
+}
+
+/**
+ * A worker's life: claim and compute chunks while there are any, wait until the next step is published (on the very
+ * word that showed none left, so that a step published in between is never slept through), until STOP.
  */
 export const workUntilStopped = (control: Int32Array, chunks: number, compute: (chunk: number, step: number) => void): void => {
   for (;;) {
     const word = Atomics.load(control, CLAIM)
     if (Atomics.load(control, STOP) !== 0) return
     if ((word & CHUNK_MASK) >= chunks) {
-      Atomics.wait(control, CLAIM, word)
+      waitForChange(control, CLAIM, word)
       continue
     }
     if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue
@@ -108,7 +124,7 @@ export const awaitChunks = (control: Int32Array, chunks: number): boolean => {
     const done = Atomics.load(control, DONE)
     if (done >= chunks) return true
     if (Atomics.load(control, FAILED) !== 0) return false
-    Atomics.wait(control, DONE, done, 1000)
+    waitForChange(control, DONE, done, 1000)
   }
 }
 

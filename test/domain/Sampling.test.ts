@@ -33,6 +33,28 @@ describe("Rng", () => {
     assert.isBelow(Math.abs(variance - 1), 4 * Math.sqrt(2 / N))
   })
 
+  it("bulk draws equal single draws: fillNormals through the rectangles, wedges and tail; fillInts; rekey", () => {
+    const N = 300_000
+    const bulk = keyedRng(9, "train", 2, 3)
+    const single = keyedRng(9, "train", 2, 3)
+    const normals = new Float64Array(N + 2)
+    bulk.fillNormals(normals, 1, N)
+    let tail = 0
+    for (let i = 1; i <= N; i++) {
+      assert.strictEqual(normals[i], single.normal(), `normal ${i}`)
+      if (Math.abs(normals[i]!) > 3.442619855899) tail += 1
+    }
+    assert.isAbove(tail, 0, "the draws reached the ziggurat's tail")
+    assert.deepStrictEqual([normals[0], normals[N + 1]], [0, 0], "nothing written outside the range")
+    const ints = new Int32Array(1000)
+    bulk.fillInts(ints, 0, 1000, 7)
+    assert.deepStrictEqual(Array.from(ints), Array.from({ length: 1000 }, () => single.int(7)))
+    assert.strictEqual(bulk.uniform(), single.uniform(), "both left in the same state")
+    const rekeyed = keyedRng(1, "grid", 0).rekey(2 ** 40 + 5, "evaluation", 3, 4)
+    const fresh = keyedRng(2 ** 40 + 5, "evaluation", 3, 4)
+    for (let i = 0; i < 10; i++) assert.strictEqual(rekeyed.nextUint32(), fresh.nextUint32())
+  })
+
   it("streams differ by seed, stream name and counter", () => {
     const first = (seed: number, stream: "train" | "evaluation", a: number, b: number) => keyedRng(seed, stream, a, b).nextUint32()
     const values = new Set([first(1, "train", 0, 0), first(2, "train", 0, 0), first(1, "evaluation", 0, 0), first(1, "train", 1, 0), first(1, "train", 0, 1)])
@@ -52,6 +74,14 @@ describe("task sampling", () => {
     assert.deepStrictEqual(tail, sliceBatch(whole, [7, 8, 9, 10, 11]))
     assert.notDeepEqual(sampleTasks(config, 4, "train", 18, 12).x, whole.x)
     assert.notDeepEqual(sampleTasks(config, 5, "train", 17, 12).x, whole.x)
+  })
+
+  it("the training stream is pinned: these draws are behind every stored result and published number", () => {
+    const batch = sampleTasks(task(), 0, "train", 1, 4)
+    assert.deepStrictEqual(Array.from(batch.x.subarray(0, 3)), [-0.21989801068011702, 0.8242517873946432, -0.20296576062890268])
+    assert.deepStrictEqual(Array.from(batch.labels.subarray(0, 10)), [2, 2, 2, 1, 1, 1, 0, 1, 1, 4])
+    assert.deepStrictEqual(Array.from(batch.queryLabel), [0, 3, 3, 2])
+    assert.strictEqual(batch.query[4], 0.48981992481775094)
   })
 
   it("every input lies on the unit sphere and every label is a class", () => {
