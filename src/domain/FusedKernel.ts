@@ -2,8 +2,9 @@
  * The fused engine's hot loop, generated once per model shape: the same loss and gradient as FusedGradient (which
  * stays the readable reference it is tested against), with every loop over the d + C token dimensions unrolled so
  * that the query vector, u, h, and both gradients live in local variables instead of arrays. Only the loops over
- * tasks and context points remain.
+ * tasks and context points remain. The attention weights' exps are FastExp's (within 2 ulp of Math.exp).
  */
+import { fastExpSource, fastExpTables } from "./FastExp.js"
 import type { Gradients } from "./FusedGradient.js"
 import type { ModelSpec, Weights } from "./Model.js"
 import type { TaskBatch } from "./Task.js"
@@ -57,7 +58,7 @@ export const kernelSource = (spec: ModelSpec): string => {
   const score = (xs: (k: number) => string, label: string | null) =>
     `${sum(X.map((k) => `${xs(k)} * u${k}`))}${label === null ? "" : ` + uy[${label}]`}`
   const weight = (s: string) =>
-    attention === "linear" ? `(${s}) / n` : attention === "exp" ? `Math.exp((${s}) * ${invSqrtD} - ${spec.expShift}) / n` : `Math.exp((${s}) - mx)`
+    attention === "linear" ? `(${s}) / n` : attention === "exp" ? `fastExp((${s}) * ${invSqrtD} - ${spec.expShift}) / n` : `fastExp((${s}) - mx)`
   for (const k of X) emit(`  let h${k} = 0;`)
   emit("  hy.fill(0);")
   if (attention === "softmax") {
@@ -131,6 +132,7 @@ export const kernelSource = (spec: ModelSpec): string => {
   for (const c of Y) for (const r of R) emit(`gpv[${(d + c) * D + r}] = gpv_${c}_${r};`)
   for (const r of R) for (const k of X) emit(`gkq[${r * D + k}] = gkq_${r}_${k};`)
   emit("return totalLoss / B;")
+  emit(fastExpSource)
   return lines.join("\n")
 }
 
@@ -141,9 +143,9 @@ const compile = (spec: ModelSpec): Kernel => {
   let kernel = compiled.get(source)
   if (kernel === undefined) {
     kernel = new Function(
-      "kq, pv, x, labels, query, queryLabel, count, B, n, gkq, gpv, scores, uy, hy, ghy",
-      source
-    ) as Kernel
+      "TWO_TO_J_64, TWO_TO_M",
+      `return function (kq, pv, x, labels, query, queryLabel, count, B, n, gkq, gpv, scores, uy, hy, ghy) {\n${source}\n}`
+    )(fastExpTables.TWO_TO_J_64, fastExpTables.TWO_TO_M) as Kernel
     compiled.set(source, kernel)
   }
   return kernel
