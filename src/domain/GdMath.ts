@@ -11,6 +11,7 @@
  * Cross-entropy is convex in θ for fixed features, which the grid search uses.
  */
 import type { TaskBatch } from "./Task.js"
+import { fastExp } from "./FastExp.js"
 
 export type ReferenceKind = "gd-linear" | "kgd-fixed" | "ca-kgd"
 
@@ -86,7 +87,7 @@ export const referenceFeatures = (
         const shift = Math.abs(gamma)
         for (let i = 0; i < n; i++) {
           const c = batch.labels[t * n + i]!
-          const k = Math.exp(gamma * kernel[i]! - shift) / n
+          const k = fastExp(gamma * kernel[i]! - shift) / n
           features[fBase + c]! += k
           if (jacobians) {
             for (let m = 0; m < d; m++) jacobians[jBase + c * d + m]! += k * gamma * batch.x[xBase + i * d + m]!
@@ -102,10 +103,10 @@ export const referenceFeatures = (
         for (let i = 0; i < n; i++) max = Math.max(max, gamma * kernel[i]!)
         let total = 0
         for (let i = 0; i < n; i++) {
-          kernel[i] = Math.exp(gamma * kernel[i]! - max)
+          kernel[i] = fastExp(gamma * kernel[i]! - max)
           total += kernel[i]!
         }
-        const selfKernel = shape.selfAttend ? Math.exp(gamma * qq - max) : 0
+        const selfKernel = shape.selfAttend ? fastExp(gamma * qq - max) : 0
         total += selfKernel
         for (let i = 0; i < n; i++) features[fBase + batch.labels[t * n + i]!]! += kernel[i]! / total
         if (jacobians) {
@@ -155,7 +156,7 @@ export const meanCrossEntropy = (features: Float64Array, scale: number, labels: 
     let max = -Infinity
     for (let c = 0; c < C; c++) max = Math.max(max, scale * features[base + c]!)
     let sum = 0
-    for (let c = 0; c < C; c++) sum += Math.exp(scale * features[base + c]! - max)
+    for (let c = 0; c < C; c++) sum += fastExp(scale * features[base + c]! - max)
     total += max + Math.log(sum) - scale * features[base + labels[t]!]!
   }
   return total / N
@@ -184,7 +185,7 @@ export const minimizeScale = (
       let m2 = 0
       for (let c = 0; c < C; c++) {
         const s = features[base + c]!
-        const e = Math.exp(theta * s - max)
+        const e = fastExp(theta * s - max)
         sum += e
         m1 += e * s
         m2 += e * s * s

@@ -6,6 +6,7 @@
  * C classes): preds diff = mean ‖p₁ − p₂‖₂; model cos = mean cos(vec J̃₁, vec J̃₂) and model diff = mean ‖J̃₁ − J̃₂‖₂,
  * with J̃ = ∂(z − mean_c z)/∂x_q; and per-context Pearson correlations of loss, p[c_q] and entropy.
  */
+import { fastExp } from "./FastExp.js"
 
 export interface Predictions {
   readonly logits: Float64Array
@@ -59,12 +60,12 @@ export const perContext = (logits: Float64Array, labels: Int32Array, C: number):
       }
     }
     let sum = 0
-    for (let c = 0; c < C; c++) sum += Math.exp(logits[base + c]! - max)
+    for (let c = 0; c < C; c++) sum += fastExp(logits[base + c]! - max)
     const logSum = max + Math.log(sum)
     let h = 0
     for (let c = 0; c < C; c++) {
       const logP = logits[base + c]! - logSum
-      const p = Math.exp(logP)
+      const p = fastExp(logP)
       probabilities[base + c] = p
       if (p > 0) h -= p * logP
     }

@@ -13,6 +13,7 @@ import type { Attention, ExperimentConfig } from "./Config.js"
 import { resolveAttendToQuery } from "./Config.js"
 import { keyedRng } from "./Rng.js"
 import type { TaskBatch } from "./Task.js"
+import { fastExp } from "./FastExp.js"
 
 export interface ModelSpec {
   readonly attention: Attention
@@ -52,20 +53,25 @@ export const copyWeights = (w: Weights): Weights => ({ D: w.D, kq: w.kq.slice(),
 /** Scratch space for {@link forwardTask}, reused across tasks of one batch. */
 export class ForwardScratch {
   readonly u: Float64Array
-  readonly du: Float64Array
   readonly scores: Float64Array
   readonly attn: Float64Array
-  readonly dAttn: Float64Array
   readonly h: Float64Array
+  /** Σ_j c_j e_j e_jᵀ over the context keys, D×D (see {@link forwardTask}). */
+  readonly moment: Float64Array
+  /** ∂h/∂x_q, D×d (row-major, d ≤ D). */
   readonly dh: Float64Array
+  /** Σ_k a_k ∂s_k/∂x_q (softmax), and ∂s_q/∂x_q for the query key. */
+  readonly meanScoreTangent: Float64Array
+  readonly queryScoreTangent: Float64Array
   constructor(D: number, keys: number) {
     this.u = new Float64Array(D)
-    this.du = new Float64Array(D)
     this.scores = new Float64Array(keys)
     this.attn = new Float64Array(keys)
-    this.dAttn = new Float64Array(keys)
     this.h = new Float64Array(D)
-    this.dh = new Float64Array(D)
+    this.moment = new Float64Array(D * D)
+    this.dh = new Float64Array(D * D)
+    this.meanScoreTangent = new Float64Array(D)
+    this.queryScoreTangent = new Float64Array(D)
   }
 }
 
@@ -80,14 +86,14 @@ const activate = (spec: ModelSpec, scores: Float64Array, attn: Float64Array, key
       for (let j = 0; j < keys; j++) attn[j] = scores[j]! / n
       return
     case "exp":
-      for (let j = 0; j < keys; j++) attn[j] = Math.exp(scores[j]! * invSqrtD - spec.expShift) / n
+      for (let j = 0; j < keys; j++) attn[j] = fastExp(scores[j]! * invSqrtD - spec.expShift) / n
       return
     case "softmax": {
       let max = -Infinity
       for (let j = 0; j < keys; j++) max = Math.max(max, scores[j]! * invSqrtD)
       let total = 0
       for (let j = 0; j < keys; j++) {
-        const e = Math.exp(scores[j]! * invSqrtD - max)
+        const e = fastExp(scores[j]! * invSqrtD - max)
         attn[j] = e
         total += e
       }
@@ -153,51 +159,73 @@ export const forwardTask = (
   }
   if (jacobian === undefined) return
 
-  const { du, dAttn, dh } = scratch
+  // ∂z/∂x_q = W_PV[d:, :] ∂h/∂x_q. With G = W_KQ[:, :d] (∂u/∂x_q), a context key's score tangent is e_jᵀ G and its
+  // weight's is c_j (e_jᵀ G − m), where c_j = 1/n (linear) or a_j/√D (exp, softmax) and m = Σ_k a_k ∂s_k (softmax;
+  // else 0). So the context keys contribute (M G − v m) with M = Σ_j c_j e_j e_jᵀ and v = Σ_j c_j e_j: one pass over
+  // the keys accumulates M, which is all that depends on them. The query key, when it attends to itself, adds
+  // e_q c_q (∂s_q − m) and a_q ∂e_q, with ∂s_q = u[:d] + e_qᵀ G.
+  const { moment, dh, meanScoreTangent: m, queryScoreTangent: gq } = scratch
   const invSqrtD = 1 / Math.sqrt(D)
-  for (let dir = 0; dir < d; dir++) {
-    // Tangent of u along x_q ← x_q + ε·e_dir is column `dir` of W_KQ.
-    for (let r = 0; r < D; r++) du[r] = w.kq[r * D + dir]!
-    const dScores = dAttn
-    for (let i = 0; i < n; i++) {
-      let s = du[d + batch.labels[lBase + i]!]!
-      for (let k = 0; k < d; k++) s += x[xBase + i * d + k]! * du[k]!
-      dScores[i] = s
+  const coefficient = (a: number) => (spec.attention === "linear" ? 1 / n : a * invSqrtD)
+  moment.fill(0)
+  for (let i = 0; i < n; i++) {
+    const c = coefficient(attn[i]!)
+    const o = xBase + i * d
+    const y = d + batch.labels[lBase + i]!
+    for (let k = 0; k < d; k++) {
+      const cx = c * x[o + k]!
+      for (let l = 0; l < d; l++) moment[k * D + l]! += cx * x[o + l]!
+      moment[k * D + y]! += cx
+      moment[y * D + k]! += cx
     }
-    if (spec.attendToQuery) {
+    moment[y * D + y]! += c
+  }
+  if (spec.attendToQuery) {
+    for (let dir = 0; dir < d; dir++) {
       let s = u[dir]!
-      for (let k = 0; k < d; k++) s += batch.query[qBase + k]! * du[k]!
-      dScores[n] = s
+      for (let k = 0; k < d; k++) s += batch.query[qBase + k]! * w.kq[k * D + dir]!
+      gq[dir] = s
     }
-    // Tangent of the attention weights, written over dScores.
-    switch (spec.attention) {
-      case "linear":
-        for (let j = 0; j < keys; j++) dScores[j]! /= n
-        break
-      case "exp":
-        for (let j = 0; j < keys; j++) dScores[j] = attn[j]! * dScores[j]! * invSqrtD
-        break
-      case "softmax": {
-        let mean = 0
-        for (let j = 0; j < keys; j++) mean += attn[j]! * dScores[j]!
-        for (let j = 0; j < keys; j++) dScores[j] = attn[j]! * (dScores[j]! - mean) * invSqrtD
-        break
+  }
+  const aq = spec.attendToQuery ? attn[n]! : 0
+  for (let dir = 0; dir < d; dir++) {
+    let mean = 0
+    if (spec.attention === "softmax") {
+      // Σ_context a_j e_jᵀ G = (h − a_q e_q)ᵀ G, plus the query key's a_q ∂s_q.
+      for (let r = 0; r < D; r++) mean += h[r]! * w.kq[r * D + dir]!
+      if (spec.attendToQuery) {
+        for (let k = 0; k < d; k++) mean -= aq * batch.query[qBase + k]! * w.kq[k * D + dir]!
+        mean += aq * gq[dir]!
       }
     }
-    dh.fill(0)
-    for (let i = 0; i < n; i++) {
-      const da = dScores[i]!
-      for (let k = 0; k < d; k++) dh[k]! += da * x[xBase + i * d + k]!
-      dh[d + batch.labels[lBase + i]!]! += da
+    m[dir] = mean
+  }
+  for (let r = 0; r < D; r++) {
+    // v_r = Σ_j c_j e_j[r]: row sums of M's label columns (x rows) or its diagonal (label rows).
+    let v = 0
+    if (spec.attention === "softmax") {
+      if (r < d) for (let c = 0; c < C; c++) v += moment[r * D + d + c]!
+      else v = moment[r * D + r]!
     }
-    if (spec.attendToQuery) {
-      for (let k = 0; k < d; k++) dh[k]! += dScores[n]! * batch.query[qBase + k]!
-      dh[dir]! += attn[n]!
-    }
-    for (let c = 0; c < C; c++) {
+    for (let dir = 0; dir < d; dir++) {
       let s = 0
-      const row = (d + c) * D
-      for (let r = 0; r < D; r++) s += w.pv[row + r]! * dh[r]!
+      for (let t2 = 0; t2 < D; t2++) s += moment[r * D + t2]! * w.kq[t2 * D + dir]!
+      dh[r * d + dir] = s - v * m[dir]!
+    }
+  }
+  if (spec.attendToQuery) {
+    const cq = coefficient(aq)
+    for (let k = 0; k < d; k++) {
+      const qk = batch.query[qBase + k]!
+      for (let dir = 0; dir < d; dir++) dh[k * d + dir]! += qk * cq * (gq[dir]! - m[dir]!)
+      dh[k * d + k]! += aq
+    }
+  }
+  for (let c = 0; c < C; c++) {
+    const row = (d + c) * D
+    for (let dir = 0; dir < d; dir++) {
+      let s = 0
+      for (let r = 0; r < D; r++) s += w.pv[row + r]! * dh[r * d + dir]!
       jacobian[jOffset + c * d + dir] = s
     }
   }
