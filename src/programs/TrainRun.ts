@@ -11,7 +11,7 @@
  *   run.log           JSON-lines log
  *   checkpoint.json   the last checkpoint (and checkpoint.prev.json, the one before), to resume an interrupted run
  */
-import { Effect, Option } from "effect"
+import { Effect, Fiber, Option } from "effect"
 import { decodeCheckpoint, encodeCheckpoint } from "../domain/Checkpoint.js"
 import type { ExperimentConfig } from "../domain/Config.js"
 import { evaluationSteps } from "../domain/EvaluationSchedule.js"
@@ -130,30 +130,48 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     const matching = referenceShapeOf(spec)
     const referenceSummaries = {} as Record<ReferenceKind, ReferenceSummary>
     const grids = {} as Record<ReferenceKind, GridResult>
-    let atGridOptimum: Scored | undefined
+    const found = new Map<ReferenceKind, { readonly grid: GridResult; readonly scored: Scored }>()
+    // With a core to spare, a kernel reference that the model does not match searches its grid on a worker thread
+    // while this thread searches the others; it is scored last, once this thread is free.
+    const onWorker =
+      config.runtime.samplerThreads > 0 ? REFERENCE_KINDS.find((kind) => kind !== "gd-linear" && kind !== matching.kind) : undefined
+    const order = [...REFERENCE_KINDS.filter((kind) => kind !== onWorker), ...(onWorker === undefined ? [] : [onWorker])]
     yield* timed(
       "references",
-      Effect.forEach(REFERENCE_KINDS, (kind) =>
-        Effect.gen(function* () {
-          const shape = shapeFor(kind, matching)
-          const grid = yield* references.gridOptimum(config.task, config.references, shape)
-          const scored = yield* metrics.scoreReference(shape, grid.best, evalSet)
-          if (kind === matching.kind) atGridOptimum = scored
-          grids[kind] = grid
-          referenceSummaries[kind] = {
-            kind,
-            best: grid.best,
-            selection: grid.selection,
-            elimination: grid.elimination,
-            evaluation: scored.performance
-          }
-          yield* Effect.logDebug(`grid-optimal ${kind}`).pipe(
-            Effect.annotateLogs({ cSigma: grid.best.cSigma, scale: grid.best.scale, evalLoss: scored.performance.loss })
-          )
-        })
-      )
+      Effect.gen(function* () {
+        const searches = new Map<ReferenceKind, Effect.Effect<GridResult>>()
+        if (onWorker !== undefined) {
+          const search = yield* Effect.fork(references.gridOptimum(config.task, config.references, shapeFor(onWorker, matching), true))
+          // Let the forked search start its thread before this one turns to its own long synchronous searches.
+          yield* Effect.yieldNow()
+          searches.set(onWorker, Fiber.join(search))
+        }
+        yield* Effect.forEach(order, (kind) =>
+          Effect.gen(function* () {
+            const shape = shapeFor(kind, matching)
+            const grid = yield* (searches.get(kind) ?? references.gridOptimum(config.task, config.references, shape))
+            const scored = yield* metrics.scoreReference(shape, grid.best, evalSet)
+            found.set(kind, { grid, scored })
+            yield* Effect.logDebug(`grid-optimal ${kind}`).pipe(
+              Effect.annotateLogs({ cSigma: grid.best.cSigma, scale: grid.best.scale, evalLoss: scored.performance.loss })
+            )
+          })
+        )
+      })
     )
-    const gridReference = atGridOptimum!
+    // In the fixed order of the kinds, whichever thread finished first: the files are the same either way.
+    for (const kind of REFERENCE_KINDS) {
+      const { grid, scored } = found.get(kind)!
+      grids[kind] = grid
+      referenceSummaries[kind] = {
+        kind,
+        best: grid.best,
+        selection: grid.selection,
+        elimination: grid.elimination,
+        evaluation: scored.performance
+      }
+    }
+    const gridReference = found.get(matching.kind)!.scored
     const gridParams = { cSigma: grids[matching.kind].best.cSigma, scale: grids[matching.kind].best.scale }
     // The grid optimum of each basin, to compare a model with the best GD step of the kind of solution it learned.
     // The basin holding the global optimum reuses its scores.

@@ -3,6 +3,7 @@
  * read off trained weights. Grid searches are cached per (task, grid, reference), since every seed of a sweep shares
  * them.
  */
+import { Worker } from "node:worker_threads"
 import { Effect } from "effect"
 import { canonicalJson, type ReferencesConfig, type TaskConfig } from "../domain/Config.js"
 import { extractParameters } from "../domain/Extraction.js"
@@ -11,21 +12,47 @@ import { type GridResult, gridSearch } from "../domain/GridSearch.js"
 import type { ModelSpec, Weights } from "../domain/Model.js"
 import type { Predictions } from "../domain/Metrics.js"
 import type { TaskBatch } from "../domain/Task.js"
+import type { GridWorkerInput } from "./GridWorker.js"
 import { TaskSampler } from "./TaskSampler.js"
+
+/** A grid search on a worker thread of its own, which samples the grid-search set itself. */
+const searchOnWorker = (input: Omit<GridWorkerInput, "role">) =>
+  Effect.async<GridResult, Error>((resume) => {
+    const workerData: GridWorkerInput = { role: "grid-search", ...input }
+    const worker = new Worker(new URL("./grid-worker.mjs", import.meta.url), { workerData })
+    worker.once("message", (result: GridResult) => {
+      resume(Effect.succeed(result))
+      void worker.terminate()
+    })
+    worker.once("error", (error) => resume(Effect.fail(error)))
+    return Effect.promise(() => worker.terminate())
+  })
 
 export class GdReference extends Effect.Service<GdReference>()("icl-gd/GdReference", {
   effect: Effect.gen(function* () {
     const sampler = yield* TaskSampler
     const grids = new Map<string, GridResult>()
 
-    /** Grid-optimal parameters of a reference on the grid-search set of the task. */
-    const gridOptimum = (task: TaskConfig, references: ReferencesConfig, shape: ReferenceShape) =>
+    /**
+     * Grid-optimal parameters of a reference on the grid-search set of the task; `onWorker` searches on a worker
+     * thread (the same result), so that this thread can search another reference meanwhile.
+     */
+    const gridOptimum = (task: TaskConfig, references: ReferencesConfig, shape: ReferenceShape, onWorker = false) =>
       Effect.gen(function* () {
         const key = canonicalJson({ task, references, shape })
         const cached = grids.get(key)
         if (cached) return cached
-        const set = yield* sampler.gridSet(task, references.gridSeed, references.gridSize)
-        const result = yield* Effect.sync(() => gridSearch(shape, set, references)).pipe(
+        const onThisThread = sampler
+          .gridSet(task, references.gridSeed, references.gridSize)
+          .pipe(Effect.map((set) => gridSearch(shape, set, references)))
+        const search = onWorker
+          ? searchOnWorker({ task, references, shape }).pipe(
+              Effect.catchAll((error) =>
+                Effect.logWarning(`grid search worker failed (${error.message}); searching on this thread`).pipe(Effect.zipRight(onThisThread))
+              )
+            )
+          : onThisThread
+        const result = yield* search.pipe(
           Effect.withLogSpan("grid"),
           Effect.tap((r) =>
             Effect.logDebug(`grid optimum of ${shape.kind}`).pipe(
