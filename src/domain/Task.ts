@@ -23,16 +23,20 @@ export interface TaskBatch {
   readonly queryLabel: Int32Array
 }
 
-export const allocateBatch = (size: number, n: number, d: number, C: number): TaskBatch => ({
-  size,
-  n,
-  d,
-  C,
-  x: new Float64Array(size * n * d),
-  labels: new Int32Array(size * n),
-  query: new Float64Array(size * d),
-  queryLabel: new Int32Array(size)
-})
+/** A batch of zeros; `shared` puts it in shared memory, which worker threads can read without a copy. */
+export const allocateBatch = (size: number, n: number, d: number, C: number, shared = false): TaskBatch => {
+  const memory = (bytes: number) => (shared ? new SharedArrayBuffer(bytes) : new ArrayBuffer(bytes))
+  return {
+    size,
+    n,
+    d,
+    C,
+    x: new Float64Array(memory(size * n * d * 8)),
+    labels: new Int32Array(memory(size * n * 4)),
+    query: new Float64Array(memory(size * d * 8)),
+    queryLabel: new Int32Array(memory(size * 4))
+  }
+}
 
 const normalize = (v: Float64Array, offset: number, d: number): void => {
   let squares = 0
@@ -67,25 +71,48 @@ const sampleAroundClasses = (
   count: number
 ): void => {
   rng.fillNormals(out, offset, count * d)
-  const scale = noise / Math.sqrt(d)
-  for (let i = 0; i < count; i++) aroundClass(classVectors, labels[labelOffset + i]!, scale, out, offset + i * d, d)
+  aroundClassesFor(d)(classVectors, labels, labelOffset, noise / Math.sqrt(d), out, offset, count)
 }
 
-/** In place: out ← normalize(μ_label + scale · out). */
-const aroundClass = (classVectors: Float64Array, label: number, scale: number, out: Float64Array, offset: number, d: number) => {
-  const base = label * d
-  let squares = 0
-  for (let k = 0; k < d; k++) {
-    const v = classVectors[base + k]! + scale * out[offset + k]!
-    out[offset + k] = v
-    squares += v * v
-  }
+type AroundClasses = (
+  classVectors: Float64Array,
+  labels: Int32Array,
+  labelOffset: number,
+  scale: number,
+  out: Float64Array,
+  offset: number,
+  count: number
+) => void
+
+const aroundClassesByDimension = new Map<number, AroundClasses>()
+
+/**
+ * In place, for `count` points of dimension d: out ← normalize(μ_label + scale · out). Generated once per d with the
+ * loop over coordinates unrolled (a third of sampling's time otherwise); sums run in coordinate order, as a loop's.
+ */
+const aroundClassesFor = (d: number): AroundClasses => {
+  let compiled = aroundClassesByDimension.get(d)
+  if (compiled === undefined) {
+    const K = Array.from({ length: d }, (_, k) => k)
+    compiled = new Function(
+      "classVectors, labels, labelOffset, scale, out, offset, count",
+      `for (let p = 0; p < count; p++) {
+  const o = offset + p * ${d};
+  const base = labels[labelOffset + p] * ${d};
+  ${K.map((k) => `const v${k} = classVectors[base + ${k}] + scale * out[o + ${k}];`).join("\n  ")}
+  const squares = ${K.map((k) => `v${k} * v${k}`).join(" + ")};
   if (squares === 0) {
-    out[offset] = 1
-    return
+    out[o] = 1;
+    ${K.slice(1).map((k) => `out[o + ${k}] = 0;`).join(" ")}
+    continue;
   }
-  const inverse = 1 / Math.sqrt(squares)
-  for (let k = 0; k < d; k++) out[offset + k]! *= inverse
+  const inverse = 1 / Math.sqrt(squares);
+  ${K.map((k) => `out[o + ${k}] = v${k} * inverse;`).join("\n  ")}
+}`
+    ) as AroundClasses
+    aroundClassesByDimension.set(d, compiled)
+  }
+  return compiled
 }
 
 const nearestClass = (classVectors: Float64Array, v: Float64Array, offset: number, d: number, C: number): number => {

@@ -15,7 +15,7 @@ import type { TaskBatch } from "../domain/Task.js"
 import type { GridWorkerInput } from "./GridWorker.js"
 import { TaskSampler } from "./TaskSampler.js"
 
-/** A grid search on a worker thread of its own, which samples the grid-search set itself. */
+/** A grid search on a worker thread of its own, on a set in shared memory (a frozen set: the worker reads it in place). */
 const searchOnWorker = (input: Omit<GridWorkerInput, "role">) =>
   Effect.async<GridResult, Error>((resume) => {
     const workerData: GridWorkerInput = { role: "grid-search", ...input }
@@ -42,11 +42,10 @@ export class GdReference extends Effect.Service<GdReference>()("icl-gd/GdReferen
         const key = canonicalJson({ task, references, shape })
         const cached = grids.get(key)
         if (cached) return cached
-        const onThisThread = sampler
-          .gridSet(task, references.gridSeed, references.gridSize)
-          .pipe(Effect.map((set) => gridSearch(shape, set, references)))
+        const set = yield* sampler.gridSet(task, references.gridSeed, references.gridSize)
+        const onThisThread = Effect.sync(() => gridSearch(shape, set, references))
         const search = onWorker
-          ? searchOnWorker({ task, references, shape }).pipe(
+          ? searchOnWorker({ set, references, shape }).pipe(
               Effect.catchAll((error) =>
                 Effect.logWarning(`grid search worker failed (${error.message}); searching on this thread`).pipe(Effect.zipRight(onThisThread))
               )

@@ -116,7 +116,8 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
         const key = canonicalJson({ stream, task, seed, size })
         let set = frozen.get(key)
         if (set === undefined) {
-          set = sampleTasks(task, seed, stream, 0, size)
+          // In shared memory: a worker thread (a grid search) reads the set without a copy of its own.
+          set = sampleTasks(task, seed, stream, 0, size, 0, allocateBatch(size, task.n, task.d, task.C, true))
           frozen.set(key, set)
         }
         return set
