@@ -25,31 +25,6 @@ const mulHi = (a: number, b: number): number => {
   return (hiHi + (hiLo >>> 16) + (loHi >>> 16) + (cross >>> 16)) >>> 0
 }
 
-/** Philox4x32-10 block function: four 32-bit words of output for a 128-bit counter and a 64-bit key. */
-export const philox4x32 = (
-  counter: readonly [number, number, number, number],
-  key: readonly [number, number]
-): [number, number, number, number] => {
-  let [c0, c1, c2, c3] = counter.map((v) => v >>> 0) as [number, number, number, number]
-  let k0 = key[0] >>> 0
-  let k1 = key[1] >>> 0
-  for (let round = 0; round < 10; round++) {
-    const hi0 = mulHi(PHILOX_M0, c0)
-    const lo0 = Math.imul(PHILOX_M0, c0) >>> 0
-    const hi1 = mulHi(PHILOX_M1, c2)
-    const lo1 = Math.imul(PHILOX_M1, c2) >>> 0
-    const n0 = (hi1 ^ c1 ^ k0) >>> 0
-    const n2 = (hi0 ^ c3 ^ k1) >>> 0
-    c0 = n0
-    c1 = lo1
-    c2 = n2
-    c3 = lo0
-    k0 = (k0 + PHILOX_W0) >>> 0
-    k1 = (k1 + PHILOX_W1) >>> 0
-  }
-  return [c0, c1, c2, c3]
-}
-
 /** Philox4x32-10 of (counter, key) written into out[0..3], without allocating (the per-task hot path). */
 const philoxInto = (out: Int32Array, c0: number, c1: number, c2: number, c3: number, k0: number, k1: number): void => {
   for (let round = 0; round < 10; round++) {
@@ -70,6 +45,16 @@ const philoxInto = (out: Int32Array, c0: number, c1: number, c2: number, c3: num
   out[1] = c1
   out[2] = c2
   out[3] = c3
+}
+
+/** Philox4x32-10 block function: four 32-bit words of output for a 128-bit counter and a 64-bit key. */
+export const philox4x32 = (
+  counter: readonly [number, number, number, number],
+  key: readonly [number, number]
+): [number, number, number, number] => {
+  const out = new Int32Array(4)
+  philoxInto(out, counter[0] >>> 0, counter[1] >>> 0, counter[2] >>> 0, counter[3] >>> 0, key[0] >>> 0, key[1] >>> 0)
+  return [out[0]! >>> 0, out[1]! >>> 0, out[2]! >>> 0, out[3]! >>> 0]
 }
 
 /** Named streams keep model initialisation, training data, evaluation data and grid-search data independent. */
