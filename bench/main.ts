@@ -30,7 +30,10 @@ import { ModelTrainer } from "../src/services/ModelTrainer.js"
 const root = join(import.meta.dirname, "..")
 const quick = process.argv.includes("--quick")
 const REPETITIONS = 5
+/** Steps per repetition at batch 512; smaller batches take proportionally more, so that every repetition spans about
+ * the same time (a 30 ms repetition is at the mercy of this machine's hiccups). */
 const STEPS_PER_REPETITION = 40
+const stepsPerRepetition = (batch: number) => Math.ceil((STEPS_PER_REPETITION * 512) / batch)
 const WARMUP_STEPS = 20
 const WORKER_START_MS = 1500
 
@@ -73,8 +76,9 @@ const timeTrainingStep = (s: Setting) =>
       const repetitions: Array<number> = []
       for (let r = 0; r < REPETITIONS; r++) {
         const started = performance.now()
-        for (let i = 0; i < STEPS_PER_REPETITION; i++) stepAt(step++)
-        repetitions.push((performance.now() - started) / STEPS_PER_REPETITION)
+        const steps = stepsPerRepetition(s.batch)
+        for (let i = 0; i < steps; i++) stepAt(step++)
+        repetitions.push((performance.now() - started) / steps)
       }
       // The parts, each alone on this thread: sampling the whole batch, and the kernel on it.
       const spec = specOf(s)
@@ -127,7 +131,7 @@ const torchAvailable = () => spawnSync("/usr/bin/python3", ["-c", "import torch"
 const torchRun = (s: Setting): number | null => {
   const result = spawnSync(
     "/usr/bin/python3",
-    [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", "50", "--threads", "2"],
+    [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", String(Math.ceil((50 * 512) / s.batch)), "--threads", "2"],
     { encoding: "utf8" }
   )
   return result.status === 0 ? (JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number) : null
@@ -216,7 +220,7 @@ const report = await Effect.runPromise(
 )
 const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits))
 const lines = [
-  `training step (fused engine: the training thread and ${defaults.runtime.samplerThreads} worker thread(s) each sample and differentiate chunks of ${CHUNK_TASKS} tasks; median of ${REPETITIONS} × ${STEPS_PER_REPETITION} steps after ${WARMUP_STEPS} warm-up)`,
+  `training step (fused engine: the training thread and ${defaults.runtime.samplerThreads} worker thread(s) each sample and differentiate chunks of ${CHUNK_TASKS} tasks; median of ${REPETITIONS} repetitions of ${STEPS_PER_REPETITION} steps × 512/batch after ${WARMUP_STEPS} warm-up)`,
   `attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step   speed-up (median over ${ROUNDS} alternating rounds)`,
   ...report.rows.map(
     (r) =>
