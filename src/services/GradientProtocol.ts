@@ -12,11 +12,11 @@
 import type { TaskConfig } from "../domain/Config.js"
 import type { ModelSpec } from "../domain/Model.js"
 
-export const CLAIM = 0
-export const DONE = 1
-export const STEP = 2
-export const STOP = 3
-export const FAILED = 4
+const CLAIM = 0
+const DONE = 1
+const STEP = 2
+const STOP = 3
+const FAILED = 4
 const CONTROL_WORDS = 5
 
 const CHUNK_BITS = 16
