@@ -17,7 +17,9 @@ if ((workerData as Partial<GradientWorkerInput> | undefined)?.role === "gradient
   try {
     workUntilStopped(control, chunkCount(input.batchSize), (chunk, step) => computeChunk(weights, step, chunk))
   } catch (error) {
+    // Recorded at once: the training thread may be waiting on this worker's chunk and see no 'error' event until then.
     reportFailure(control)
+    process.stderr.write(`gradient worker: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`)
     throw error
   }
 }

@@ -16,6 +16,7 @@ import {
   type GradientWorkerInput,
   MAX_CHUNKS,
   publishStep,
+  reportFailure,
   stopWorkers
 } from "./GradientProtocol.js"
 
@@ -29,8 +30,10 @@ export interface ParallelGradient {
 }
 
 export class GradientWorkerFailed extends Error {
-  constructor() {
-    super("a gradient worker thread failed (its error is printed above); rerun to resume, or set runtime.samplerThreads to 0 to train on one thread")
+  constructor(cause: unknown) {
+    super(
+      `a gradient worker thread failed${cause instanceof Error ? `: ${cause.message}` : ""}; rerun to resume, or set runtime.samplerThreads to 0 to train on the training thread alone`
+    )
     this.name = "GradientWorkerFailed"
   }
 }
@@ -77,6 +80,7 @@ export const makeParallelGradient = (input: ChunkGradientInput & { readonly work
   let generation = 0
   let steps = 0
   let ownChunks = 0
+  let failure: unknown
   const lossAndGradient = (step: number, weights: Weights, grads: Gradients): number => {
     sharedWeights.kq.set(weights.kq)
     sharedWeights.pv.set(weights.pv)
@@ -88,12 +92,20 @@ export const makeParallelGradient = (input: ChunkGradientInput & { readonly work
       ownChunks += 1
     }
     steps += 1
-    if (!awaitChunks(control, chunks)) throw new GradientWorkerFailed()
+    if (!awaitChunks(control, chunks)) throw new GradientWorkerFailed(failure)
     return sumChunks(partials, D, chunks, grads)
   }
   return Effect.acquireRelease(
     Effect.sync(() =>
-      Array.from({ length: workers }, () => new Worker(new URL("./gradient-worker.mjs", import.meta.url), { workerData }))
+      Array.from({ length: workers }, () => {
+        const thread = new Worker(new URL("./gradient-worker.mjs", import.meta.url), { workerData })
+        // A worker that fails (at load, or holding a chunk) fails the next step instead of the process.
+        thread.on("error", (error) => {
+          failure = error
+          reportFailure(control)
+        })
+        return thread
+      })
     ),
     (threads) =>
       Effect.promise(async () => {
