@@ -82,7 +82,10 @@ export class Rng {
     this.s3 = state[3] | 0
   }
 
-  /** Restarts this generator as {@link keyedRng}(seed, stream, counterA, counterB), without allocating. */
+  /**
+   * Restarts this generator on the stream keyed by (seed, stream, counterA, counterB), without allocating: Philox of
+   * the counter (counterA, counterB, stream id, seed's high half) under the key (seed's low half, a salt).
+   */
   rekey(seed: number, stream: StreamName, counterA: number, counterB = 0): this {
     philoxInto(KEYED, counterA >>> 0, counterB >>> 0, Stream[stream], Math.floor(seed / 4294967296) >>> 0, seed >>> 0, SEED_SALT)
     const allZero = KEYED[0] === 0 && KEYED[1] === 0 && KEYED[2] === 0 && KEYED[3] === 0
@@ -264,9 +267,5 @@ const ZIGGURAT = (() => {
  * The generator for one (seed, stream, counter) key. The seed may be any non-negative integer below 2^53; its two
  * 32-bit halves form the Philox key together with the stream id.
  */
-export const keyedRng = (seed: number, stream: StreamName, counterA: number, counterB = 0): Rng => {
-  const seedLo = seed >>> 0
-  const seedHi = Math.floor(seed / 4294967296) >>> 0
-  const state = philox4x32([counterA >>> 0, counterB >>> 0, Stream[stream], seedHi], [seedLo, SEED_SALT])
-  return new Rng(state)
-}
+export const keyedRng = (seed: number, stream: StreamName, counterA: number, counterB = 0): Rng =>
+  new Rng([0, 0, 0, 0]).rekey(seed, stream, counterA, counterB)

@@ -52,13 +52,24 @@ export const publishStep = (control: Int32Array, step: number, previousGeneratio
   return generation
 }
 
+const ALL_CLAIMED = -1
+const CLAIM_LOST = -2
+
+/**
+ * One claim on the CLAIM word `word` as last read: its chunk, ALL_CLAIMED when the step has none left, or CLAIM_LOST when
+ * another thread changed the word first.
+ */
+const claimFrom = (control: Int32Array, word: number, chunks: number): number => {
+  const chunk = word & CHUNK_MASK
+  if (chunk >= chunks) return ALL_CLAIMED
+  return Atomics.compareExchange(control, CLAIM, word, word + 1) === word ? chunk : CLAIM_LOST
+}
+
 /** The next unclaimed chunk of the current step, or -1 when all are claimed. */
 export const claimChunk = (control: Int32Array, chunks: number): number => {
   for (;;) {
-    const word = Atomics.load(control, CLAIM)
-    const chunk = word & CHUNK_MASK
-    if (chunk >= chunks) return -1
-    if (Atomics.compareExchange(control, CLAIM, word, word + 1) === word) return chunk
+    const chunk = claimFrom(control, Atomics.load(control, CLAIM), chunks)
+    if (chunk !== CLAIM_LOST) return chunk
   }
 }
 
@@ -91,13 +102,12 @@ export const workUntilStopped = (control: Int32Array, chunks: number, compute: (
   for (;;) {
     const word = Atomics.load(control, CLAIM)
     if (Atomics.load(control, STOP) !== 0) return
-    if ((word & CHUNK_MASK) >= chunks) {
-      waitForChange(control, CLAIM, word)
-      continue
+    const chunk = claimFrom(control, word, chunks)
+    if (chunk === ALL_CLAIMED) waitForChange(control, CLAIM, word)
+    else if (chunk !== CLAIM_LOST) {
+      compute(chunk, Atomics.load(control, STEP))
+      finishChunk(control, chunks)
     }
-    if (Atomics.compareExchange(control, CLAIM, word, word + 1) !== word) continue
-    compute(word & CHUNK_MASK, Atomics.load(control, STEP))
-    finishChunk(control, chunks)
   }
 }
 
