@@ -8,7 +8,7 @@ import { join } from "node:path"
 import { Effect } from "effect"
 import { ServicesLive } from "../src/AppLayer.js"
 import { loadConfig } from "../src/programs/LoadConfig.js"
-import { runExperiment } from "../src/programs/RunExperiment.js"
+import { runExperiment } from "../src/programs/Registry.js"
 
 const file = process.argv[2]!
 const program = Effect.gen(function* () {

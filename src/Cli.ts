@@ -5,8 +5,7 @@ import { Args, Command, Options } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
 import { loadSweep } from "./programs/LoadConfig.js"
 import { makeReport } from "./programs/MakeReport.js"
-import { formatRegressionResult, formatRunResult } from "./programs/RunResultText.js"
-import { type AnySummary, isRegressionSummary } from "./programs/RunExperiment.js"
+import { experimentNamed } from "./programs/Registry.js"
 import { requireAllDone, runSweep, sweepStatus } from "./programs/Sweep.js"
 import { RunStore } from "./services/RunStore.js"
 
@@ -29,11 +28,8 @@ const run = Command.make(
         const dir = store.join(result.folder, plan.runs[0]!.id)
         const summary = yield* store.readJson(store.join(dir, "summary.json"))
         if (Option.isSome(summary)) {
-          const stored = summary.value as AnySummary
-          const outcome = { runId: plan.runs[0]!.id, dir, reused: result.reused === 1 }
-          yield* Console.log(
-            isRegressionSummary(stored) ? formatRegressionResult({ ...outcome, summary: stored }) : formatRunResult({ ...outcome, summary: stored })
-          )
+          const outcome = { runId: plan.runs[0]!.id, dir, reused: result.reused === 1, summary: summary.value }
+          yield* Console.log(experimentNamed(plan.kind).resultText(outcome))
         }
       } else {
         yield* Console.log(`${markdown}\nresults in ${result.folder} (results.csv, aggregate.csv, aggregate.md)`)

@@ -1,11 +1,13 @@
 /**
  * icl-gd: in-context learning by attention and the (kernel) gradient-descent steps it implements: classification
  * (the paper), linear regression (von Oswald et al.) and functions drawn from Gaussian processes (Cheng et al.).
- * The public API: the config, the domain's pure functions, the services and the programs, to compose experiments of
+ * The public API: the configs, the domain's pure functions, the services and the programs, to compose experiments of
  * your own (see examples/).
  */
-export * as Config from "./domain/Config.js"
-export type { ExperimentConfig, TaskConfig } from "./domain/Config.js"
+
+// Shared by every experiment kind.
+export * as ConfigSchema from "./domain/ConfigSchema.js"
+export type { BaseConfig, ConfigIssue } from "./domain/ConfigSchema.js"
 export {
   BackendUnavailable,
   ConfigError,
@@ -15,9 +17,17 @@ export {
   SweepFailed,
   TrainingDiverged
 } from "./domain/Errors.js"
-export { planSweep, type SweepPlan, type SweepRun } from "./domain/Sweep.js"
+export { planSweepWith, type ConfigKind, type RunState, type SweepPlan, type SweepRun } from "./domain/Sweep.js"
 export { aggregate, meanInterval, type AggregateGroup } from "./domain/Results.js"
 export { evaluationSteps } from "./domain/EvaluationSchedule.js"
+export { keyedRng, Rng } from "./domain/Rng.js"
+export { configHash, runIdOf } from "./domain/RunId.js"
+export { fastExp } from "./domain/FastExp.js"
+export { goldenSection, logSpace, signedGrid } from "./domain/Search.js"
+
+// Classification (the paper).
+export * as Config from "./domain/classification/Config.js"
+export type { ExperimentConfig, TaskConfig } from "./domain/classification/Config.js"
 export {
   constructionWeights,
   extractParameters,
@@ -27,7 +37,7 @@ export {
   structureDiagnostics,
   type ExtractedParameters,
   type SolutionKind
-} from "./domain/Extraction.js"
+} from "./domain/classification/Extraction.js"
 export {
   referenceFeatures,
   referencePredict,
@@ -35,16 +45,17 @@ export {
   type ReferenceKind,
   type ReferenceParams,
   type ReferenceShape
-} from "./domain/GdMath.js"
-export { gridSearch, type GridPoint, type GridResult } from "./domain/GridSearch.js"
-export { alignment, perContext, performance, type Alignment, type Performance, type Predictions } from "./domain/Metrics.js"
-export { forwardBatch, initWeights, modelSpecOf, type ModelSpec, type Weights } from "./domain/Model.js"
-export { keyedRng, Rng } from "./domain/Rng.js"
-export { configHash, runIdOf } from "./domain/RunId.js"
-export { sampleTasks, type TaskBatch } from "./domain/Task.js"
-export * as RegressionConfig from "./domain/RegressionConfig.js"
-export { decodeRunConfig, isRegressionConfig, type RunConfig } from "./domain/RunConfig.js"
-export { sampleRegressionTasks, type RegressionBatch } from "./domain/RegressionTask.js"
+} from "./domain/classification/GdMath.js"
+export { gridSearch, type GridPoint, type GridResult } from "./domain/classification/GridSearch.js"
+export { alignment, perContext, performance, type Alignment, type Performance, type Predictions } from "./domain/classification/Metrics.js"
+export { forwardBatch, initWeights, modelSpecOf, type ModelSpec, type Weights } from "./domain/classification/Model.js"
+export { sampleTasks, type TaskBatch } from "./domain/classification/Task.js"
+export { makeFusedKernel } from "./domain/classification/FusedKernel.js"
+export { CHUNK_TASKS, makeChunkGradient } from "./domain/classification/ChunkedGradient.js"
+
+// Regression (von Oswald et al.; Cheng, Chen & Sra).
+export * as RegressionConfig from "./domain/regression/Config.js"
+export { sampleRegressionTasks, type RegressionBatch } from "./domain/regression/Task.js"
 export {
   constructedWeights,
   extractSteps,
@@ -52,34 +63,38 @@ export {
   squaredLoss,
   type RegressionSpec,
   type StepParameters
-} from "./domain/RegressionModel.js"
-export { fitKernelGd, kernelGdPredictions, kernelTables, posteriorMean, type KernelGdFit } from "./domain/KernelGd.js"
-export { alignmentOf as regressionAlignment, type RegressionAlignment } from "./domain/RegressionMetrics.js"
-export { makeOneLayerKernel } from "./domain/RegressionFused.js"
-export { makeFusedKernel } from "./domain/FusedKernel.js"
-export { CHUNK_TASKS, makeChunkGradient } from "./domain/ChunkedGradient.js"
-export { fastExp } from "./domain/FastExp.js"
+} from "./domain/regression/Model.js"
+export { fitKernelGd, kernelGdPredictions, kernelTables, posteriorMean, type KernelGdFit } from "./domain/regression/KernelGd.js"
+export { alignmentOf as regressionAlignment, type RegressionAlignment } from "./domain/regression/Metrics.js"
+export { makeOneLayerKernel } from "./domain/regression/FusedKernel.js"
 
-export { GdReference } from "./services/GdReference.js"
-export { MetricsCollector, type Evaluation, type EvaluationPoint, type Scored } from "./services/MetricsCollector.js"
-export { ModelTrainer, type EngineInfo, type TrainingSession } from "./services/ModelTrainer.js"
-export { GradientWorkerFailed, makeParallelGradient, type ParallelGradient } from "./services/ParallelGradient.js"
+// Services.
 export { RunStore } from "./services/RunStore.js"
-export { TaskSampler } from "./services/TaskSampler.js"
-export { RegressionTrainer, type RegressionSession } from "./services/RegressionTrainer.js"
-export { RegressionReferences } from "./services/RegressionReferences.js"
 export { TfBackend } from "./services/TfBackend.js"
+export type { EngineInfo } from "./services/EngineInfo.js"
 export { TerminalLoggingLive } from "./services/Logging.js"
 export { FigureRenderer } from "./services/FigureRenderer.js"
-
+export { GdReference } from "./services/classification/GdReference.js"
+export { MetricsCollector, type Evaluation, type EvaluationPoint, type Scored } from "./services/classification/MetricsCollector.js"
+export { ModelTrainer, type TrainingSession } from "./services/classification/ModelTrainer.js"
+export { GradientWorkerFailed, makeParallelGradient, type ParallelGradient } from "./services/classification/ParallelGradient.js"
+export { TaskSampler } from "./services/classification/TaskSampler.js"
+export { RegressionTrainer, type RegressionSession } from "./services/regression/Trainer.js"
+export { RegressionReferences } from "./services/regression/References.js"
 export { ServicesLive } from "./AppLayer.js"
+
+// Programs.
+export type { Experiment, AnyExperiment } from "./programs/Experiment.js"
+export { decodeRunConfig, experimentOf, experiments, planSweep, runExperiment } from "./programs/Registry.js"
+export { classification } from "./programs/classification/Experiment.js"
+export { regression } from "./programs/regression/Experiment.js"
 export { loadConfig, loadSweep, parseConfigText, parseSweepText } from "./programs/LoadConfig.js"
 export { runSweep, sweepStatus, type SweepOptions, type SweepResult } from "./programs/Sweep.js"
 export { makeReport } from "./programs/MakeReport.js"
 export type { Report, ReportFigure } from "./programs/ReportDocuments.js"
-export { loadRun, type StoredRun } from "./programs/LoadRun.js"
-export { evaluateAtContextLengths, type ContextLengthRow } from "./programs/ContextLengths.js"
-export { formatRunResult } from "./programs/RunResultText.js"
-export { trainRun, type RunResult, type RunSummary } from "./programs/TrainRun.js"
-export { regressionRun, type RegressionPoint, type RegressionSummary } from "./programs/RegressionRun.js"
-export { runExperiment } from "./programs/RunExperiment.js"
+export { loadRun, type StoredRun } from "./programs/classification/LoadRun.js"
+export { evaluateAtContextLengths, type ContextLengthRow } from "./programs/classification/ContextLengths.js"
+export { formatRunResult } from "./programs/classification/ResultText.js"
+export { formatRegressionResult } from "./programs/regression/ResultText.js"
+export { trainRun, type RunResult, type RunSummary } from "./programs/classification/Run.js"
+export { regressionRun, type RegressionPoint, type RegressionSummary } from "./programs/regression/Run.js"

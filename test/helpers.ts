@@ -1,9 +1,9 @@
 import { assert } from "@effect/vitest"
 import { Layer, Logger } from "effect"
 import { ServicesLive } from "../src/AppLayer.js"
-import { defaults, type ExperimentConfig, type TaskConfig } from "../src/domain/Config.js"
-import type { ModelSpec } from "../src/domain/Model.js"
-import { sampleTasks, type TaskBatch } from "../src/domain/Task.js"
+import { defaults, type ExperimentConfig, type TaskConfig } from "../src/domain/classification/Config.js"
+import type { ModelSpec } from "../src/domain/classification/Model.js"
+import { sampleTasks, type TaskBatch } from "../src/domain/classification/Task.js"
 
 /** Float64 identities hold to rounding: sums of ~100 terms of size ~1 lose at most a few ulps each. */
 export const FLOAT64_IDENTITY = 1e-12

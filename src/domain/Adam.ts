@@ -3,23 +3,9 @@
  *   m ← β1 m + (1 − β1) g,   v ← β2 v + (1 − β2) g²,   w ← w − lr · m̂ / (√v̂ + ε),   m̂ = m/(1 − β1^t), v̂ = v/(1 − β2^t).
  * The state is plain arrays so that checkpoints can store it exactly.
  */
-import type { TrainingConfig } from "./Config.js"
+import type { TrainingConfig } from "./ConfigSchema.js"
 
-type AdamOptions = Pick<TrainingConfig, "learningRate" | "beta1" | "beta2" | "epsilon">
-import type { Gradients } from "./FusedGradient.js"
-import type { Weights } from "./Model.js"
-
-export interface AdamState {
-  step: number
-  readonly m: Gradients
-  readonly v: Gradients
-}
-
-export const initAdam = (D: number): AdamState => ({
-  step: 0,
-  m: { kq: new Float64Array(D * D), pv: new Float64Array(D * D) },
-  v: { kq: new Float64Array(D * D), pv: new Float64Array(D * D) }
-})
+export type AdamOptions = Pick<TrainingConfig, "learningRate" | "beta1" | "beta2" | "epsilon">
 
 /** One Adam update of a parameter vector, given its moments and the bias corrections 1 − β^t. */
 export const adamUpdate = (
@@ -40,15 +26,6 @@ export const adamUpdate = (
     v[i] = vi
     w[i]! -= (learningRate * (mi / correction1)) / (Math.sqrt(vi / correction2) + epsilon)
   }
-}
-
-/** One Adam step, in place on the weights and the state. */
-export const adamStep = (w: Weights, g: Gradients, state: AdamState, opts: AdamOptions): void => {
-  state.step += 1
-  const correction1 = 1 - Math.pow(opts.beta1, state.step)
-  const correction2 = 1 - Math.pow(opts.beta2, state.step)
-  adamUpdate(w.kq, g.kq, state.m.kq, state.v.kq, opts, correction1, correction2)
-  adamUpdate(w.pv, g.pv, state.m.pv, state.v.pv, opts, correction1, correction2)
 }
 
 /** The Adam state of a flat parameter vector (the regression models'). */

@@ -56,6 +56,10 @@ const csvCell = (value: Cell): string => {
 export const toCsv = (columns: ReadonlyArray<string>, rows: ReadonlyArray<ResultRow>): string =>
   `${[columns.join(","), ...rows.map((row) => columns.map((c) => csvCell(row[c] ?? null)).join(","))].join("\n")}\n`
 
+/** A number with fixed digits for a result line; "—" when it is missing or not finite. */
+export const fixed = (v: number | null | undefined, digits = 4): string =>
+  v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits)
+
 const formatNumber = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "—")
 export const formatInterval = (m: MeanInterval, digits = 4): string =>
   Number.isFinite(m.halfWidth) ? `${formatNumber(m.mean, digits)} ± ${formatNumber(m.halfWidth, digits)}` : formatNumber(m.mean, digits)
@@ -66,22 +70,6 @@ export const toMarkdown = (columns: ReadonlyArray<string>, rows: ReadonlyArray<R
     `| ${columns.map(() => "---").join(" | ")} |`,
     ...rows.map((row) => `| ${columns.map((c) => row[c] ?? "").join(" | ")} |`)
   ].join("\n")}\n`
-
-/** Metrics aggregated over the seeds of each configuration. */
-export const AGGREGATED_METRICS = [
-  "final_loss",
-  "accuracy",
-  "p_correct",
-  "entropy",
-  "ref_loss_extracted",
-  "ref_loss_grid",
-  "model_cos_extracted",
-  "model_cos_grid",
-  "model_cos_basin",
-  "eta",
-  "c_sigma",
-  "c_eta"
-] as const
 
 /** The aggregate.csv row of a group: its key, run counts, and the mean and 95% half-width of each metric. */
 export const aggregateRow = (g: AggregateGroup, metricColumns: ReadonlyArray<string>): ResultRow => ({
@@ -115,7 +103,7 @@ export interface AggregateGroup {
 export const aggregate = (
   rows: ReadonlyArray<ResultRow>,
   keyColumns: ReadonlyArray<string>,
-  metricColumns: ReadonlyArray<string> = AGGREGATED_METRICS
+  metricColumns: ReadonlyArray<string>
 ): Array<AggregateGroup> => {
   const groups = new Map<string, Array<ResultRow>>()
   for (const row of rows) {

@@ -3,13 +3,12 @@
  * run reports and how it executes do not change what it computes.
  */
 import { createHash } from "node:crypto"
-import { canonicalJson } from "./Config.js"
-import type { RunConfig } from "./RunConfig.js"
+import { type BaseConfig, canonicalJson } from "./ConfigSchema.js"
 
-export const configHash = (config: RunConfig): string => {
+export const configHash = (config: BaseConfig): string => {
   const { output: _output, runtime: _runtime, ...identity } = config
   return createHash("sha256").update(canonicalJson(identity)).digest("hex").slice(0, 12)
 }
 
 /** The run's folder name: readable name, then the hash. */
-export const runIdOf = (config: RunConfig): string => `${config.name}-${configHash(config)}`
+export const runIdOf = (config: BaseConfig): string => `${config.name}-${configHash(config)}`

@@ -4,9 +4,51 @@
  * without a sweep section is a sweep of one.
  */
 import { Either, Schema } from "effect"
-import { canonicalJson, type ConfigIssue } from "./Config.js"
-import { decodeRunConfig, defaultsFor, isRegressionInput, type RunConfig } from "./RunConfig.js"
+import { type BaseConfig, canonicalJson, type ConfigIssue } from "./ConfigSchema.js"
 import { runIdOf } from "./RunId.js"
+
+/**
+ * How configs of one experiment kind are read: the task families that select the kind, its defaults (the resolved
+ * config of an empty file) and its decoder (every problem at once, each with its path).
+ */
+export interface ConfigKind<C extends BaseConfig = BaseConfig> {
+  /** The kind's name: "classification", "regression". */
+  readonly name: string
+  /** The values of `task.family` whose configs this kind decodes. */
+  readonly families: ReadonlyArray<string>
+  readonly defaults: C
+  readonly decode: (value: unknown) => Either.Either<C, ReadonlyArray<ConfigIssue>>
+}
+
+/** A run's state in a sweep's manifest. */
+export type RunState = "pending" | "running" | "done" | "failed"
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+const familyOf = (value: unknown): unknown => (isObject(value) && isObject(value["task"]) ? value["task"]["family"] : undefined)
+
+/** The kind a raw (undecoded) config belongs to: the one that names its task family, else the first (the default). */
+export const kindOfInput = <K extends ConfigKind<any>>(kinds: ReadonlyArray<K>, value: unknown): K => {
+  const family = familyOf(value)
+  return kinds.find((kind) => kind.families.includes(family as string)) ?? kinds[0]!
+}
+
+/**
+ * Decodes a raw config with its kind's decoder. A family that no kind knows is decoded by the default kind, and its
+ * problem names every kind's families.
+ */
+export const decodeWithKinds = (kinds: ReadonlyArray<ConfigKind<any>>, value: unknown): Either.Either<BaseConfig, ReadonlyArray<ConfigIssue>> => {
+  const kind = kindOfInput(kinds, value)
+  const family = familyOf(value)
+  const everyFamily = kinds.map((k) => `${k.families.map((f) => JSON.stringify(f)).join(" | ")} (${k.name})`).join(" or ")
+  return kind.decode(value).pipe(
+    Either.mapLeft((issues) =>
+      issues.map((issue) =>
+        issue.path === "task.family" ? { path: issue.path, message: `expected one of ${everyFamily}, got ${JSON.stringify(family) ?? "nothing"}` } : issue
+      )
+    )
+  )
+}
 
 const SweepSection = Schema.Struct({
   axes: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.NonEmptyArray(Schema.Unknown) }), {
@@ -20,11 +62,13 @@ export interface SweepRun {
   readonly seed: number
   /** The value of every axis for this run, by path. */
   readonly axes: Readonly<Record<string, unknown>>
-  readonly config: RunConfig
+  readonly config: BaseConfig
 }
 
 export interface SweepPlan {
   readonly name: string
+  /** The experiment kind of every run (a sweep does not mix kinds). */
+  readonly kind: string
   readonly outputDir: string
   readonly axes: Readonly<Record<string, ReadonlyArray<unknown>>>
   readonly seeds: ReadonlyArray<number>
@@ -33,10 +77,9 @@ export interface SweepPlan {
   readonly runs: ReadonlyArray<SweepRun>
 }
 
-const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 
 /** A config field path (e.g. "task.n") exists when the defaults of the config's kind have a value there. */
-const fieldExists = (path: string, defaults: RunConfig): boolean => {
+const fieldExists = (path: string, defaults: BaseConfig): boolean => {
   let node: unknown = defaults
   for (const key of path.split(".")) {
     if (!isObject(node) || !(key in node)) return false
@@ -58,13 +101,16 @@ const cartesian = (axes: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]
     [{}]
   )
 
-const withoutProcessKnobs = (config: RunConfig) => {
+const withoutProcessKnobs = (config: BaseConfig) => {
   const { output: _output, runtime: _runtime, ...rest } = config
   return rest
 }
 
-/** Expands a parsed config file into its runs; every problem (including those of each run's config) at once. */
-export const planSweep = (value: unknown): Either.Either<SweepPlan, ReadonlyArray<ConfigIssue>> => {
+/**
+ * Expands a parsed config file into its runs, each decoded by its kind; every problem (including those of each run's
+ * config) at once.
+ */
+export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: unknown): Either.Either<SweepPlan, ReadonlyArray<ConfigIssue>> => {
   if (!isObject(value)) return Either.left([{ path: "", message: `expected a JSON object, got ${JSON.stringify(value)}` }])
   const { sweep, ...rawBase } = value
   const issues: Array<ConfigIssue> = []
@@ -81,11 +127,12 @@ export const planSweep = (value: unknown): Either.Either<SweepPlan, ReadonlyArra
         if (path === "seed") issues.push({ path: `sweep.axes.${path}`, message: "use sweep.seeds for seeds" })
         else if (path === "name" || path.startsWith("output.") || path.startsWith("runtime.")) {
           issues.push({ path: `sweep.axes.${path}`, message: "this field does not change results and cannot be an axis" })
-        } else if (!fieldExists(path, defaultsFor(rawBase))) issues.push({ path: `sweep.axes.${path}`, message: "no such config field" })
+        } else if (!fieldExists(path, kindOfInput(kinds, rawBase).defaults)) issues.push({ path: `sweep.axes.${path}`, message: "no such config field" })
       }
     }
   }
-  const base = decodeRunConfig(rawBase)
+  const kind = kindOfInput(kinds, rawBase)
+  const base = decodeWithKinds(kinds, rawBase)
   if (Either.isLeft(base)) issues.push(...base.left)
   if (issues.length > 0 || Either.isLeft(base)) return Either.left(issues)
 
@@ -95,11 +142,14 @@ export const planSweep = (value: unknown): Either.Either<SweepPlan, ReadonlyArra
     for (const seed of seedList) {
       let raw: Record<string, unknown> = { ...rawBase, seed }
       for (const [path, v] of Object.entries(combo)) raw = withValue(raw, path, v)
-      if (isRegressionInput(raw) !== isRegressionInput(rawBase)) {
-        issues.push({ path: "sweep.axes.task.family", message: "a sweep's runs must be all classification or all regression tasks" })
+      if (kindOfInput(kinds, raw) !== kind) {
+        issues.push({
+          path: "sweep.axes.task.family",
+          message: `a sweep's runs must all be of one kind (${kinds.map((k) => k.name).join(", ")}); this one mixes ${kind.name} with ${kindOfInput(kinds, raw).name}`
+        })
         continue
       }
-      const decoded = decodeRunConfig(raw)
+      const decoded = decodeWithKinds(kinds, raw)
       if (Either.isLeft(decoded)) {
         const where = Object.entries(combo).map(([p, v]) => `${p} = ${JSON.stringify(v)}`).join(", ")
         for (const issue of decoded.left) {
@@ -114,6 +164,7 @@ export const planSweep = (value: unknown): Either.Either<SweepPlan, ReadonlyArra
   const unique = new Map(runs.map((run) => [run.id, run]))
   return Either.right({
     name: base.right.name,
+    kind: kind.name,
     outputDir: base.right.output.dir,
     axes,
     seeds: seedList,

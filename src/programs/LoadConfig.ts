@@ -3,10 +3,10 @@
  */
 import { FileSystem } from "@effect/platform"
 import { Effect, Either } from "effect"
-import { type ConfigIssue, formatIssue } from "../domain/Config.js"
-import { decodeRunConfig, type RunConfig } from "../domain/RunConfig.js"
+import { type BaseConfig, type ConfigIssue, formatIssue } from "../domain/ConfigSchema.js"
 import { ConfigError } from "../domain/Errors.js"
-import { planSweep, type SweepPlan } from "../domain/Sweep.js"
+import type { SweepPlan } from "../domain/Sweep.js"
+import { decodeRunConfig, planSweep } from "./Registry.js"
 
 const firstLine = (error: unknown) => String(error instanceof Error ? error.message : error).split("\n")[0]!
 
@@ -26,7 +26,7 @@ const parseWith =
   }
 
 /** Decodes one run's config from its text; `file` names it in errors. */
-export const parseConfigText: (text: string, file: string) => Either.Either<RunConfig, ConfigError> =
+export const parseConfigText: (text: string, file: string) => Either.Either<BaseConfig, ConfigError> =
   parseWith(decodeRunConfig)
 
 /** Expands a config's text (with or without a sweep section) into its runs; `file` names it in errors. */

@@ -4,7 +4,7 @@
  */
 import { Effect, Option } from "effect"
 import { runIdOf } from "../domain/RunId.js"
-import type { RunConfig } from "../domain/RunConfig.js"
+import type { BaseConfig } from "../domain/ConfigSchema.js"
 import { withRunLogFile } from "../services/Logging.js"
 import { RunStore } from "../services/RunStore.js"
 
@@ -23,7 +23,7 @@ export interface RunOutcome<S> {
 
 /** Runs `execute` in the run's folder unless summary.json (written last by every run) says it finished before. */
 export const inRunFolder = <S, E, R>(
-  config: RunConfig,
+  config: BaseConfig,
   options: RunFolderOptions,
   execute: (runId: string, file: (name: string) => string) => Effect.Effect<S, E, R>
 ) =>

@@ -6,13 +6,14 @@
 import { parentPort, workerData } from "node:worker_threads"
 import { Cause, Exit, Fiber, Layer, Logger, LogLevel, ManagedRuntime, Option } from "effect"
 import { ServicesLive } from "../AppLayer.js"
-import type { RunConfig } from "../domain/RunConfig.js"
+import type { BaseConfig } from "../domain/ConfigSchema.js"
 import { isDeterministicFailure } from "../domain/Errors.js"
 import { terminalLogger } from "../services/Logging.js"
-import { runExperiment } from "./RunExperiment.js"
+import type { RunFailure } from "./Experiment.js"
+import { runExperiment } from "./Registry.js"
 
 export interface RunRequest {
-  readonly config: RunConfig
+  readonly config: BaseConfig
   readonly dir: string
 }
 
@@ -27,7 +28,7 @@ const WorkerLogging = Logger.replace(
   Logger.filterLogLevel(terminalLogger, (level) => LogLevel.greaterThanEqual(level, LogLevel.Warning))
 )
 
-export const outcomeOf = (exit: Exit.Exit<unknown, { readonly _tag: string; readonly message: string }>): RunWorkerOutcome => {
+export const outcomeOf = (exit: Exit.Exit<unknown, RunFailure>): RunWorkerOutcome => {
   if (Exit.isSuccess(exit)) return { kind: "done" }
   if (Cause.isInterruptedOnly(exit.cause)) return { kind: "interrupted" }
   const failure = Cause.failureOption(exit.cause)

@@ -2,7 +2,7 @@
  * A sweep, run to completion and resumable: `<output.dir>/<name>/` holds
  *   sweep.json        what defines the sweep (base config, axes, seeds): a different config is refused here
  *   manifest.json     every run with its id, axes, seed and state (pending, running, done, failed)
- *   <run id>/         each run's folder (see TrainRun)
+ *   <run id>/         each run's folder (see the kind's Run module)
  *   results.csv       one row per run
  *   aggregate.csv/.md mean ± 95% CI over seeds per configuration, with the split of learned solutions
  * Rerunning the same command skips finished runs and continues partial ones from their checkpoints. Transient
@@ -11,30 +11,15 @@
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
 import { type Duration, Effect, Option, Queue, Schedule } from "effect"
-import { canonicalJson, type ExperimentConfig } from "../domain/Config.js"
-import { isRegressionConfig } from "../domain/RunConfig.js"
+import { canonicalJson } from "../domain/ConfigSchema.js"
 import { isDeterministicFailure, RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
-import {
-  aggregate,
-  AGGREGATED_METRICS,
-  formatInterval,
-  type ResultRow,
-  aggregateRow,
-  runColumns,
-  runsCell,
-  toCsv,
-  toMarkdown
-} from "../domain/Results.js"
-import { describeChanges, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
+import { type ResultRow, toCsv } from "../domain/Results.js"
+import { describeChanges, type RunState, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
 import { formatDuration, makeProgress } from "../services/Logging.js"
 import { RunStore } from "../services/RunStore.js"
+import type { RunFailure } from "./Experiment.js"
+import { experimentNamed, runExperiment } from "./Registry.js"
 import type { RunRequest, RunWorkerOutcome } from "./RunWorker.js"
-import { regressionMarkdownColumns, regressionMarkdownRow, REGRESSION_METRICS, regressionResultRow } from "./RegressionTables.js"
-import type { RegressionSummary } from "./RegressionRun.js"
-import { runExperiment } from "./RunExperiment.js"
-import type { RunSummary } from "./TrainRun.js"
-
-export type RunState = "pending" | "running" | "done" | "failed"
 
 export interface ManifestRun {
   readonly id: string
@@ -72,7 +57,7 @@ export interface SweepResult {
 
 const FAILURE_FILE = "failure.json"
 
-const toRunFailed = (runId: string) => (error: { readonly _tag: string; readonly message: string; readonly reason?: unknown }) =>
+const toRunFailed = (runId: string) => (error: RunFailure) =>
   error instanceof RunFailed ? error : new RunFailed({ runId, reason: error.message, transient: !isDeterministicFailure(error) })
 
 interface PoolWorker {
@@ -170,125 +155,27 @@ const makeWorkerPool = (size: number) =>
     return { run }
   })
 
-const readSummary = (store: RunStore, dir: string) =>
-  store.readJson(store.join(dir, "summary.json")).pipe(Effect.map(Option.map((v) => v as RunSummary)))
-
-/** The result row of a run: config axes, final metrics, learned parameters, solution kind, wall time. */
-const classificationRow = (run: SweepRun, state: RunState, summary: RunSummary | undefined, wallSeconds: number | null, error: string | null): ResultRow => {
-  const config = run.config as ExperimentConfig
-  const f = summary?.final
-  const refs = summary?.references
-  return {
-    ...runColumns(run),
-    attention: config.model.attention,
-    family: config.task.family,
-    d: config.task.d,
-    C: config.task.C,
-    n: config.task.n,
-    noise: config.task.noise,
-    steps: config.training.steps,
-    status: state,
-    final_loss: f?.model.loss ?? null,
-    accuracy: f?.model.accuracy ?? null,
-    p_correct: f?.model.pCorrect ?? null,
-    entropy: f?.model.entropy ?? null,
-    reference: f?.reference.kind ?? null,
-    ref_loss_extracted: f?.reference.atExtracted.loss ?? null,
-    ref_loss_grid: f?.reference.atGridOptimum.loss ?? null,
-    model_cos_extracted: f?.alignment.atExtracted.modelCos ?? null,
-    model_cos_grid: f?.alignment.atGridOptimum.modelCos ?? null,
-    basin: f?.reference.basin ?? null,
-    ref_loss_basin: f?.reference.atBasinOptimum?.loss ?? null,
-    model_cos_basin: f?.alignment.atBasinOptimum?.modelCos ?? null,
-    preds_diff_extracted: f?.alignment.atExtracted.predsDiff ?? null,
-    eta: f?.extracted.eta ?? null,
-    c_sigma: f?.extracted.cSigma ?? null,
-    c_eta: f?.extracted.cEta ?? null,
-    b: f?.extracted.diagnostics.b ?? null,
-    solution: f?.extracted.solution ?? null,
-    gd_linear_star: refs?.["gd-linear"].evaluation.loss ?? null,
-    kgd_fixed_star: refs?.["kgd-fixed"].evaluation.loss ?? null,
-    ca_kgd_star: refs?.["ca-kgd"].evaluation.loss ?? null,
-    wall_seconds: wallSeconds,
-    error
-  }
-}
-
+/** results.csv, aggregate.csv and aggregate.md, by the sweep's experiment kind; returns the aggregate's markdown. */
 const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
   Effect.gen(function* () {
     const store = yield* RunStore
-    const regression = plan.runs.some((run) => isRegressionConfig(run.config))
+    const experiment = experimentNamed(plan.kind)
     const rows: Array<ResultRow> = []
     for (const run of plan.runs) {
       const entry = manifest.runs.find((r) => r.id === run.id)!
       const dir = store.join(folder, run.id)
-      const summary = yield* readSummary(store, dir).pipe(Effect.orElseSucceed(() => Option.none<RunSummary>()))
+      const summary = yield* store.readJson(store.join(dir, "summary.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
       const runJson = yield* store.readJson(store.join(dir, "run.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
       const wall = Option.getOrUndefined(runJson) as { wallSeconds?: number } | undefined
-      const stored = Option.getOrUndefined(summary)
-      rows.push(
-        regression
-          ? regressionResultRow(run, entry.state, stored as RegressionSummary | undefined, wall?.wallSeconds ?? null, entry.error)
-          : classificationRow(run, entry.state, stored as RunSummary | undefined, wall?.wallSeconds ?? null, entry.error)
-      )
+      rows.push(experiment.resultRow(run, entry.state, Option.getOrUndefined(summary), wall?.wallSeconds ?? null, entry.error))
     }
     const axisColumns = Object.keys(plan.axes)
     const columns = Object.keys(rows[0] ?? {})
     yield* store.writeText(store.join(folder, "results.csv"), toCsv(columns, rows))
 
     const keyColumns = [...axisColumns, ...(axisColumns.includes("model.attention") ? [] : ["attention"])]
-    if (regression) return yield* writeRegressionAggregate(plan, folder, rows, keyColumns)
-    const groups = aggregate(rows, keyColumns)
-    const kinds = [...new Set(groups.flatMap((g) => Object.keys(g.solutions)))].sort()
-    const aggregateRows: Array<ResultRow> = groups.map((g) => ({
-      ...aggregateRow(g, AGGREGATED_METRICS),
-      ...Object.fromEntries(
-        kinds.flatMap((k) => [
-          [`${k}_seeds`, g.solutions[k]?.count ?? 0],
-          [`${k}_loss_mean`, g.solutions[k]?.loss.mean ?? null]
-        ])
-      )
-    }))
+    const { rows: aggregateRows, markdown } = experiment.aggregate(plan.name, rows, keyColumns)
     yield* store.writeText(store.join(folder, "aggregate.csv"), toCsv(Object.keys(aggregateRows[0] ?? {}), aggregateRows))
-    const markdownColumns = [
-      ...keyColumns,
-      "runs",
-      "final loss",
-      "accuracy",
-      "model cos (extracted)",
-      "model cos (grid)",
-      "model cos (basin optimum)",
-      "c_σ / η",
-      ...kinds.map((k) => `${k}: seeds, loss`)
-    ]
-    const markdownRows = groups.map((g) => ({
-      ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
-      runs: runsCell(g),
-      "final loss": formatInterval(g.metrics.final_loss),
-      accuracy: formatInterval(g.metrics.accuracy, 3),
-      "model cos (extracted)": formatInterval(g.metrics.model_cos_extracted),
-      "model cos (grid)": formatInterval(g.metrics.model_cos_grid),
-      "model cos (basin optimum)": formatInterval(g.metrics.model_cos_basin),
-      "c_σ / η": Number.isFinite(g.metrics.c_sigma.mean) ? formatInterval(g.metrics.c_sigma, 2) : formatInterval(g.metrics.eta, 2),
-      ...Object.fromEntries(
-        kinds.map((k) => [`${k}: seeds, loss`, g.solutions[k] ? `${g.solutions[k]!.count}, ${formatInterval(g.solutions[k]!.loss)}` : "0"])
-      )
-    }))
-    const markdown = `# Sweep ${plan.name}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs.\n\n${toMarkdown(markdownColumns, markdownRows)}`
-    yield* store.writeText(store.join(folder, "aggregate.md"), markdown)
-    return markdown
-  })
-
-const writeRegressionAggregate = (plan: SweepPlan, folder: string, rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) =>
-  Effect.gen(function* () {
-    const store = yield* RunStore
-    const groups = aggregate(rows, keyColumns, REGRESSION_METRICS)
-    const aggregateRows = groups.map((g) => aggregateRow(g, REGRESSION_METRICS))
-    yield* store.writeText(store.join(folder, "aggregate.csv"), toCsv(Object.keys(aggregateRows[0] ?? {}), aggregateRows))
-    const markdown = `# Sweep ${plan.name}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs. Losses are ½·mean squared error on the evaluation set; GD* is K-step (functional) GD with the model's kernel at its grid optimum.\n\n${toMarkdown(
-      regressionMarkdownColumns(keyColumns),
-      groups.map((g) => regressionMarkdownRow(g, keyColumns))
-    )}`
     yield* store.writeText(store.join(folder, "aggregate.md"), markdown)
     return markdown
   })

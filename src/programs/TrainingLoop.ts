@@ -6,7 +6,7 @@
 import { Effect, Option } from "effect"
 import { TrainingDiverged } from "../domain/Errors.js"
 import { makeProgress } from "../services/Logging.js"
-import type { EngineInfo } from "../services/ModelTrainer.js"
+import type { EngineInfo } from "../services/EngineInfo.js"
 import { RunStore } from "../services/RunStore.js"
 import { writeCheckpoint } from "./RunFolder.js"
 

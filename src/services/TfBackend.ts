@@ -3,7 +3,7 @@
  * else the wasm backend, else the pure-JS cpu backend. The choice is logged and reported with every run.
  */
 import { Effect } from "effect"
-import type { BackendChoice } from "../domain/Config.js"
+import type { BackendChoice } from "../domain/ConfigSchema.js"
 import { BackendUnavailable } from "../domain/Errors.js"
 
 export type TfCore = typeof import("@tensorflow/tfjs-core")

@@ -1,10 +1,9 @@
 import { assert, describe, it } from "@effect/vitest"
 import { Either, Schema } from "effect"
-import { decodeConfig, defaults, ExperimentConfig } from "../../src/domain/Config.js"
-import { regressionDefaults } from "../../src/domain/RegressionConfig.js"
-import { decodeRunConfig, isRegressionConfig } from "../../src/domain/RunConfig.js"
+import { decodeConfig, defaults, ExperimentConfig } from "../../src/domain/classification/Config.js"
+import { isRegressionConfig, regressionDefaults } from "../../src/domain/regression/Config.js"
 import { configHash, runIdOf } from "../../src/domain/RunId.js"
-import { planSweep } from "../../src/domain/Sweep.js"
+import { decodeRunConfig, planSweep } from "../../src/programs/Registry.js"
 
 const decodeOk = (value: unknown) => Either.getOrThrow(decodeConfig(value))
 

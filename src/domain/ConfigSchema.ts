@@ -1,0 +1,143 @@
+/**
+ * What every experiment kind's config is made of: the field types with user-facing messages ("expected a positive
+ * integer, got -3"), the sections every kind shares (training, evaluation, output, runtime), how a kind's input schema
+ * is decoded into its resolved config with every problem located by its dotted path, and the canonical JSON that run
+ * ids are hashed from. Each kind's own config (sections, defaults, cross-field checks) lives in its folder.
+ */
+import { Either, ParseResult, Schema } from "effect"
+
+const show = (value: unknown): string => {
+  if (typeof value === "string") return JSON.stringify(value)
+  if (value === undefined) return "nothing"
+  const text = JSON.stringify(value)
+  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+}
+
+/** Attaches a user-facing message "expected <what>, got <value>" that replaces the nested failure messages. */
+export const expecting = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
+  schema.annotations({
+    message: (issue) => ({ message: `expected ${what}, got ${show(issue.actual)}`, override: true })
+  }) as S
+
+/** For objects: a message when the value is not an object at all; problems inside keep their own messages. */
+export const objectExpected = <S extends Schema.Schema.Any>(schema: S, what: string): S =>
+  schema.annotations({ message: (issue) => `expected ${what}, got ${show(issue.actual)}` }) as S
+
+export const PositiveInt = expecting(Schema.Int.pipe(Schema.positive()), "a positive integer")
+export const NonNegativeInt = expecting(Schema.Int.pipe(Schema.nonNegative()), "a non-negative integer")
+export const Seed = expecting(Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)), "a non-negative integer seed")
+export const PositiveNumber = expecting(Schema.Number.pipe(Schema.positive(), Schema.finite()), "a positive number")
+export const NonNegativeNumber = expecting(Schema.Number.pipe(Schema.nonNegative(), Schema.finite()), "a non-negative number")
+export const FiniteNumber = expecting(Schema.Number.pipe(Schema.finite()), "a finite number")
+export const Probability = expecting(Schema.Number.pipe(Schema.greaterThanOrEqualTo(0), Schema.lessThan(1)), "a number in [0, 1)")
+export const Bool = expecting(Schema.Boolean, "true or false")
+export const Name = expecting(
+  Schema.String.pipe(Schema.pattern(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)),
+  "a name of letters, digits, '.', '_' or '-' (at most 64 characters)"
+)
+export const oneOf = <const L extends ReadonlyArray<string>>(...literals: L) =>
+  expecting(Schema.Literal(...literals), `one of ${literals.map((l) => JSON.stringify(l)).join(" | ")}`)
+
+/** A log-spaced range of positive values; the GD reference grids use it on both signs. */
+export const LogRange = expecting(
+  Schema.Struct({ min: PositiveNumber, max: PositiveNumber, count: PositiveInt }).pipe(
+    Schema.filter((r) => r.min <= r.max || `min (${r.min}) must not exceed max (${r.max})`)
+  ),
+  "an object { min, max, count } with 0 < min ≤ max and a positive integer count"
+)
+export type LogRange = typeof LogRange.Type
+
+export const EngineChoice = oneOf("auto", "fused", "tfjs")
+export type EngineChoice = typeof EngineChoice.Type
+export const BackendChoice = oneOf("auto", "tfjs-node", "wasm", "cpu")
+export type BackendChoice = typeof BackendChoice.Type
+
+export const TrainingConfig = Schema.Struct({
+  optimizer: oneOf("adam"),
+  learningRate: PositiveNumber,
+  beta1: Probability,
+  beta2: Probability,
+  epsilon: PositiveNumber,
+  batchSize: PositiveInt,
+  steps: NonNegativeInt
+})
+export type TrainingConfig = typeof TrainingConfig.Type
+
+export const EvaluationConfig = Schema.Struct({
+  every: PositiveInt,
+  logSpacedPoints: NonNegativeInt,
+  size: PositiveInt,
+  seed: Seed
+})
+export type EvaluationConfig = typeof EvaluationConfig.Type
+
+export const OutputConfig = Schema.Struct({
+  dir: expecting(Schema.String.pipe(Schema.minLength(1)), "a non-empty folder path"),
+  perContext: Bool,
+  progress: Bool
+})
+export type OutputConfig = typeof OutputConfig.Type
+
+/** How a run executes, not what it computes: left out of the run id. */
+export const RuntimeConfig = Schema.Struct({
+  samplerThreads: NonNegativeInt,
+  checkpointEvery: PositiveInt
+})
+export type RuntimeConfig = typeof RuntimeConfig.Type
+
+/** What every kind's resolved config has: the run id, the sweep and the run folder rely on these fields. */
+export interface BaseConfig {
+  readonly name: string
+  readonly seed: number
+  /** The task section: its family selects the kind; the other fields are the kind's. */
+  readonly task: { readonly family: string; readonly [field: string]: unknown }
+  readonly training: TrainingConfig
+  readonly evaluation: EvaluationConfig
+  readonly output: OutputConfig
+  readonly runtime: RuntimeConfig
+}
+
+export const exactOptional = <S extends Schema.Schema.All>(schema: S) => Schema.optionalWith(schema, { exact: true })
+export const section = <F extends Schema.Struct.Fields>(struct: Schema.Struct<F>) =>
+  exactOptional(objectExpected(Schema.partialWith(struct, { exact: true }), "an object"))
+
+/** One problem with a config, located by its dotted path. */
+export interface ConfigIssue {
+  readonly path: string
+  readonly message: string
+}
+
+export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
+  path.reduce<string>(
+    (acc, key) => (typeof key === "number" ? `${acc}[${key}]` : acc === "" ? String(key) : `${acc}.${String(key)}`),
+    ""
+  )
+
+export const formatIssue = (issue: ConfigIssue): string =>
+  issue.path === "" ? issue.message : `${issue.path}: ${issue.message}`
+
+/**
+ * A kind's decoder: the input schema (every field optional, unknown keys refused) with every problem at once, then the
+ * defaults filled in by `resolve`, then the combinations each field allows alone but that make no experiment together.
+ */
+export const decoderOf =
+  <I, C>(input: Schema.Schema<I, any>, resolve: (input: I) => C, crossFieldIssues: (config: C) => ReadonlyArray<ConfigIssue> = () => []) =>
+  (value: unknown): Either.Either<C, ReadonlyArray<ConfigIssue>> =>
+    Schema.decodeUnknownEither(input, { errors: "all", onExcessProperty: "error" })(value).pipe(
+      Either.mapLeft((error) =>
+        ParseResult.ArrayFormatter.formatErrorSync(error).map((issue) => ({ path: formatPath(issue.path), message: issue.message }))
+      ),
+      Either.map(resolve),
+      Either.flatMap((config) => {
+        const issues = crossFieldIssues(config)
+        return issues.length > 0 ? Either.left(issues) : Either.right(config)
+      })
+    )
+
+/** JSON with object keys sorted at every level: the canonical text that run ids are hashed from. */
+export const canonicalJson = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    v !== null && typeof v === "object" && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : v
+  )

@@ -1,0 +1,153 @@
+/**
+ * The config of a classification experiment (the paper): what a user writes (every field optional, unknown keys
+ * rejected) and what a run uses (every field filled from the defaults). The resolved config is what is hashed into the
+ * run id and stored with the run.
+ */
+import { Schema } from "effect"
+import {
+  BackendChoice,
+  Bool,
+  decoderOf,
+  EngineChoice,
+  EvaluationConfig,
+  exactOptional,
+  expecting,
+  FiniteNumber,
+  LogRange,
+  Name,
+  NonNegativeNumber,
+  objectExpected,
+  oneOf,
+  OutputConfig,
+  PositiveInt,
+  PositiveNumber,
+  RuntimeConfig,
+  section,
+  Seed,
+  TrainingConfig
+} from "../ConfigSchema.js"
+
+const AtLeastTwo = expecting(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), "an integer ≥ 2")
+
+export const CLASSIFICATION_FAMILIES = ["cluster", "voronoi"] as const
+export const TaskFamily = oneOf(...CLASSIFICATION_FAMILIES)
+export type TaskFamily = typeof TaskFamily.Type
+
+export const TaskConfig = Schema.Struct({
+  family: TaskFamily,
+  d: PositiveInt,
+  C: AtLeastTwo,
+  n: PositiveInt,
+  noise: NonNegativeNumber,
+  balanced: Bool,
+  queryClassInContext: Bool
+})
+export type TaskConfig = typeof TaskConfig.Type
+
+export const Attention = oneOf("linear", "softmax", "exp")
+export type Attention = typeof Attention.Type
+
+const AttendToQuery = expecting(Schema.Union(Schema.Literal("auto"), Schema.Boolean), `"auto", true or false`)
+
+export const ModelConfig = Schema.Struct({
+  attention: Attention,
+  attendToQuery: AttendToQuery,
+  initScale: PositiveNumber,
+  expShift: FiniteNumber,
+  engine: EngineChoice,
+  backend: BackendChoice
+})
+export type ModelConfig = typeof ModelConfig.Type
+
+export const ReferencesConfig = Schema.Struct({
+  gridSize: PositiveInt,
+  gridSeed: Seed,
+  cSigma: LogRange,
+  scale: LogRange,
+  refine: Bool,
+  scanSize: PositiveInt
+})
+export type ReferencesConfig = typeof ReferencesConfig.Type
+
+/** The fully resolved config of one run. */
+export const ExperimentConfig = Schema.Struct({
+  name: Name,
+  seed: Seed,
+  task: TaskConfig,
+  model: ModelConfig,
+  training: TrainingConfig,
+  evaluation: EvaluationConfig,
+  references: ReferencesConfig,
+  output: OutputConfig,
+  runtime: RuntimeConfig
+})
+export type ExperimentConfig = typeof ExperimentConfig.Type
+
+/** Defaults: the paper's main setting (d, C, n) = (5, 5, 100), cluster tasks with noise 0.5 (spec §1–§4). */
+export const defaults: ExperimentConfig = {
+  name: "run",
+  seed: 0,
+  task: { family: "cluster", d: 5, C: 5, n: 100, noise: 0.5, balanced: false, queryClassInContext: false },
+  model: { attention: "softmax", attendToQuery: "auto", initScale: 0.02, expShift: 0, engine: "auto", backend: "auto" },
+  training: {
+    optimizer: "adam",
+    learningRate: 1e-2,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    batchSize: 512,
+    steps: 12000
+  },
+  evaluation: { every: 500, logSpacedPoints: 8, size: 10000, seed: 1001 },
+  references: {
+    gridSize: 10000,
+    gridSeed: 2002,
+    cSigma: { min: 0.1, max: 1000, count: 61 },
+    scale: { min: 0.01, max: 3162, count: 41 },
+    refine: true,
+    scanSize: 2000
+  },
+  output: { dir: "runs", perContext: true, progress: true },
+  runtime: { samplerThreads: 1, checkpointEvery: 1000 }
+}
+
+/** What a user may write: every field optional, no field unknown. */
+export const ConfigInput = objectExpected(
+  Schema.Struct({
+    $schema: exactOptional(Schema.String),
+    name: exactOptional(Name),
+    seed: exactOptional(Seed),
+    task: section(TaskConfig),
+    model: section(ModelConfig),
+    training: section(TrainingConfig),
+    evaluation: section(EvaluationConfig),
+    references: section(ReferencesConfig),
+    output: section(OutputConfig),
+    runtime: section(RuntimeConfig)
+  }),
+  "a JSON object"
+)
+export type ConfigInput = typeof ConfigInput.Type
+
+/** The concrete attention mask: linear and exp attention attend to all n + 1 tokens, softmax to the context only. */
+export const resolveAttendToQuery = (model: Pick<ModelConfig, "attention" | "attendToQuery">): boolean =>
+  model.attendToQuery === "auto" ? model.attention !== "softmax" : model.attendToQuery
+
+/** Fills every missing field from {@link defaults}; pure. */
+export const resolveConfig = (input: ConfigInput): ExperimentConfig => {
+  const model = { ...defaults.model, ...input.model }
+  return {
+    name: input.name ?? defaults.name,
+    seed: input.seed ?? defaults.seed,
+    task: { ...defaults.task, ...input.task },
+    model: { ...model, attendToQuery: resolveAttendToQuery(model) },
+    training: { ...defaults.training, ...input.training },
+    evaluation: { ...defaults.evaluation, ...input.evaluation },
+    references: { ...defaults.references, ...input.references },
+    output: { ...defaults.output, ...input.output },
+    runtime: { ...defaults.runtime, ...input.runtime }
+  }
+}
+
+/** Decodes a parsed JSON value into a resolved config, or every problem at once. */
+export const decodeConfig = decoderOf(ConfigInput, resolveConfig)

@@ -1,0 +1,192 @@
+/**
+ * The config of a regression experiment: von Oswald et al. (2023), linear regression learned in context by K layers of
+ * linear self-attention, and Cheng, Chen & Sra (2024), functions drawn from a Gaussian process learned by attention
+ * with a non-linear activation. Same shape as the classification config (sections, exact-optional input, defaults,
+ * every problem reported by path); `task.family` tells the two apart.
+ */
+import { Schema } from "effect"
+import {
+  Bool,
+  BackendChoice,
+  type ConfigIssue,
+  EngineChoice,
+  EvaluationConfig,
+  decoderOf,
+  exactOptional,
+  LogRange,
+  Name,
+  NonNegativeNumber,
+  objectExpected,
+  oneOf,
+  OutputConfig,
+  PositiveInt,
+  PositiveNumber,
+  RuntimeConfig,
+  section,
+  Seed,
+  TrainingConfig
+} from "../ConfigSchema.js"
+
+export const REGRESSION_FAMILIES = ["linear-regression", "gp"] as const
+export const RegressionFamily = oneOf(...REGRESSION_FAMILIES)
+export type RegressionFamily = typeof RegressionFamily.Type
+
+/**
+ * The covariance k(u, v) = κ(u·v) of the functions drawn: u·v; the ReLU (degree-1 arc-cosine) kernel; exp(u·v /
+ * bandwidth); or half of each of the last two (GaussianProcess has the formulas).
+ */
+export const FunctionKernel = oneOf("linear", "relu", "exp", "mixture")
+export type FunctionKernel = typeof FunctionKernel.Type
+
+export const InputDomain = oneOf("auto", "cube", "sphere")
+
+export const RegressionTaskConfig = Schema.Struct({
+  family: RegressionFamily,
+  d: PositiveInt,
+  n: PositiveInt,
+  /** "cube": uniform in [−1, 1]^d (von Oswald); "sphere": uniform on S^{d−1} (Cheng et al.); "auto" picks by family. */
+  inputs: InputDomain,
+  kernel: FunctionKernel,
+  bandwidth: PositiveNumber,
+  /** Standard deviation of the Gaussian label noise, on context labels and query targets alike. */
+  noise: NonNegativeNumber
+})
+export type RegressionTaskConfig = typeof RegressionTaskConfig.Type
+
+export const RegressionActivation = oneOf("linear", "relu", "exp", "softmax")
+export type RegressionActivation = typeof RegressionActivation.Type
+
+export const RegressionModelConfig = Schema.Struct({
+  attention: RegressionActivation,
+  layers: PositiveInt,
+  /** One layer's weights applied `layers` times. */
+  recurrent: Bool,
+  /**
+   * "full": every entry of A and P is trained. "kernel": A reads the inputs only (A = [[A_xx, 0], [0, 0]]) and P writes
+   * the label slot from the label only (P = [[0, 0], [0, p]]), the form of functional GD with a learned input metric
+   * (Cheng et al.'s parametrisation). It keeps deep exp attention from feeding labels into exponents.
+   */
+  form: oneOf("full", "kernel"),
+  initScale: PositiveNumber,
+  engine: EngineChoice,
+  backend: BackendChoice
+})
+export type RegressionModelConfig = typeof RegressionModelConfig.Type
+
+export const RegressionReferencesConfig = Schema.Struct({
+  /** Tasks of the grid-search set, on which every reference's parameters are chosen. */
+  gridSize: PositiveInt,
+  gridSeed: Seed,
+  /** Step sizes η scanned (then refined) for K-step (functional) GD. */
+  eta: LogRange,
+  /** Kernel scales s scanned for exp and softmax attention (linear and ReLU absorb s into η). */
+  scale: LogRange,
+  /** Adam iterations fitting GD++'s (γ_k, η_k) on the grid-search set (linear-regression tasks, 2+ layers). */
+  gdPlusPlusIterations: PositiveInt,
+  /** Tasks of the grid-search set (the first ones) that the GD++ fit uses: it is full-batch autodiff through K layers. */
+  gdPlusPlusTasks: PositiveInt,
+  /** Points α ∈ [0, 1] of the interpolation (1 − α)·trained + α·constructed weights. */
+  interpolationPoints: PositiveInt
+})
+export type RegressionReferencesConfig = typeof RegressionReferencesConfig.Type
+
+export const RegressionConfig = Schema.Struct({
+  name: Name,
+  seed: Seed,
+  task: RegressionTaskConfig,
+  model: RegressionModelConfig,
+  training: TrainingConfig,
+  evaluation: EvaluationConfig,
+  references: RegressionReferencesConfig,
+  output: OutputConfig,
+  runtime: RuntimeConfig
+})
+export type RegressionConfig = typeof RegressionConfig.Type
+
+/** Defaults: von Oswald et al.'s setting (d = n = 10, batch 2048, Adam) with one linear self-attention layer. */
+export const regressionDefaults: RegressionConfig = {
+  name: "regression",
+  seed: 0,
+  task: { family: "linear-regression", d: 10, n: 10, inputs: "auto", kernel: "linear", bandwidth: 1, noise: 0 },
+  model: { attention: "linear", layers: 1, recurrent: false, form: "full", initScale: 0.02, engine: "auto", backend: "auto" },
+  training: {
+    optimizer: "adam",
+    learningRate: 1e-3,
+    beta1: 0.9,
+    beta2: 0.999,
+    epsilon: 1e-8,
+    batchSize: 2048,
+    steps: 5000
+  },
+  evaluation: { every: 250, logSpacedPoints: 6, size: 10000, seed: 1001 },
+  references: {
+    gridSize: 4000,
+    gridSeed: 2002,
+    eta: { min: 1e-3, max: 1e3, count: 61 },
+    scale: { min: 0.01, max: 100, count: 41 },
+    gdPlusPlusIterations: 400,
+    gdPlusPlusTasks: 1000,
+    interpolationPoints: 11
+  },
+  output: { dir: "runs", perContext: true, progress: true },
+  runtime: { samplerThreads: 1, checkpointEvery: 1000 }
+}
+
+export const RegressionConfigInput = objectExpected(
+  Schema.Struct({
+    $schema: exactOptional(Schema.String),
+    name: exactOptional(Name),
+    seed: exactOptional(Seed),
+    task: section(RegressionTaskConfig),
+    model: section(RegressionModelConfig),
+    training: section(TrainingConfig),
+    evaluation: section(EvaluationConfig),
+    references: section(RegressionReferencesConfig),
+    output: section(OutputConfig),
+    runtime: section(RuntimeConfig)
+  }),
+  "a JSON object"
+)
+export type RegressionConfigInput = typeof RegressionConfigInput.Type
+
+export const resolveRegressionConfig = (input: RegressionConfigInput): RegressionConfig => {
+  const task = { ...regressionDefaults.task, ...input.task }
+  return {
+    name: input.name ?? regressionDefaults.name,
+    seed: input.seed ?? regressionDefaults.seed,
+    task: { ...task, inputs: task.inputs === "auto" ? (task.family === "gp" ? "sphere" : "cube") : task.inputs },
+    model: { ...regressionDefaults.model, ...input.model },
+    training: { ...regressionDefaults.training, ...input.training },
+    evaluation: { ...regressionDefaults.evaluation, ...input.evaluation },
+    references: { ...regressionDefaults.references, ...input.references },
+    output: { ...regressionDefaults.output, ...input.output },
+    runtime: { ...regressionDefaults.runtime, ...input.runtime }
+  }
+}
+
+/** Combinations each field allows alone but that make no experiment together. */
+const crossFieldIssues = (config: RegressionConfig): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  if (config.task.family === "linear-regression" && config.task.kernel !== "linear") {
+    issues.push({
+      path: "task.kernel",
+      message: `linear-regression tasks are linear functions; use family "gp" for the ${JSON.stringify(config.task.kernel)} kernel`
+    })
+  }
+  if ((config.task.kernel === "relu" || config.task.kernel === "mixture") && config.task.inputs !== "sphere") {
+    issues.push({ path: "task.inputs", message: `the ${JSON.stringify(config.task.kernel)} kernel is defined for inputs on the sphere; use "sphere"` })
+  }
+  if (config.model.engine === "fused" && config.model.layers !== 1) {
+    issues.push({
+      path: "model.engine",
+      message: `the fused engine covers one-layer regression models, this one has ${config.model.layers} layers; use "auto" or "tfjs"`
+    })
+  }
+  return issues
+}
+
+export const decodeRegressionConfig = decoderOf(RegressionConfigInput, resolveRegressionConfig, crossFieldIssues)
+
+/** Whether a resolved config of any kind is a regression config (its task family is a regression family). */
+export const isRegressionConfig = (config: { readonly task: { readonly family: string } }): config is RegressionConfig =>
+  (REGRESSION_FAMILIES as ReadonlyArray<string>).includes(config.task.family)

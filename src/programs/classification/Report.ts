@@ -1,0 +1,322 @@
+/**
+ * The report of classification runs (the paper's figures): alignment through training, per-context scatters, example
+ * contexts, the CA-KGD landscape, final loss and c_σ along a task axis, and trained models at other context lengths.
+ */
+import { Effect, Option } from "effect"
+import type { ExperimentConfig } from "../../domain/classification/Config.js"
+import type { EvaluationPoint } from "../../services/classification/MetricsCollector.js"
+import { alignmentFigure, band, type BandPoint, scatterFigure, seriesFigure } from "../../domain/Figures.js"
+import {
+  contextsFigure,
+  type ContextPanel,
+  type LandscapeCell,
+  landscapeFigure,
+  type TrajectoryPoint
+} from "../../domain/classification/Figures.js"
+import type { GridResult } from "../../domain/classification/GridSearch.js"
+import { formatInterval, meanInterval } from "../../domain/Results.js"
+import { exampleTask } from "../../domain/classification/Task.js"
+import { RunStore } from "../../services/RunStore.js"
+import { evaluateAtContextLengths } from "./ContextLengths.js"
+import {
+  type FinishedRun,
+  loadStoredRun,
+  makeFigureSink,
+  markdownTable,
+  type Report,
+  writeReportDocuments
+} from "../ReportDocuments.js"
+import type { RunSummary } from "./Run.js"
+
+interface StoredRun {
+  readonly id: string
+  readonly dir: string
+  readonly seed: number
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly config: ExperimentConfig
+  readonly summary: RunSummary
+  readonly rows: ReadonlyArray<EvaluationPoint>
+}
+
+interface Group {
+  readonly label: string
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly runs: ReadonlyArray<StoredRun>
+}
+
+/** At most this many contexts per scatter: enough to see the cloud, small enough for an inline SVG. */
+const SCATTER_POINTS = 1500
+const TASK_AXES = ["task.n", "task.d", "task.C", "task.noise"] as const
+
+const groupLabel = (axes: Readonly<Record<string, unknown>>, attention: string) => {
+  const parts = Object.entries(axes)
+    .filter(([path]) => path !== "model.attention")
+    .map(([path, v]) => `${path.split(".").pop()}=${JSON.stringify(v)}`)
+  return [`${attention} SA`, ...parts].join(", ")
+}
+
+const parseCsv = (text: string) => {
+  const [header, ...lines] = text.trim().split("\n")
+  const columns = header!.split(",")
+  return lines.map((line) => {
+    const cells = line.split(",")
+    return Object.fromEntries(columns.map((c, i) => [c, Number(cells[i])])) as Record<string, number>
+  })
+}
+
+const loadRuns = (entries: ReadonlyArray<FinishedRun>) =>
+  Effect.forEach(entries, (entry) => loadStoredRun<ExperimentConfig, RunSummary, EvaluationPoint>(entry))
+
+const groupRuns = (runs: ReadonlyArray<StoredRun>): Array<Group> => {
+  const groups = new Map<string, Array<StoredRun>>()
+  for (const run of runs) {
+    const key = JSON.stringify([run.axes, run.config.model.attention])
+    groups.set(key, [...(groups.get(key) ?? []), run])
+  }
+  return [...groups.values()].map((members) => {
+    const sorted = [...members].sort((a, b) => a.seed - b.seed)
+    return { label: groupLabel(sorted[0]!.axes, sorted[0]!.config.model.attention), axes: sorted[0]!.axes, runs: sorted }
+  })
+}
+
+type Pick = (p: EvaluationPoint) => number | undefined
+const AGAINST: ReadonlyArray<readonly [string, string, Pick]> = [
+  ["model cos", "GD at extracted parameters", (p) => p.alignment.atExtracted.modelCos],
+  ["model cos", "GD* (grid optimum)", (p) => p.alignment.atGridOptimum.modelCos],
+  ["model cos", "GD* in the learned basin", (p) => p.alignment.atBasinOptimum?.modelCos],
+  ["preds diff", "GD at extracted parameters", (p) => p.alignment.atExtracted.predsDiff],
+  ["preds diff", "GD* (grid optimum)", (p) => p.alignment.atGridOptimum.predsDiff],
+  ["preds diff", "GD* in the learned basin", (p) => p.alignment.atBasinOptimum?.predsDiff],
+  ["model diff", "GD at extracted parameters", (p) => p.alignment.atExtracted.modelDiff],
+  ["model diff", "GD* (grid optimum)", (p) => p.alignment.atGridOptimum.modelDiff],
+  ["model diff", "GD* in the learned basin", (p) => p.alignment.atBasinOptimum?.modelDiff]
+]
+
+const alignmentData = (groups: ReadonlyArray<Group>) =>
+  groups.flatMap((group) => {
+    const steps = group.runs[0]!.rows.map((r) => r.step)
+    return steps.flatMap((step, i) =>
+      AGAINST.flatMap(([metric, series, pick]) => {
+        const values = group.runs
+          .map((run) => run.rows[i])
+          .filter((p): p is EvaluationPoint => p !== undefined)
+          .map((p) => pick(p) ?? Number.NaN)
+          .filter(Number.isFinite)
+        return values.length === 0 ? [] : [{ panel: group.label, metric, series, x: step, ...band(values) }]
+      })
+    )
+  })
+
+const landscapeCells = (landscape: GridResult["landscape"]): Array<LandscapeCell> => {
+  // Cell edges halfway between neighbouring grid values (geometric within a sign, arithmetic across zero).
+  const edges = (values: ReadonlyArray<number>) => {
+    const mid = (a: number, b: number) => (a * b > 0 ? Math.sign(a) * Math.sqrt(a * b) : (a + b) / 2)
+    const inner = values.slice(1).map((v, i) => mid(values[i]!, v))
+    const first = values.length > 1 ? values[0]! - (inner[0]! - values[0]!) : values[0]! - 1
+    const last = values.length > 1 ? values[values.length - 1]! + (values[values.length - 1]! - inner[inner.length - 1]!) : values[0]! + 1
+    return [first, ...inner, last]
+  }
+  const xs = edges(landscape.cSigma)
+  const ys = edges(landscape.scale)
+  return landscape.cSigma.flatMap((_, i) =>
+    landscape.scale.map((__, j) => ({ x0: xs[i]!, x1: xs[i + 1]!, y0: ys[j]!, y1: ys[j + 1]!, loss: landscape.loss[i]![j]! }))
+  )
+}
+
+/** The classification report of a folder's finished runs. */
+export const makeClassificationReport = (folder: string, entries: ReadonlyArray<FinishedRun>) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const runs = yield* loadRuns(entries)
+    const groups = groupRuns(runs)
+    const out = store.join(folder, "report")
+    const { figures, emit } = yield* makeFigureSink(out)
+    const skipped: Array<string> = []
+
+    // Alignment through training (Figures 4a, 5a).
+    const finalCos = groups.map((g) => `${g.label}: ${formatInterval(meanInterval(g.runs.map((r) => r.summary.final.alignment.atExtracted.modelCos)))}`)
+    yield* emit(
+      "alignment",
+      `Alignment of each trained model with its GD reference through training, mean and 95% band over seeds. Final model cos at the extracted parameters: ${finalCos.join("; ")}.`,
+      alignmentFigure(alignmentData(groups), "Alignment with the GD reference through training")
+    )
+
+    // Per-context scatters (Figures 4b–d, 5b–d), for the first seed of at most two configurations per attention kind,
+    // those nearest the paper's n = 100 first.
+    const scatterGroups = (["linear", "softmax", "exp"] as const).flatMap((attention) =>
+      groups
+        .filter((g) => g.runs[0]!.config.model.attention === attention)
+        .sort((a, b) => Math.abs(a.runs[0]!.config.task.n - 100) - Math.abs(b.runs[0]!.config.task.n - 100))
+        .slice(0, 2)
+    )
+    for (const [index, group] of scatterGroups.entries()) {
+      const run = group.runs[0]!
+      const text = yield* store.readText(store.join(run.dir, "per-context.csv"))
+      if (Option.isNone(text)) {
+        skipped.push(`per-context scatter of ${group.label}: no per-context.csv (output.perContext was false)`)
+        continue
+      }
+      const rows = parseCsv(text.value)
+      const panels = (
+        [
+          ["loss", "model_loss", "extracted_loss"],
+          ["p(correct class)", "model_p_correct", "extracted_p_correct"],
+          ["entropy", "model_entropy", "extracted_entropy"]
+        ] as const
+      ).map(([metric, model, reference]) => ({
+        metric,
+        points: rows.slice(0, SCATTER_POINTS).map((r) => ({ reference: r[reference]!, model: r[model]! })),
+        meanReference: meanInterval(rows.map((r) => r[reference]!)).mean,
+        meanModel: meanInterval(rows.map((r) => r[model]!)).mean
+      }))
+      const reference = run.summary.final.reference.kind
+      yield* emit(
+        `per-context-${index + 1}`,
+        `${group.label} (seed ${run.seed}) against ${reference} at its extracted parameters, one point per evaluation context (${Math.min(rows.length, SCATTER_POINTS)} of ${rows.length} shown; dotted lines at the means over all): loss ${panels[0]!.meanModel.toFixed(4)} vs ${panels[0]!.meanReference.toFixed(4)}.`,
+        scatterFigure(panels, `${group.label}: per-context model vs ${reference}`, `${reference} (extracted parameters)`)
+      )
+    }
+
+    // Example contexts (Figure 2): d = 2 and d = 3 with n = 100 as in the paper, the first run's task otherwise.
+    const baseTask = runs[0]!.config.task
+    const panels: Array<ContextPanel> = []
+    for (const d of [2, 3]) {
+      const { batch, classVectors } = exampleTask({ ...baseTask, d, n: 100 }, 7)
+      const views = d === 2 ? [[0, 1]] : [[0, 1], [0, 2], [1, 2]]
+      for (const [a, b] of views) {
+        panels.push({
+          view: d === 2 ? "d = 2" : `d = 3, coordinates (${a! + 1}, ${b! + 1})`,
+          points: Array.from({ length: batch.n }, (_, i) => ({ u: batch.x[i * d + a!]!, v: batch.x[i * d + b!]!, label: `class ${batch.labels[i]! + 1}` })),
+          arrows: Array.from({ length: baseTask.C }, (_, c) => ({ u: classVectors[c * d + a!]!, v: classVectors[c * d + b!]!, label: `class ${c + 1}` }))
+        })
+      }
+    }
+    yield* emit(
+      "contexts",
+      `Two example contexts of the ${baseTask.family} task with C = ${baseTask.C}, n = 100, noise ${baseTask.noise}: class vectors as arrows (triangle at the tip), context points coloured by label; d = 3 as three coordinate projections.`,
+      contextsFigure(panels, "Example contexts")
+    )
+
+    // The CA-KGD landscape with the softmax models' learned parameters through training.
+    const softmax = runs.filter((r) => r.config.model.attention === "softmax")
+    if (softmax.length > 0) {
+      const references = (yield* store.readJson(store.join(softmax[0]!.dir, "references.json"))) as Option.Option<Record<string, GridResult>>
+      const grid = Option.getOrUndefined(references)?.["ca-kgd"]
+      if (grid) {
+        const trajectories: Array<TrajectoryPoint> = softmax.flatMap((run) =>
+          run.rows
+            .filter((p) => p.step > 0)
+            .map((p, i, all) => ({ run: `seed ${run.seed}`, step: p.step, cSigma: p.extracted.params.cSigma, scale: p.extracted.params.scale, last: i === all.length - 1 }))
+        )
+        const kinds = softmax.map((r) => r.summary.final.extracted.solution)
+        const count = (kind: string) => kinds.filter((k) => k === kind).length
+        yield* emit(
+          "landscape",
+          `Mean CE of CA-KGD over (c_σ, b) on the first ${grid.landscape.loss.length > 0 ? "scanned" : ""} grid-search tasks, both signs of each; white lines: the softmax models' (c_σ, b) read off their weights through training, red diamonds at the end. Selection basin (c_σ > 0) optimum ${grid.selection ? `${grid.selection.loss.toFixed(4)} at c_σ = ${grid.selection.cSigma.toFixed(1)}` : "—"}; elimination basin (c_σ < 0) optimum ${grid.elimination ? `${grid.elimination.loss.toFixed(4)} at c_σ = ${grid.elimination.cSigma.toFixed(1)}` : "—"}. Seeds: ${count("selection")} selection, ${count("elimination")} elimination${count("mixed") > 0 ? `, ${count("mixed")} mixed` : ""}.`,
+          landscapeFigure(landscapeCells(grid.landscape), trajectories, "CA-KGD loss landscape and learned parameters", Math.log(softmax[0]!.config.task.C))
+        )
+      }
+    } else skipped.push("CA-KGD landscape: no softmax-attention run")
+
+    // Final loss and learned c_σ along a task axis of the sweep.
+    const axis = TASK_AXES.find((path) => runs.some((r) => path in r.axes))
+    if (axis === undefined) {
+      skipped.push("final loss and learned c_σ along an axis: the sweep has no axis over task.n, task.d, task.C or task.noise")
+    } else {
+      const otherKey = (run: StoredRun) =>
+        Object.entries(run.axes)
+          .filter(([p]) => p !== axis && p !== "model.attention")
+          .map(([p, v]) => `${p.split(".").pop()}=${JSON.stringify(v)}`)
+          .join(", ") || "all"
+      const byPoint = new Map<string, Array<StoredRun>>()
+      for (const run of runs) {
+        const key = JSON.stringify([otherKey(run), run.axes[axis], run.config.model.attention])
+        byPoint.set(key, [...(byPoint.get(key) ?? []), run])
+      }
+      const lossPoints: Array<BandPoint> = []
+      const cSigmaPoints: Array<BandPoint> = []
+      const referencesSeen = new Set<string>()
+      for (const members of byPoint.values()) {
+        const first = members[0]!
+        const x = Number(first.axes[axis])
+        const panel = otherKey(first)
+        lossPoints.push({ panel, series: `${first.config.model.attention} SA`, x, ...band(members.map((r) => r.summary.final.model.loss)) })
+        const refKey = JSON.stringify([panel, x])
+        if (!referencesSeen.has(refKey)) {
+          referencesSeen.add(refKey)
+          for (const [kind, label] of [["gd-linear", "GD-lin*"], ["kgd-fixed", "KGD-fixed*"], ["ca-kgd", "CA-KGD*"]] as const) {
+            lossPoints.push({ panel, series: label, x, ...band(members.map((r) => r.summary.references[kind].evaluation.loss)) })
+          }
+          cSigmaPoints.push({ panel, series: "grid optimum, selection", x, ...band(members.map((r) => r.summary.references["ca-kgd"].selection?.cSigma ?? Number.NaN)) })
+          cSigmaPoints.push({ panel, series: "grid optimum, elimination", x, ...band(members.map((r) => r.summary.references["ca-kgd"].elimination?.cSigma ?? Number.NaN)) })
+        }
+        if (first.config.model.attention === "softmax") {
+          cSigmaPoints.push({ panel, series: "learned (softmax SA)", x, ...band(members.map((r) => r.summary.final.extracted.cSigma ?? Number.NaN)) })
+        }
+      }
+      const logX = axis !== "task.noise"
+      yield* emit(
+        "final-loss",
+        `Final evaluation loss along ${axis}, mean ± 95% CI over seeds: trained models next to the grid-optimal references (GD-lin*, KGD-fixed*, CA-KGD*).`,
+        seriesFigure(lossPoints, `Final loss along ${axis}`, axis, "mean cross-entropy", logX)
+      )
+      if (cSigmaPoints.some((p) => p.series.startsWith("learned"))) {
+        yield* emit(
+          "c-sigma",
+          `Learned c_σ of the softmax models against the grid-optimal c_σ of CA-KGD (both basins) along ${axis}.`,
+          seriesFigure(cSigmaPoints, `Learned and grid-optimal c_σ along ${axis}`, axis, "c_σ", logX)
+        )
+      }
+    }
+
+    // Context lengths other than the trained one.
+    const lengthPoints: Array<BandPoint> = []
+    for (const group of groups.slice(0, 4)) {
+      const n = group.runs[0]!.config.task.n
+      const lengths = [Math.max(2, Math.round(n / 4)), Math.max(2, Math.round(n / 2)), n, 2 * n, 4 * n]
+      const results = yield* Effect.forEach(group.runs, (run) =>
+        evaluateAtContextLengths(run.dir, lengths, Math.min(2000, run.config.evaluation.size))
+      )
+      lengths.forEach((length, i) => {
+        lengthPoints.push({ panel: group.label, series: "trained model", x: length, ...band(results.map((r) => r[i]!.modelLoss)) })
+        lengthPoints.push({ panel: group.label, series: "GD reference* (extracted parameters)", x: length, ...band(results.map((r) => r[i]!.referenceLoss)) })
+      })
+    }
+    yield* emit(
+      "context-length",
+      "Loss of the trained models evaluated at context lengths other than the trained one (n/4 … 4n), next to their GD reference at the parameters read off the weights (c_η = n·b follows n).",
+      seriesFigure(lengthPoints, "Evaluation at other context lengths", "context length n", "mean cross-entropy", true)
+    )
+
+    // Tables and the report documents.
+    const aggregateMd = Option.getOrElse(yield* store.readText(store.join(folder, "aggregate.md")), () => "")
+    const sweepJson = Option.getOrElse(yield* store.readText(store.join(folder, "sweep.json")), () => JSON.stringify(runs[0]!.config, null, 2))
+    const resultRows = runs.map((r) => {
+      const f = r.summary.final
+      return [
+        r.id,
+        String(r.seed),
+        `${r.config.model.attention}`,
+        Object.entries(r.axes).filter(([p]) => p !== "model.attention").map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(" ") || "—",
+        f.model.loss.toFixed(4),
+        f.model.accuracy.toFixed(3),
+        f.reference.atExtracted.loss.toFixed(4),
+        f.alignment.atExtracted.modelCos.toFixed(4),
+        f.extracted.eta !== null ? `η ${f.extracted.eta.toFixed(2)}` : `c_σ ${f.extracted.cSigma?.toFixed(2)}, c_η ${f.extracted.cEta?.toFixed(1)}`,
+        f.extracted.solution ?? "—"
+      ]
+    })
+    const resultHeader = ["run", "seed", "attention", "axes", "loss", "accuracy", "reference loss", "model cos", "learned", "solution"]
+    yield* writeReportDocuments(out, {
+      title: `icl-gd report: ${folder.split("/").pop()}`,
+      intro: `${runs.length} finished run${runs.length === 1 ? "" : "s"} in ${groups.length} configuration${groups.length === 1 ? "" : "s"}. Made from stored results by pnpm start report.`,
+      figures,
+      skipped,
+      sections: [
+        { heading: "Aggregate over seeds", markdown: aggregateMd.split("\n").filter((l) => l.startsWith("|")).join("\n") || "(a single run)" },
+        { heading: "Runs", markdown: markdownTable(resultHeader, resultRows) }
+      ],
+      config: sweepJson
+    })
+    return { dir: out, figures, skipped } satisfies Report
+  })

@@ -1,0 +1,105 @@
+/**
+ * The results tables of a regression sweep: one row per run, and the aggregate over seeds of each configuration.
+ */
+import type { RunState, SweepRun } from "../../domain/Sweep.js"
+import {
+  aggregate,
+  type AggregateGroup,
+  aggregateRow,
+  formatInterval,
+  type ResultRow,
+  runColumns,
+  runsCell,
+  toMarkdown
+} from "../../domain/Results.js"
+import type { RegressionConfig } from "../../domain/regression/Config.js"
+import type { RegressionSummary } from "./Run.js"
+
+export const REGRESSION_METRICS = [
+  "final_loss",
+  "gd_loss",
+  "gd_plus_plus_loss",
+  "bayes_loss",
+  "extracted_loss",
+  "model_cos",
+  "preds_diff",
+  "model_diff",
+  "model_cos_extracted",
+  "model_cos_bayes",
+  "eta"
+] as const
+
+export const regressionResultRow = (
+  run: SweepRun,
+  state: RunState,
+  summary: RegressionSummary | undefined,
+  wallSeconds: number | null,
+  error: string | null
+): ResultRow => {
+  const config = run.config as RegressionConfig
+  const f = summary?.final
+  const refs = summary?.references
+  return {
+    ...runColumns(run),
+    family: config.task.family,
+    kernel: config.task.kernel,
+    attention: config.model.attention,
+    layers: config.model.layers,
+    recurrent: config.model.recurrent,
+    d: config.task.d,
+    n: config.task.n,
+    steps: config.training.steps,
+    status: state,
+    final_loss: f?.model.loss ?? null,
+    gd_loss: refs?.["gd"]?.loss ?? null,
+    gd_plus_plus_loss: refs?.["gd++"]?.loss ?? null,
+    bayes_loss: refs?.["bayes"]?.loss ?? null,
+    fgd_linear_loss: refs?.["fgd-linear"]?.loss ?? null,
+    fgd_relu_loss: refs?.["fgd-relu"]?.loss ?? null,
+    fgd_exp_loss: refs?.["fgd-exp"]?.loss ?? null,
+    fgd_softmax_loss: refs?.["fgd-softmax"]?.loss ?? null,
+    extracted_loss: f?.extracted.loss ?? null,
+    model_cos: f?.alignment.gridOptimum.modelCos ?? null,
+    preds_diff: f?.alignment.gridOptimum.predsDiff ?? null,
+    model_diff: f?.alignment.gridOptimum.modelDiff ?? null,
+    model_cos_extracted: f?.alignment.extracted.modelCos ?? null,
+    model_cos_bayes: f?.alignment.bayes.modelCos ?? null,
+    eta: f?.extracted.layers[0]?.effectiveEta ?? null,
+    wall_seconds: wallSeconds,
+    error
+  }
+}
+
+const regressionMarkdownColumns = (keyColumns: ReadonlyArray<string>) => [
+  ...keyColumns,
+  "runs",
+  "final loss",
+  "GD* loss",
+  "GD++ loss",
+  "Bayes loss",
+  "model cos (GD*)",
+  "preds diff (GD*)",
+  "model cos (extracted)"
+]
+
+const regressionMarkdownRow = (g: AggregateGroup, keyColumns: ReadonlyArray<string>): Record<string, string> => ({
+  ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
+  runs: runsCell(g),
+  "final loss": formatInterval(g.metrics["final_loss"]!),
+  "GD* loss": formatInterval(g.metrics["gd_loss"]!),
+  "GD++ loss": formatInterval(g.metrics["gd_plus_plus_loss"]!),
+  "Bayes loss": formatInterval(g.metrics["bayes_loss"]!),
+  "model cos (GD*)": formatInterval(g.metrics["model_cos"]!),
+  "preds diff (GD*)": formatInterval(g.metrics["preds_diff"]!),
+  "model cos (extracted)": formatInterval(g.metrics["model_cos_extracted"]!)
+})
+
+/** aggregate.csv rows (mean and 95% half-width per metric) and aggregate.md. */
+export const regressionAggregate = (sweepName: string, rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) => {
+  const groups = aggregate(rows, keyColumns, REGRESSION_METRICS)
+  const markdown = `# Sweep ${sweepName}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs. Losses are ½·mean squared error on the evaluation set; GD* is K-step (functional) GD with the model's kernel at its grid optimum.\n\n${toMarkdown(
+    regressionMarkdownColumns(keyColumns),
+    groups.map((g) => regressionMarkdownRow(g, keyColumns))
+  )}`
+  return { rows: groups.map((g) => aggregateRow(g, REGRESSION_METRICS)), markdown }
+}

@@ -1,0 +1,80 @@
+/**
+ * The regression references of a run, cached for the life of the service (a sweep's worker reuses them across runs
+ * that share a task): the frozen evaluation and grid-search sets, grid-optimal K-step functional GD for each attention
+ * activation, and GD++.
+ */
+import { Effect } from "effect"
+import { canonicalJson } from "../../domain/ConfigSchema.js"
+import { fitKernelGd, type KernelGdFit } from "../../domain/regression/KernelGd.js"
+import type { RegressionActivation, RegressionConfig, RegressionTaskConfig } from "../../domain/regression/Config.js"
+import { headOfBatch, type RegressionBatch, sampleRegressionTasks } from "../../domain/regression/Task.js"
+import type { StreamName } from "../../domain/Rng.js"
+import { RegressionTrainer } from "./Trainer.js"
+
+export interface GdPlusPlusFit {
+  readonly gammas: ReadonlyArray<number>
+  readonly etas: ReadonlyArray<number>
+}
+
+export class RegressionReferences extends Effect.Service<RegressionReferences>()("icl-gd/RegressionReferences", {
+  effect: Effect.gen(function* () {
+    const trainer = yield* RegressionTrainer
+    const sets = new Map<string, RegressionBatch>()
+    const fits = new Map<string, KernelGdFit>()
+    const plusPlus = new Map<string, GdPlusPlusFit>()
+
+    const frozenSet = (task: RegressionTaskConfig, seed: number, stream: StreamName, size: number) =>
+      Effect.sync(() => {
+        const key = canonicalJson({ task, seed, stream, size })
+        let set = sets.get(key)
+        if (set === undefined) {
+          set = sampleRegressionTasks(task, seed, stream, 0, size)
+          sets.set(key, set)
+        }
+        return set
+      })
+
+    const gridSet = (config: RegressionConfig) =>
+      frozenSet(config.task, config.references.gridSeed, "grid", config.references.gridSize)
+
+    /** Grid-optimal (s, η) of K-step functional GD with this activation's kernel, K = the model's depth. */
+    const kernelGd = (config: RegressionConfig, activation: RegressionActivation) =>
+      Effect.gen(function* () {
+        const { references } = config
+        const key = canonicalJson({
+          task: config.task,
+          grid: [references.gridSize, references.gridSeed, references.eta, references.scale],
+          steps: config.model.layers,
+          activation
+        })
+        const cached = fits.get(key)
+        if (cached !== undefined) return cached
+        const grid = yield* gridSet(config)
+        const fit = fitKernelGd(activation, config.model.layers, grid, references)
+        fits.set(key, fit)
+        return fit
+      })
+
+    /** GD++'s (γ_k, η_k), fitted from K-step GD at its grid-optimal step size. */
+    const gdPlusPlus = (config: RegressionConfig) =>
+      Effect.gen(function* () {
+        const { references } = config
+        const key = canonicalJson({
+          task: config.task,
+          grid: [references.gridSize, references.gridSeed, references.eta, references.gdPlusPlusIterations, references.gdPlusPlusTasks],
+          steps: config.model.layers,
+          backend: config.model.backend
+        })
+        const cached = plusPlus.get(key)
+        if (cached !== undefined) return cached
+        const start = yield* kernelGd(config, "linear")
+        const grid = yield* gridSet(config)
+        const fit = yield* trainer.gdPlusPlus(config, headOfBatch(grid, references.gdPlusPlusTasks), start.eta, references.gdPlusPlusIterations)
+        plusPlus.set(key, fit)
+        return fit as GdPlusPlusFit
+      })
+
+    return { frozenSet, gridSet, kernelGd, gdPlusPlus } as const
+  }),
+  dependencies: [RegressionTrainer.Default]
+}) {}

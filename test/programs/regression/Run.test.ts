@@ -1,0 +1,140 @@
+import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { tmpdir } from "node:os"
+import { join } from "node:path"
+import { assert, describe, layer } from "@effect/vitest"
+import { Effect, Either, Fiber } from "effect"
+import { type RegressionConfig, type RegressionConfigInput, resolveRegressionConfig } from "../../../src/domain/regression/Config.js"
+import { runIdOf } from "../../../src/domain/RunId.js"
+import { planSweep } from "../../../src/programs/Registry.js"
+import { regressionRun } from "../../../src/programs/regression/Run.js"
+import { runSweep } from "../../../src/programs/Sweep.js"
+import { FLOAT64_IDENTITY, QuietServicesLive } from "../../helpers.js"
+
+const tempDir = () => mkdtempSync(join(tmpdir(), "icl-gd-regression-"))
+const DETERMINISTIC_FILES = ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]
+
+/** A regression config that trains in well under a second. */
+const tiny = (input: RegressionConfigInput = {}): RegressionConfig => {
+  const base = resolveRegressionConfig({
+    name: "tiny-regression",
+    ...input,
+    task: { family: "linear-regression", d: 4, n: 8, ...input.task },
+    training: { batchSize: 64, steps: 60, learningRate: 0.01, ...input.training },
+    evaluation: { every: 30, logSpacedPoints: 2, size: 300, ...input.evaluation },
+    references: {
+      gridSize: 300,
+      eta: { min: 0.01, max: 100, count: 21 },
+      scale: { min: 0.1, max: 10, count: 7 },
+      gdPlusPlusIterations: 30,
+      interpolationPoints: 5,
+      ...input.references
+    },
+    output: { progress: false, dir: tempDir(), ...input.output }
+  })
+  return base
+}
+
+const sameFiles = (a: string, b: string) => {
+  for (const file of DETERMINISTIC_FILES) {
+    assert.strictEqual(readFileSync(join(b, file), "utf8"), readFileSync(join(a, file), "utf8"), file)
+  }
+}
+
+describe("regression runs", () => {
+  layer(QuietServicesLive)((it) => {
+    it.effect("a one-layer run trains on the fused engine and writes every file, deterministically", () =>
+      Effect.gen(function* () {
+        const first = yield* regressionRun(tiny())
+        const second = yield* regressionRun(tiny())
+        sameFiles(first.dir, second.dir)
+        const { summary } = first
+        assert.strictEqual(summary.engine.engine, "fused")
+        assert.deepStrictEqual(Object.keys(summary.references).sort(), ["bayes", "gd"])
+        const rows = readFileSync(join(first.dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+        assert.deepStrictEqual(rows.map((r) => r.step), [0, 1, 5, 30, 60])
+        assert.isBelow(summary.final.model.loss, rows[0].model.loss, "training lowers the loss")
+        // The interpolation ends at the construction, which computes the grid-optimal GD step exactly.
+        assert.approximately(summary.interpolation.at(-1)!.loss, summary.references["gd"]!.loss, FLOAT64_IDENTITY)
+        assert.strictEqual(summary.interpolation[0]!.loss, summary.final.model.loss)
+        const csv = readFileSync(join(first.dir, "per-context.csv"), "utf8").trim().split("\n")
+        assert.strictEqual(csv.length, 301)
+        assert.strictEqual(csv[0], "context,target,model,gd,bayes")
+      })
+    )
+
+    it.effect("a two-layer run trains on TensorFlow.js and is compared with two GD steps and GD++", () =>
+      Effect.gen(function* () {
+        const { summary } = yield* regressionRun(tiny({ model: { layers: 2 } }))
+        assert.strictEqual(summary.engine.engine, "tfjs")
+        assert.deepStrictEqual(Object.keys(summary.references).sort(), ["bayes", "gd", "gd++"])
+        assert.strictEqual(summary.final.extracted.layers.length, 2)
+        // GD++ starts from two-step GD at its grid optimum and only moves downhill on the grid-search set.
+        assert.isBelow(summary.references["gd++"]!.loss, summary.references["gd"]!.loss * 1.01)
+      })
+    )
+
+    it.effect("a GP run is compared with functional GD for every attention kernel and with the posterior mean", () =>
+      Effect.gen(function* () {
+        const { summary } = yield* regressionRun(
+          tiny({ task: { family: "gp", kernel: "exp", d: 3, n: 10 }, model: { attention: "softmax" } })
+        )
+        assert.deepStrictEqual(Object.keys(summary.references).sort(), ["bayes", "fgd-exp", "fgd-linear", "fgd-relu", "fgd-softmax", "gd"])
+        assert.strictEqual(summary.references["gd"]!.loss, summary.references["fgd-softmax"]!.loss)
+        for (const name of ["fgd-exp", "fgd-linear", "fgd-relu", "fgd-softmax"]) {
+          assert.isBelow(summary.references["bayes"]!.loss, summary.references[name]!.loss, `the posterior mean beats ${name}`)
+        }
+      })
+    )
+
+    it.effect("an interrupted run continues from its checkpoint and ends byte-identical to an uninterrupted one", () =>
+      Effect.gen(function* () {
+        const long = () => tiny({ training: { steps: 3000 }, evaluation: { every: 1000 }, runtime: { checkpointEvery: 50 } })
+        const reference = yield* regressionRun(long())
+        const config = long()
+        const dir = join(config.output.dir, runIdOf(config))
+        const fiber = yield* Effect.fork(regressionRun(config))
+        yield* Effect.promise(
+          () =>
+            new Promise<void>((resolve) => {
+              const poll = setInterval(() => {
+                if (existsSync(join(dir, "checkpoint.json"))) {
+                  clearInterval(poll)
+                  resolve()
+                }
+              }, 2)
+            })
+        )
+        yield* Fiber.interrupt(fiber)
+        assert.isFalse(existsSync(join(dir, "summary.json")), "interrupted before the end")
+        const resumed = yield* regressionRun(config)
+        assert.isFalse(resumed.reused)
+        assert.isAbove(JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).resumedFromStep, 0)
+        sameFiles(reference.dir, resumed.dir)
+        assert.isTrue((yield* regressionRun(config)).reused, "a finished run is not recomputed")
+      })
+    )
+
+    it.effect("a regression sweep writes its results tables with the regression columns", () =>
+      Effect.gen(function* () {
+        const dir = tempDir()
+        const plan = Either.getOrThrow(
+          planSweep({
+            ...JSON.parse(JSON.stringify({ ...tiny(), output: { dir, progress: false } })),
+            name: "kernels",
+            task: { ...tiny().task, family: "gp", kernel: "relu", inputs: "sphere", d: 3 },
+            sweep: { axes: { "model.attention": ["relu", "softmax"] }, seeds: [0, 1] }
+          })
+        )
+        const { result, markdown } = yield* runSweep(plan, { concurrency: 1 })
+        assert.strictEqual(result.done, 4)
+        const header = readFileSync(join(result.folder, "results.csv"), "utf8").split("\n")[0]!.split(",")
+        for (const column of ["kernel", "attention", "layers", "final_loss", "gd_loss", "bayes_loss", "fgd_relu_loss", "model_cos"]) {
+          assert.include(header, column)
+        }
+        assert.include(markdown, "GD* loss")
+        assert.include(markdown, "| relu |")
+      })
+    )
+  })
+})
+
