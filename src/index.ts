@@ -23,6 +23,20 @@ export { evaluationSteps } from "./domain/EvaluationSchedule.js"
 export { keyedRng, Rng } from "./domain/Rng.js"
 export { configHash, runIdOf } from "./domain/RunId.js"
 export { fastExp } from "./domain/FastExp.js"
+export { learningRateAt, type ScheduleOptions } from "./domain/LearningRate.js"
+export {
+  adamUpdate,
+  clipGradients,
+  gradientNorm,
+  initVectorOptimizer,
+  optimizerStep,
+  sgdUpdate,
+  vectorOptimizerStep,
+  type OptimizerOptions,
+  type OptimizerState,
+  type VectorOptimizerState
+} from "./domain/Optimizer.js"
+export { fillInitial, TRUNCATED_NORMAL_STD } from "./domain/Initialisation.js"
 export { goldenSection, logSpace, signedGrid } from "./domain/Search.js"
 
 // Classification (the paper).

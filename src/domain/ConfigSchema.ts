@@ -47,21 +47,75 @@ export const LogRange = expecting(
 )
 export type LogRange = typeof LogRange.Type
 
+/**
+ * The distribution of every initial weight, with standard deviation `initScale` whatever the shape: "normal";
+ * "uniform" on [−√3 s, √3 s]; "truncated-normal" (a normal cut at ±2σ, rescaled to standard deviation s). The
+ * sampling is domain/Initialisation's.
+ */
+export const INIT_DISTRIBUTIONS = ["normal", "uniform", "truncated-normal"] as const
+export const InitDistribution = oneOf(...INIT_DISTRIBUTIONS)
+export type InitDistribution = typeof InitDistribution.Type
+
 export const EngineChoice = oneOf("auto", "fused", "tfjs")
 export type EngineChoice = typeof EngineChoice.Type
 export const BackendChoice = oneOf("auto", "tfjs-node", "wasm", "cpu")
 export type BackendChoice = typeof BackendChoice.Type
 
+const UnitInterval = expecting(Schema.Number.pipe(Schema.between(0, 1)), "a number in [0, 1]")
+const DecayFactor = expecting(Schema.Number.pipe(Schema.greaterThan(0), Schema.lessThanOrEqualTo(1)), "a number in (0, 1]")
+const ClipNorm = expecting(Schema.NullOr(Schema.Number.pipe(Schema.positive(), Schema.finite())), "a positive number, or null for no clipping")
+
+/**
+ * How every kind trains: the optimizer and its constants, the learning-rate schedule (a function of the step, see
+ * domain/LearningRate), gradient-norm clipping, the batch size and the number of steps. The fields after `epsilon`
+ * were added after the first results; {@link TRAINING_OPTION_DEFAULTS} holds their defaults, which reproduce the
+ * training from before they existed.
+ */
 export const TrainingConfig = Schema.Struct({
-  optimizer: oneOf("adam"),
+  /** "adam" (Kingma & Ba) or "sgd" (with heavy-ball momentum, torch.optim.SGD's form). */
+  optimizer: oneOf("adam", "sgd"),
+  /** The peak rate η: the rate after warm-up, before decay. */
   learningRate: PositiveNumber,
   beta1: Probability,
   beta2: Probability,
   epsilon: PositiveNumber,
+  /** SGD's momentum μ (0: plain SGD); Adam ignores it. */
+  momentum: Probability,
+  /** The decay after warm-up: "constant", "cosine" (to minLearningRateFactor·η at the last step) or "step". */
+  schedule: oneOf("constant", "cosine", "step"),
+  /** Steps of linear warm-up from η/warmupSteps to η (0: none). */
+  warmupSteps: NonNegativeInt,
+  /** Where a cosine decay ends, as a fraction of η. */
+  minLearningRateFactor: UnitInterval,
+  /** Step decay: the rate is multiplied by decayFactor every decayEvery steps after warm-up. */
+  decayEvery: PositiveInt,
+  decayFactor: DecayFactor,
+  /** The largest global L2 norm of the gradient (over every trained weight); larger gradients are rescaled to it. */
+  clipGradientNorm: ClipNorm,
   batchSize: PositiveInt,
   steps: NonNegativeInt
 })
 export type TrainingConfig = typeof TrainingConfig.Type
+
+/**
+ * The defaults of the training options added after the first results, the same for every kind: constant rate, no
+ * warm-up, no clipping. At these values a run trains exactly as before the options existed (RunId's NEUTRAL_FIELDS).
+ */
+export const TRAINING_OPTION_DEFAULTS = {
+  momentum: 0.9,
+  schedule: "constant",
+  warmupSteps: 0,
+  minLearningRateFactor: 0,
+  decayEvery: 1000,
+  decayFactor: 0.1,
+  clipGradientNorm: null
+} as const satisfies Partial<TrainingConfig>
+
+/** Training options that each field allows alone but that make no schedule together. */
+export const trainingIssues = (training: TrainingConfig): Array<ConfigIssue> =>
+  training.warmupSteps > training.steps
+    ? [{ path: "training.warmupSteps", message: `the warm-up (${training.warmupSteps} steps) is longer than training (training.steps = ${training.steps})` }]
+    : []
 
 export const EvaluationConfig = Schema.Struct({
   every: PositiveInt,

@@ -7,13 +7,18 @@
  * is hashed without the field. A test pins the ids of the example configs.
  */
 import { createHash } from "node:crypto"
-import { type BaseConfig, canonicalJson } from "./ConfigSchema.js"
+import { type BaseConfig, canonicalJson, TRAINING_OPTION_DEFAULTS } from "./ConfigSchema.js"
 
 /**
  * Config fields (dotted paths, any kind) added after the first results, with their neutral values: the value that
  * computes exactly what the config computed before the field existed. Add a new field's path and neutral value here.
  */
-export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unknown]> = []
+export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unknown]> = [
+  // The training options (shared by every kind): constant rate, no warm-up, no clipping, Adam as before.
+  ...Object.entries(TRAINING_OPTION_DEFAULTS).map(([field, neutral]) => [`training.${field}`, neutral] as const),
+  // The initial weights' distribution (both kinds' model section).
+  ["model.initDistribution", "normal"]
+]
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
 

@@ -5,7 +5,7 @@
  */
 import { Either, Schema } from "effect"
 import { type BaseConfig, canonicalJson, type ConfigIssue } from "./ConfigSchema.js"
-import { runIdOf } from "./RunId.js"
+import { runIdOf, withoutNeutralFields } from "./RunId.js"
 
 /**
  * How configs of one experiment kind are read: the task families that select the kind, its defaults (the resolved
@@ -101,9 +101,13 @@ const cartesian = (axes: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]
     [{}]
   )
 
-const withoutProcessKnobs = (config: BaseConfig) => {
+/**
+ * The base config as a sweep's definition holds it: without the sections that do not change results, and without the
+ * options added later at their neutral values, so that a sweep folder written before an option existed is resumed.
+ */
+const definitionBase = (config: BaseConfig) => {
   const { output: _output, runtime: _runtime, ...rest } = config
-  return rest
+  return withoutNeutralFields(rest)
 }
 
 /**
@@ -168,7 +172,7 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
     outputDir: base.right.output.dir,
     axes,
     seeds: seedList,
-    definition: JSON.parse(canonicalJson({ base: withoutProcessKnobs(base.right), axes, seeds: seedList })),
+    definition: JSON.parse(canonicalJson({ base: definitionBase(base.right), axes, seeds: seedList })),
     runs: [...unique.values()]
   })
 }

@@ -91,3 +91,81 @@ describe("regression config", () => {
     assert.deepStrictEqual(Either.isLeft(unknownAxis) ? unknownAxis.left.map((i) => i.path) : [], ["sweep.axes.task.C"])
   })
 })
+
+describe("training options (shared by every kind)", () => {
+  const problems = (value: unknown) => {
+    const result = decodeRunConfig(value)
+    return Either.isLeft(result) ? result.left.map((i) => `${i.path}: ${i.message}`) : []
+  }
+
+  it("each option is validated with its path and the value at fault, in classification and regression configs alike", () => {
+    const bad = {
+      optimizer: "rmsprop",
+      momentum: 1,
+      schedule: "linear",
+      warmupSteps: -1,
+      minLearningRateFactor: 1.5,
+      decayEvery: 0,
+      decayFactor: 0,
+      clipGradientNorm: -2
+    }
+    for (const family of ["cluster", "gp"]) {
+      const found = problems({ task: { family }, training: bad, model: { initDistribution: "laplace" } })
+      assert.deepStrictEqual(found.sort(), [
+        `model.initDistribution: expected one of "normal" | "uniform" | "truncated-normal", got "laplace"`,
+        "training.clipGradientNorm: expected a positive number, or null for no clipping, got -2",
+        "training.decayEvery: expected a positive integer, got 0",
+        "training.decayFactor: expected a number in (0, 1], got 0",
+        "training.minLearningRateFactor: expected a number in [0, 1], got 1.5",
+        "training.momentum: expected a number in [0, 1), got 1",
+        `training.optimizer: expected one of "adam" | "sgd", got "rmsprop"`,
+        `training.schedule: expected one of "constant" | "cosine" | "step", got "linear"`,
+        "training.warmupSteps: expected a non-negative integer, got -1"
+      ], family)
+    }
+  })
+
+  it("a warm-up longer than training is refused, in a sweep too, naming the run", () => {
+    assert.deepStrictEqual(problems({ training: { steps: 100, warmupSteps: 101 } }), [
+      "training.warmupSteps: the warm-up (101 steps) is longer than training (training.steps = 100)"
+    ])
+    assert.deepStrictEqual(problems({ task: { family: "linear-regression" }, training: { steps: 100, warmupSteps: 100 } }), [])
+    const sweep = planSweep({ training: { warmupSteps: 500 }, sweep: { axes: { "training.steps": [1000, 200] } } })
+    const messages = Either.isLeft(sweep) ? sweep.left.map((i) => `${i.path}: ${i.message}`) : []
+    assert.deepStrictEqual(messages, [
+      "training.warmupSteps: the warm-up (500 steps) is longer than training (training.steps = 200) (in the run with training.steps = 200)"
+    ])
+  })
+
+  it("valid options resolve and change the run id; their defaults do not (no id of an existing run changes)", () => {
+    const base = decodeOk({ name: "x" })
+    assert.deepStrictEqual(
+      [base.training.optimizer, base.training.schedule, base.training.warmupSteps, base.training.clipGradientNorm, base.model.initDistribution],
+      ["adam", "constant", 0, null, "normal"]
+    )
+    const spelled = decodeOk({
+      name: "x",
+      training: { momentum: 0.9, schedule: "constant", warmupSteps: 0, minLearningRateFactor: 0, decayEvery: 1000, decayFactor: 0.1, clipGradientNorm: null },
+      model: { initDistribution: "normal" }
+    })
+    assert.strictEqual(configHash(spelled), configHash(base))
+    for (const changed of [
+      { training: { optimizer: "sgd" } },
+      { training: { schedule: "cosine" } },
+      { training: { warmupSteps: 10 } },
+      { training: { clipGradientNorm: 1 } },
+      { model: { initDistribution: "uniform" } }
+    ]) {
+      assert.notStrictEqual(configHash(decodeOk({ name: "x", ...changed })), configHash(base), JSON.stringify(changed))
+    }
+  })
+
+  it("a sweep's definition leaves the new options out at their defaults: a sweep folder from before them is resumed", () => {
+    const plan = Either.getOrThrow(planSweep({ name: "s", sweep: { seeds: [0, 1] } }))
+    const base = (plan.definition as { base: { training: Record<string, unknown>; model: Record<string, unknown> } }).base
+    assert.deepStrictEqual(Object.keys(base.training).sort(), ["batchSize", "beta1", "beta2", "epsilon", "learningRate", "optimizer", "steps"])
+    assert.notProperty(base.model, "initDistribution")
+    const cosine = Either.getOrThrow(planSweep({ name: "s", training: { schedule: "cosine" }, sweep: { seeds: [0, 1] } }))
+    assert.propertyVal((cosine.definition as { base: { training: Record<string, unknown> } }).base.training, "schedule", "cosine")
+  })
+})

@@ -5,13 +5,14 @@
  */
 import { decodeChecked, encodeChecked } from "../Checkpoint.js"
 import type { Weights } from "./Model.js"
-import type { AdamState } from "./Optimizer.js"
+import type { OptimizerState } from "./Optimizer.js"
 
 export interface CheckpointState {
   /** The last optimizer step taken. */
   readonly step: number
   readonly weights: Weights
-  readonly optimizer: AdamState
+  /** Adam's moments or SGD's momentum buffer (stored under "adam" whichever optimizer: the format predates SGD). */
+  readonly optimizer: OptimizerState
   /** metrics.jsonl lines up to this step. */
   readonly rows: ReadonlyArray<string>
   /** Training-loss accumulator since the last evaluation point. */

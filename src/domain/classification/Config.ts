@@ -13,6 +13,7 @@ import {
   exactOptional,
   expecting,
   FiniteNumber,
+  InitDistribution,
   LogRange,
   Name,
   NonNegativeNumber,
@@ -24,7 +25,9 @@ import {
   RuntimeConfig,
   section,
   Seed,
-  TrainingConfig
+  TRAINING_OPTION_DEFAULTS,
+  TrainingConfig,
+  trainingIssues
 } from "../ConfigSchema.js"
 
 const AtLeastTwo = expecting(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), "an integer ≥ 2")
@@ -52,7 +55,9 @@ const AttendToQuery = expecting(Schema.Union(Schema.Literal("auto"), Schema.Bool
 export const ModelConfig = Schema.Struct({
   attention: Attention,
   attendToQuery: AttendToQuery,
+  /** The standard deviation of every initial weight. */
   initScale: PositiveNumber,
+  initDistribution: InitDistribution,
   expShift: FiniteNumber,
   engine: EngineChoice,
   backend: BackendChoice
@@ -88,13 +93,22 @@ export const defaults: ExperimentConfig = {
   name: "run",
   seed: 0,
   task: { family: "cluster", d: 5, C: 5, n: 100, noise: 0.5, balanced: false, queryClassInContext: false },
-  model: { attention: "softmax", attendToQuery: "auto", initScale: 0.02, expShift: 0, engine: "auto", backend: "auto" },
+  model: {
+    attention: "softmax",
+    attendToQuery: "auto",
+    initScale: 0.02,
+    initDistribution: "normal",
+    expShift: 0,
+    engine: "auto",
+    backend: "auto"
+  },
   training: {
     optimizer: "adam",
     learningRate: 1e-2,
     beta1: 0.9,
     beta2: 0.999,
     epsilon: 1e-8,
+    ...TRAINING_OPTION_DEFAULTS,
     batchSize: 512,
     steps: 12000
   },
@@ -150,4 +164,4 @@ export const resolveConfig = (input: ConfigInput): ExperimentConfig => {
 }
 
 /** Decodes a parsed JSON value into a resolved config, or every problem at once. */
-export const decodeConfig = decoderOf(ConfigInput, resolveConfig)
+export const decodeConfig = decoderOf(ConfigInput, resolveConfig, (config) => trainingIssues(config.training))

@@ -14,6 +14,8 @@ import { resolveAttendToQuery } from "./Config.js"
 import { keyedRng } from "../Rng.js"
 import type { TaskBatch } from "./Task.js"
 import { fastExp } from "../FastExp.js"
+import type { InitDistribution } from "../ConfigSchema.js"
+import { fillInitial } from "../Initialisation.js"
 
 export interface ModelSpec {
   readonly attention: Attention
@@ -37,14 +39,17 @@ export interface Weights {
   readonly pv: Float64Array
 }
 
-/** Every entry iid N(0, scale²) from the seed's init stream (spec §3: never 0, which is a saddle for LSA). */
-export const initWeights = (spec: ModelSpec, seed: number, scale: number): Weights => {
+/**
+ * Every entry iid with standard deviation `scale` (N(0, scale²) by default; see domain/Initialisation), W_KQ's entries
+ * first, then W_PV's, from the seed's init stream (spec §3: never 0, which is a saddle for LSA).
+ */
+export const initWeights = (spec: ModelSpec, seed: number, scale: number, distribution: InitDistribution = "normal"): Weights => {
   const D = spec.d + spec.C
   const rng = keyedRng(seed, "init", 0)
   const kq = new Float64Array(D * D)
   const pv = new Float64Array(D * D)
-  for (let i = 0; i < D * D; i++) kq[i] = scale * rng.normal()
-  for (let i = 0; i < D * D; i++) pv[i] = scale * rng.normal()
+  fillInitial(rng, kq, 0, D * D, scale, distribution)
+  fillInitial(rng, pv, 0, D * D, scale, distribution)
   return { D, kq, pv }
 }
 

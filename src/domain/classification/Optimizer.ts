@@ -1,28 +1,28 @@
 /**
- * Adam on the model's two weight matrices W_KQ and W_PV: the shared Adam update (domain/Adam) applied to each with one
- * step counter.
+ * The optimizer on the model's two weight matrices W_KQ and W_PV: the shared optimizer (domain/Optimizer: Adam or SGD
+ * with momentum, the learning-rate schedule, gradient-norm clipping over both matrices together) with one step counter.
  */
-import { type AdamOptions, adamUpdate } from "../Adam.js"
+import { optimizerStep as stepBlocks, type OptimizerOptions } from "../Optimizer.js"
 import type { Gradients } from "./FusedGradient.js"
 import type { Weights } from "./Model.js"
 
-export interface AdamState {
+export interface OptimizerState {
   step: number
+  /** Adam's first moments, or SGD's momentum buffers. */
   readonly m: Gradients
+  /** Adam's second moments (0 under SGD). */
   readonly v: Gradients
 }
 
-export const initAdam = (D: number): AdamState => ({
+export const initOptimizer = (D: number): OptimizerState => ({
   step: 0,
   m: { kq: new Float64Array(D * D), pv: new Float64Array(D * D) },
   v: { kq: new Float64Array(D * D), pv: new Float64Array(D * D) }
 })
 
-/** One Adam step, in place on the weights and the state. */
-export const adamStep = (w: Weights, g: Gradients, state: AdamState, opts: AdamOptions): void => {
-  state.step += 1
-  const correction1 = 1 - Math.pow(opts.beta1, state.step)
-  const correction2 = 1 - Math.pow(opts.beta2, state.step)
-  adamUpdate(w.kq, g.kq, state.m.kq, state.v.kq, opts, correction1, correction2)
-  adamUpdate(w.pv, g.pv, state.m.pv, state.v.pv, opts, correction1, correction2)
+/** One optimizer step, in place on the weights, the gradient (clipped) and the state. */
+export const optimizerStep = (w: Weights, g: Gradients, state: OptimizerState, options: OptimizerOptions): void => {
+  const blocks = { step: state.step, m: [state.m.kq, state.m.pv], v: [state.v.kq, state.v.pv] }
+  stepBlocks([w.kq, w.pv], [g.kq, g.pv], blocks, options)
+  state.step = blocks.step
 }

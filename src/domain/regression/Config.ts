@@ -12,6 +12,7 @@ import {
   EngineChoice,
   EvaluationConfig,
   decoderOf,
+  INIT_DISTRIBUTIONS,
   exactOptional,
   LogRange,
   Name,
@@ -24,7 +25,9 @@ import {
   RuntimeConfig,
   section,
   Seed,
-  TrainingConfig
+  TRAINING_OPTION_DEFAULTS,
+  TrainingConfig,
+  trainingIssues
 } from "../ConfigSchema.js"
 
 export const REGRESSION_FAMILIES = ["linear-regression", "gp"] as const
@@ -56,6 +59,14 @@ export type RegressionTaskConfig = typeof RegressionTaskConfig.Type
 export const RegressionActivation = oneOf("linear", "relu", "exp", "softmax")
 export type RegressionActivation = typeof RegressionActivation.Type
 
+/**
+ * The initial weights' distribution: the shared ones (domain/Initialisation). The extension point for initialisations
+ * of regression models only (e.g. von Oswald et al.'s for deep linear attention, or a perturbed GD construction): add
+ * the name here and its case in services/regression/Trainer's initRegressionWeights.
+ */
+export const RegressionInitDistribution = oneOf(...INIT_DISTRIBUTIONS)
+export type RegressionInitDistribution = typeof RegressionInitDistribution.Type
+
 export const RegressionModelConfig = Schema.Struct({
   attention: RegressionActivation,
   layers: PositiveInt,
@@ -67,7 +78,9 @@ export const RegressionModelConfig = Schema.Struct({
    * (Cheng et al.'s parametrisation). It keeps deep exp attention from feeding labels into exponents.
    */
   form: oneOf("full", "kernel"),
+  /** The standard deviation of every trained initial weight. */
   initScale: PositiveNumber,
+  initDistribution: RegressionInitDistribution,
   engine: EngineChoice,
   backend: BackendChoice
 })
@@ -108,13 +121,23 @@ export const regressionDefaults: RegressionConfig = {
   name: "regression",
   seed: 0,
   task: { family: "linear-regression", d: 10, n: 10, inputs: "auto", kernel: "linear", bandwidth: 1, noise: 0 },
-  model: { attention: "linear", layers: 1, recurrent: false, form: "full", initScale: 0.02, engine: "auto", backend: "auto" },
+  model: {
+    attention: "linear",
+    layers: 1,
+    recurrent: false,
+    form: "full",
+    initScale: 0.02,
+    initDistribution: "normal",
+    engine: "auto",
+    backend: "auto"
+  },
   training: {
     optimizer: "adam",
     learningRate: 1e-3,
     beta1: 0.9,
     beta2: 0.999,
     epsilon: 1e-8,
+    ...TRAINING_OPTION_DEFAULTS,
     batchSize: 2048,
     steps: 5000
   },
@@ -166,7 +189,7 @@ export const resolveRegressionConfig = (input: RegressionConfigInput): Regressio
 
 /** Combinations each field allows alone but that make no experiment together. */
 const crossFieldIssues = (config: RegressionConfig): Array<ConfigIssue> => {
-  const issues: Array<ConfigIssue> = []
+  const issues: Array<ConfigIssue> = trainingIssues(config.training)
   if (config.task.family === "linear-regression" && config.task.kernel !== "linear") {
     issues.push({
       path: "task.kernel",

@@ -1,8 +1,9 @@
 /**
  * A finished (or partial) run read back from its folder: its config and its final and initial weights.
  */
-import { Effect, Option } from "effect"
-import { ExperimentConfig } from "../../domain/classification/Config.js"
+import { Effect, Either, Option } from "effect"
+import { decodeConfig, type ExperimentConfig } from "../../domain/classification/Config.js"
+import { formatIssue } from "../../domain/ConfigSchema.js"
 import { StoreError } from "../../domain/Errors.js"
 import type { Weights } from "../../domain/classification/Model.js"
 import { RunStore } from "../../services/RunStore.js"
@@ -42,7 +43,17 @@ export const loadRun = (dir: string) =>
           Effect.mapError((error) => new StoreError({ reason: "Corrupt", path, detail: error.message }))
         )
       })
-    const config = yield* read("config.json", ExperimentConfig)
+    // Decoded as a config file is: a run stored before an option existed gets the option's default.
+    const configPath = store.join(dir, "config.json")
+    const config = yield* read("config.json", Schema.Unknown).pipe(
+      Effect.flatMap((value) =>
+        Either.match(decodeConfig(value), {
+          onLeft: (issues) =>
+            new StoreError({ reason: "Corrupt", path: configPath, detail: issues.map(formatIssue).join("; ") }),
+          onRight: (decoded) => Effect.succeed(decoded)
+        })
+      )
+    )
     const stored = yield* read("weights.json", StoredWeights)
     return {
       dir,

@@ -1,10 +1,11 @@
 /**
- * Model training: a session holds the weights and the Adam state of one model and takes optimizer steps on batches.
+ * Model training: a session holds the weights and the optimizer state of one model and takes optimizer steps (Adam or
+ * SGD, on the learning-rate schedule, with optional gradient clipping: domain/Optimizer) on batches.
  * The gradient comes from the fused engine (analytic, float64) or from TensorFlow.js autodiff (float32); `auto` picks
  * the fused engine for every model in its family, which today is every model.
  */
 import { Effect, Option, type Scope } from "effect"
-import { adamStep, type AdamState, initAdam } from "../../domain/classification/Optimizer.js"
+import { initOptimizer, optimizerStep, type OptimizerState } from "../../domain/classification/Optimizer.js"
 import type { ExperimentConfig, TaskConfig } from "../../domain/classification/Config.js"
 import type { EngineChoice } from "../../domain/ConfigSchema.js"
 import type { BackendUnavailable } from "../../domain/Errors.js"
@@ -24,13 +25,13 @@ export interface TrainingSession {
   readonly initial: Weights
   /** The live weights; read them, do not write them. */
   readonly weights: Weights
-  readonly optimizer: AdamState
-  /** One Adam step on the batch; returns the batch's mean cross-entropy before the step. */
+  readonly optimizer: OptimizerState
+  /** One optimizer step on the batch; returns the batch's mean cross-entropy before the step. */
   readonly step: (batch: TaskBatch) => Effect.Effect<number>
   /** The same step, synchronously (the hot loop's form; no step is taken when the loss is not finite). */
   readonly stepNow: (batch: TaskBatch) => number
   /**
-   * For engines that sample as they compute (the fused engine): Adam steps on the training batches of the given steps,
+   * For engines that sample as they compute (the fused engine): optimizer steps on the training batches of the given steps,
    * each sampled and differentiated in chunks by this thread and `workers` worker threads, with the same result for
    * any number of workers. The step function returns the batch's loss before the step. None for engines that train on
    * the sampler's batches.
@@ -39,7 +40,7 @@ export interface TrainingSession {
     (task: TaskConfig, seed: number, batchSize: number, workers: number) => Effect.Effect<(step: number) => number, never, Scope.Scope>
   >
   /** Puts the weights and the optimizer state back to a checkpoint's. */
-  readonly restore: (weights: Weights, optimizer: AdamState) => void
+  readonly restore: (weights: Weights, optimizer: OptimizerState) => void
   /** The loss and gradient at the current weights, without a step (for checks and probes). */
   readonly gradients: (batch: TaskBatch) => Effect.Effect<{ readonly loss: number; readonly grads: Gradients }>
 }
@@ -57,9 +58,9 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
       Effect.gen(function* () {
         const spec = modelSpecOf(config)
         const engineName = resolveEngine(config.model.engine, spec)
-        const initial = initWeights(spec, config.seed, config.model.initScale)
+        const initial = initWeights(spec, config.seed, config.model.initScale, config.model.initDistribution)
         const weights = copyWeights(initial)
-        const optimizer = initAdam(weights.D)
+        const optimizer = initOptimizer(weights.D)
         const grads: Gradients = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
         let compute: (batch: TaskBatch) => number
         let engine: EngineInfo
@@ -73,7 +74,7 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           engine = { engine: "tfjs", backend: name, precision: "float32" }
         }
         const applied = (loss: number) => {
-          if (Number.isFinite(loss)) adamStep(weights, grads, optimizer, config.training)
+          if (Number.isFinite(loss)) optimizerStep(weights, grads, optimizer, config.training)
           return loss
         }
         const stepNow = (batch: TaskBatch) => applied(compute(batch))

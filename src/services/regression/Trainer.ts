@@ -1,12 +1,13 @@
 /**
- * Training of regression models: a session holds the flat parameter vector and its Adam state and takes optimizer
- * steps. Gradients come from the fused engine (one layer, analytic, float64; regression/FusedKernel) or from TensorFlow.js
+ * Training of regression models: a session holds the flat parameter vector and its optimizer state and takes optimizer
+ * steps (Adam or SGD, on the learning-rate schedule, with optional gradient clipping: domain/Optimizer). Gradients come from the fused engine (one layer, analytic, float64; regression/FusedKernel) or from TensorFlow.js
  * autodiff (any depth, float32; regression/TfjsEngine); `auto` picks the fused engine wherever it applies.
  */
 import { Effect } from "effect"
-import { initVectorAdam, vectorAdamStep, type VectorAdamState } from "../../domain/Adam.js"
+import { initVectorOptimizer, vectorOptimizerStep, type VectorOptimizerState } from "../../domain/Optimizer.js"
+import { fillInitial } from "../../domain/Initialisation.js"
 import type { BackendUnavailable } from "../../domain/Errors.js"
-import type { RegressionConfig } from "../../domain/regression/Config.js"
+import type { RegressionConfig, RegressionInitDistribution } from "../../domain/regression/Config.js"
 import { parameterCount, type RegressionSpec, trainableMask } from "../../domain/regression/Model.js"
 import type { RegressionBatch } from "../../domain/regression/Task.js"
 import { keyedRng } from "../../domain/Rng.js"
@@ -24,12 +25,21 @@ export const regressionSpecOf = (config: Pick<RegressionConfig, "model" | "task"
   form: config.model.form
 })
 
-/** Every trained weight N(0, initScale²), from the run's own initialisation stream; the others 0. */
-export const initRegressionWeights = (spec: RegressionSpec, seed: number, initScale: number): Float64Array => {
+/**
+ * Every trained weight drawn with standard deviation `initScale` (N(0, initScale²) by default; domain/Initialisation),
+ * from the run's own initialisation stream; the others 0. Initialisations of regression models only (the extension
+ * point of RegressionInitDistribution) get their case here.
+ */
+export const initRegressionWeights = (
+  spec: RegressionSpec,
+  seed: number,
+  initScale: number,
+  distribution: RegressionInitDistribution = "normal"
+): Float64Array => {
   const values = new Float64Array(parameterCount(spec))
-  keyedRng(seed, "init", 0, 1).fillNormals(values, 0, values.length)
+  fillInitial(keyedRng(seed, "init", 0, 1), values, 0, values.length, initScale, distribution)
   const mask = trainableMask(spec)
-  for (let i = 0; i < values.length; i++) values[i]! *= mask === null ? initScale : initScale * mask[i]!
+  if (mask !== null) for (let i = 0; i < values.length; i++) values[i]! *= mask[i]!
   return values
 }
 
@@ -42,10 +52,10 @@ export interface RegressionSession {
   readonly initial: Float64Array
   /** The live parameters; read them, do not write them. */
   readonly values: Float64Array
-  readonly optimizer: VectorAdamState
-  /** One Adam step; returns the batch loss before it (no step is taken when the loss is not finite). */
+  readonly optimizer: VectorOptimizerState
+  /** One optimizer step; returns the batch loss before it (no step is taken when the loss is not finite). */
   readonly stepNow: (batch: RegressionBatch) => number
-  readonly restore: (values: Float64Array, optimizer: VectorAdamState) => void
+  readonly restore: (values: Float64Array, optimizer: VectorOptimizerState) => void
 }
 
 export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-gd/RegressionTrainer", {
@@ -57,9 +67,9 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
     ): Effect.Effect<RegressionSession, BackendUnavailable> =>
       Effect.gen(function* () {
         const spec = regressionSpecOf(config)
-        const initial = initRegressionWeights(spec, config.seed, config.model.initScale)
+        const initial = initRegressionWeights(spec, config.seed, config.model.initScale, config.model.initDistribution)
         const values = initial.slice()
-        const optimizer = initVectorAdam(values.length)
+        const optimizer = initVectorOptimizer(values.length)
         const grads = new Float64Array(values.length)
         let gradient: (batch: RegressionBatch) => number
         let engine: EngineInfo
@@ -72,7 +82,7 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
           gradient = (batch) => regressionLossAndGradients(tf, spec, values, batch, grads)
           engine = { engine: "tfjs", backend: name, precision: "float32" }
         }
-        // Weights outside the form get no gradient, so Adam never moves them from 0.
+        // Weights outside the form get no gradient, so the optimizer never moves them from 0 (and clipping ignores them).
         const mask = trainableMask(spec)
         const compute = (batch: RegressionBatch) => {
           const loss = gradient(batch)
@@ -87,7 +97,7 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
           optimizer,
           stepNow: (batch) => {
             const loss = compute(batch)
-            if (Number.isFinite(loss)) vectorAdamStep(values, grads, optimizer, config.training)
+            if (Number.isFinite(loss)) vectorOptimizerStep(values, grads, optimizer, config.training)
             return loss
           },
           restore: (stored, state) => {

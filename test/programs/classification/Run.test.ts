@@ -4,6 +4,7 @@ import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { formatTable, longerContexts } from "../../../examples/longer-contexts.js"
+import type { ExperimentConfig } from "../../../src/domain/classification/Config.js"
 import { runIdOf } from "../../../src/domain/RunId.js"
 import { trainRun } from "../../../src/programs/classification/Run.js"
 import { QuietServicesLive, tinyConfig } from "../../helpers.js"
@@ -39,8 +40,8 @@ describe("trainRun", () => {
         assert.strictEqual(readFileSync(join(b, file), "utf8"), readFileSync(join(a, file), "utf8"), file)
       }
     }
-    const resumable = (dir: string) =>
-      tinyConfig({ training: { steps: 300 }, runtime: { checkpointEvery: 50, samplerThreads: 1 }, output: { dir } })
+    const resumable = (dir: string, training: Partial<ExperimentConfig["training"]> = {}) =>
+      tinyConfig({ training: { steps: 300, ...training }, runtime: { checkpointEvery: 50, samplerThreads: 1 }, output: { dir } })
 
     it.effect("an interrupted run continues from its checkpoint and ends byte-identical to an uninterrupted one on another number of threads", () =>
       Effect.gen(function* () {
@@ -93,6 +94,34 @@ describe("trainRun", () => {
         const restarted = yield* trainRun(config)
         sameFiles(reference.dir, restarted.dir)
         assert.isNull(JSON.parse(readFileSync(join(first.dir, "run.json"), "utf8")).resumedFromStep)
+      })
+    )
+
+    it.effect("resumed mid-warm-up and mid-decay, a scheduled run ends byte-identical to an uninterrupted one", () =>
+      Effect.gen(function* () {
+        // 300 steps with checkpoints every 50: the run resumes from its step-250 checkpoint (checkpoint.prev.json) once
+        // the final one is gone. Step 250 lies in the warm-up of the first schedule and in the cosine (or step) decay
+        // of the others; SGD with momentum and clipping resumes its momentum buffer.
+        const settings = [
+          { schedule: "cosine", warmupSteps: 280 },
+          { schedule: "cosine", warmupSteps: 100, minLearningRateFactor: 0.1, clipGradientNorm: 0.5 },
+          { optimizer: "sgd", learningRate: 0.5, momentum: 0.9, schedule: "step", warmupSteps: 20, decayEvery: 100, decayFactor: 0.3 }
+        ] as const
+        for (const training of settings) {
+          const config = (dir: string) => resumable(dir, training)
+          const reference = yield* trainRun(config(tempDir()))
+          const first = yield* trainRun(config(tempDir()))
+          rmSync(join(first.dir, "summary.json"))
+          rmSync(join(first.dir, "checkpoint.json"))
+          const resumed = yield* trainRun(config(join(first.dir, "..")))
+          assert.isFalse(resumed.reused)
+          assert.strictEqual(JSON.parse(readFileSync(join(first.dir, "run.json"), "utf8")).resumedFromStep, 250, JSON.stringify(training))
+          sameFiles(reference.dir, resumed.dir)
+        }
+        // The schedule changes what is learned: the runs differ from a constant-rate run.
+        const constant = yield* trainRun(resumable(tempDir()))
+        const warm = yield* trainRun(resumable(tempDir(), settings[0]))
+        assert.notStrictEqual(readFileSync(join(warm.dir, "weights.json"), "utf8"), readFileSync(join(constant.dir, "weights.json"), "utf8"))
       })
     )
 

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, layer } from "@effect/vitest"
@@ -111,6 +111,29 @@ describe("regression runs", () => {
         assert.isAbove(JSON.parse(readFileSync(join(dir, "run.json"), "utf8")).resumedFromStep, 0)
         sameFiles(reference.dir, resumed.dir)
         assert.isTrue((yield* regressionRun(config)).reused, "a finished run is not recomputed")
+      })
+    )
+
+    it.effect("resumed mid-warm-up and mid-decay, a scheduled run ends byte-identical to an uninterrupted one", () =>
+      Effect.gen(function* () {
+        // As for classification: 300 steps, checkpoints every 50, resumed from the step-250 checkpoint.
+        const settings = [
+          { schedule: "cosine", warmupSteps: 280 },
+          { schedule: "cosine", warmupSteps: 100, minLearningRateFactor: 0.1, clipGradientNorm: 0.1 },
+          { optimizer: "sgd", momentum: 0.9, schedule: "step", warmupSteps: 20, decayEvery: 100, decayFactor: 0.3 }
+        ] as const
+        for (const training of settings) {
+          const config = (dir: string) =>
+            tiny({ training: { steps: 300, ...training }, evaluation: { every: 100 }, runtime: { checkpointEvery: 50 }, output: { dir } })
+          const reference = yield* regressionRun(config(tempDir()))
+          const first = yield* regressionRun(config(tempDir()))
+          rmSync(join(first.dir, "summary.json"))
+          rmSync(join(first.dir, "checkpoint.json"))
+          const resumed = yield* regressionRun(config(join(first.dir, "..")))
+          assert.isFalse(resumed.reused)
+          assert.strictEqual(JSON.parse(readFileSync(join(first.dir, "run.json"), "utf8")).resumedFromStep, 250, JSON.stringify(training))
+          sameFiles(reference.dir, resumed.dir)
+        }
       })
     )
 
