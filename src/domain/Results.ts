@@ -2,17 +2,15 @@
  * Results tables of a sweep: one row per run, and an aggregate over seeds per configuration with mean ± 95%
  * confidence intervals (Student's t) and the split of learned solutions.
  */
+import jStat from "jstat"
 export type Cell = string | number | boolean | null
 
 export interface ResultRow {
   readonly [column: string]: Cell
 }
 
-/** Two-sided 95% quantiles of Student's t for 1…30 degrees of freedom; 1.96 beyond. */
-const T95 = [
-  12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.16, 2.145, 2.131, 2.12, 2.11,
-  2.101, 2.093, 2.086, 2.08, 2.074, 2.069, 2.064, 2.06, 2.056, 2.052, 2.048, 2.045, 2.042
-]
+/** The two-sided 95% quantile of Student's t with ν degrees of freedom, t_{0.975, ν}, for any ν ≥ 1. */
+const t95 = (degreesOfFreedom: number): number => jStat.studentt.inv(0.975, degreesOfFreedom)
 
 export interface MeanInterval {
   readonly mean: number
@@ -28,7 +26,7 @@ export const meanInterval = (values: ReadonlyArray<number>): MeanInterval => {
   const mean = finite.reduce((s, v) => s + v, 0) / count
   if (count < 2) return { mean, halfWidth: Number.NaN, count }
   const variance = finite.reduce((s, v) => s + (v - mean) ** 2, 0) / (count - 1)
-  const t = T95[count - 2] ?? 1.96
+  const t = t95(count - 1)
   return { mean, halfWidth: (t * Math.sqrt(variance)) / Math.sqrt(count), count }
 }
 

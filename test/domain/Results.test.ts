@@ -1,0 +1,137 @@
+import { assert, describe, it } from "@effect/vitest"
+import { aggregate, meanInterval, type ResultRow } from "../../src/domain/Results.js"
+import { classificationAggregate } from "../../src/programs/classification/Tables.js"
+
+/**
+ * P(|T| ≤ t) for Student's t with ν degrees of freedom, in closed form for integer ν (Abramowitz & Stegun 26.7.3–4):
+ * with θ = atan(t/√ν), a finite series in cos²θ. Written here independently of the product's quantiles.
+ */
+const twoSidedCdf = (t: number, nu: number): number => {
+  const theta = Math.atan(t / Math.sqrt(nu))
+  const c2 = Math.cos(theta) ** 2
+  if (nu % 2 === 1) {
+    if (nu === 1) return (2 * theta) / Math.PI
+    let term = 1
+    let sum = 1
+    for (let k = 3; k <= nu - 2; k += 2) {
+      term *= ((k - 1) / k) * c2
+      sum += term
+    }
+    return (2 / Math.PI) * (theta + Math.sin(theta) * Math.cos(theta) * sum)
+  }
+  let term = 1
+  let sum = 1
+  for (let k = 2; k <= nu - 2; k += 2) {
+    term *= ((k - 1) / k) * c2
+    sum += term
+  }
+  return Math.sin(theta) * sum
+}
+
+/** The two-sided 95% quantile by bisection on the closed-form CDF. */
+const t95 = (nu: number): number => {
+  let lo = 0
+  let hi = 100
+  for (let i = 0; i < 200; i++) {
+    const mid = (lo + hi) / 2
+    if (twoSidedCdf(mid, nu) < 0.95) lo = mid
+    else hi = mid
+  }
+  return (lo + hi) / 2
+}
+
+/** jStat inverts the t CDF numerically to about 1e-8; a wrong quantile (another ν, another level) is off by > 1e-3. */
+const QUANTILE = 1e-6
+
+const sampleSd = (values: ReadonlyArray<number>) => {
+  const mean = values.reduce((s, v) => s + v, 0) / values.length
+  return Math.sqrt(values.reduce((s, v) => s + (v - mean) ** 2, 0) / (values.length - 1))
+}
+
+describe("results: mean ± 95% CI", () => {
+  it("the independent t quantiles agree with textbook values", () => {
+    // Sanity of the test's own reference: t_{0.975} for ν = 1, 2, 10, 30 and the normal limit.
+    assert.approximately(t95(1), 12.7062, 1e-4)
+    assert.approximately(t95(2), 4.3027, 1e-4)
+    assert.approximately(t95(10), 2.2281, 1e-4)
+    assert.approximately(t95(30), 2.0423, 1e-4)
+    assert.approximately(t95(2000), 1.9612, 1e-4)
+  })
+
+  it("the half-width is t_{0.975, k−1} · s/√k for every number of seeds k", () => {
+    for (let k = 2; k <= 60; k++) {
+      // k values that are not symmetric about their mean, so that the variance is not a round number.
+      const values = Array.from({ length: k }, (_, i) => Math.sin(1 + 3 * i) + 0.01 * i * i)
+      const interval = meanInterval(values)
+      assert.approximately(interval.mean, values.reduce((s, v) => s + v, 0) / k, 1e-12)
+      assert.strictEqual(interval.count, k)
+      const quantile = interval.halfWidth / (sampleSd(values) / Math.sqrt(k))
+      assert.approximately(quantile, t95(k - 1), QUANTILE, `${k} seeds (ν = ${k - 1})`)
+    }
+  })
+
+  it("one value has no interval, non-finite values are left out, none gives NaN", () => {
+    assert.deepStrictEqual(meanInterval([0.25]), { mean: 0.25, halfWidth: Number.NaN, count: 1 })
+    const withGaps = meanInterval([1, Number.NaN, 3, Number.POSITIVE_INFINITY])
+    assert.strictEqual(withGaps.count, 2)
+    assert.strictEqual(withGaps.mean, 2)
+    assert.approximately(withGaps.halfWidth, t95(1), QUANTILE)
+    assert.isNaN(meanInterval([]).mean)
+  })
+})
+
+describe("results: aggregate over seeds", () => {
+  const row = (n: number, seed: number, status: string, loss: number | null, solution: string | null): ResultRow => ({
+    run_id: `r-${n}-${seed}`,
+    seed,
+    "task.n": n,
+    attention: "softmax",
+    status,
+    final_loss: loss,
+    accuracy: loss === null ? null : 1 - loss / 2,
+    solution
+  })
+  const rows = [
+    row(20, 0, "done", 0.9, "selection"),
+    row(20, 1, "done", 0.7, "elimination"),
+    row(20, 2, "done", 0.8, "selection"),
+    row(20, 3, "failed", null, null),
+    row(50, 0, "done", 0.5, "selection"),
+    row(50, 1, "done", 0.4, "selection")
+  ]
+
+  it("groups by the axes, counts runs and failures, and aggregates only finished runs", () => {
+    const groups = aggregate(rows, ["task.n", "attention"], ["final_loss", "accuracy"])
+    assert.deepStrictEqual(groups.map((g) => g.key), [{ "task.n": 20, attention: "softmax" }, { "task.n": 50, attention: "softmax" }])
+    assert.deepStrictEqual(groups.map((g) => [g.runs, g.failed]), [[4, 1], [2, 0]])
+    const [n20, n50] = groups
+    assert.approximately(n20!.metrics["final_loss"]!.mean, 0.8, 1e-12)
+    assert.approximately(n20!.metrics["final_loss"]!.halfWidth, (t95(2) * 0.1) / Math.sqrt(3), QUANTILE)
+    assert.approximately(n50!.metrics["accuracy"]!.mean, 1 - 0.45 / 2, 1e-12)
+    assert.approximately(n50!.metrics["accuracy"]!.halfWidth, (t95(1) * sampleSd([0.75, 0.8])) / Math.SQRT2, QUANTILE)
+    // Seeds per learned solution, with the mean loss of each kind.
+    assert.deepStrictEqual(Object.keys(n20!.solutions), ["elimination", "selection"])
+    assert.strictEqual(n20!.solutions["selection"]!.count, 2)
+    assert.approximately(n20!.solutions["selection"]!.loss.mean, 0.85, 1e-12)
+    assert.strictEqual(n20!.solutions["elimination"]!.count, 1)
+    assert.strictEqual(n20!.solutions["elimination"]!.loss.mean, 0.7)
+    assert.deepStrictEqual(Object.keys(n50!.solutions), ["selection"])
+    assert.strictEqual(n50!.solutions["selection"]!.count, 2)
+  })
+
+  it("aggregate.csv and aggregate.md carry those numbers, with a 0 for a solution a configuration never learned", () => {
+    const { rows: csv, markdown } = classificationAggregate("s", rows, ["task.n"])
+    assert.strictEqual(csv[0]!["selection_seeds"], 2)
+    assert.strictEqual(csv[0]!["elimination_seeds"], 1)
+    assert.strictEqual(csv[1]!["elimination_seeds"], 0)
+    assert.strictEqual(csv[1]!["elimination_loss_mean"], null)
+    assert.approximately(csv[0]!["final_loss_mean"] as number, 0.8, 1e-12)
+    assert.approximately(csv[0]!["final_loss_ci95"] as number, (t95(2) * 0.1) / Math.sqrt(3), QUANTILE)
+    const lines = markdown.split("\n").filter((l) => l.startsWith("| 20 |") || l.startsWith("| 50 |"))
+    assert.strictEqual(lines.length, 2)
+    const ci = ((t95(2) * 0.1) / Math.sqrt(3)).toFixed(4)
+    assert.include(lines[0]!, `| 4 (1 failed) | 0.8000 ± ${ci} |`)
+    assert.include(lines[0]!, `| 1, 0.7000 | 2, 0.8500 ± `)
+    assert.match(lines[1]!, /\| 0 \| 2, 0\.4500 ± [0-9.]+ \|$/)
+  })
+})
