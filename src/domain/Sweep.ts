@@ -138,11 +138,15 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
   const kind = kindOfInput(kinds, rawBase)
   const base = decodeWithKinds(kinds, rawBase)
   if (Either.isLeft(base)) issues.push(...base.left)
-  if (issues.length > 0 || Either.isLeft(base)) return Either.left(issues)
+  if (Either.isLeft(base)) return Either.left(issues)
+  // Axes that name no usable field are reported above; the values of the others are still checked run by run, so
+  // that every problem is reported at once.
+  const badAxes = new Set(issues.map((issue) => issue.path))
+  const usableAxes = Object.entries(axes).filter(([path]) => !badAxes.has(`sweep.axes.${path}`))
 
   const seedList = seeds ?? [base.right.seed]
   const runs: Array<SweepRun> = []
-  for (const combo of cartesian(Object.entries(axes))) {
+  for (const combo of cartesian(usableAxes)) {
     for (const seed of seedList) {
       let raw: Record<string, unknown> = { ...rawBase, seed }
       for (const [path, v] of Object.entries(combo)) raw = withValue(raw, path, v)

@@ -68,6 +68,9 @@ describe("sweep expansion", () => {
     const messages = Either.isLeft(bad) ? bad.left.map((i) => `${i.path}: ${i.message}`) : []
     assert.include(messages, "sweep.axes.task.nn: no such config field")
     assert.include(messages, "sweep.axes.output.dir: this field does not change results and cannot be an axis")
+    // The bad value of a valid axis is reported with the others, naming the run it makes.
+    assert.include(messages, "task.n: expected a positive integer, got -5 (in the run with task.n = -5)")
+    assert.strictEqual(messages.length, 3, messages.join("\n"))
   })
 })
 
