@@ -52,14 +52,19 @@ export const publishStep = (control: Int32Array, step: number, previousGeneratio
   return generation
 }
 
-const ALL_CLAIMED = -1
-const CLAIM_LOST = -2
+/** claimFrom's answer when the step has no chunk left. */
+export const ALL_CLAIMED = -1
+/** claimFrom's answer when another thread changed the CLAIM word first (or a new step was published). */
+export const CLAIM_LOST = -2
+
+/** The CLAIM word as a thread reads it before it claims (for {@link claimFrom}). */
+export const claimWord = (control: Int32Array): number => Atomics.load(control, CLAIM)
 
 /**
  * One claim on the CLAIM word `word` as last read: its chunk, ALL_CLAIMED when the step has none left, or CLAIM_LOST when
  * another thread changed the word first.
  */
-const claimFrom = (control: Int32Array, word: number, chunks: number): number => {
+export const claimFrom = (control: Int32Array, word: number, chunks: number): number => {
   const chunk = word & CHUNK_MASK
   if (chunk >= chunks) return ALL_CLAIMED
   return Atomics.compareExchange(control, CLAIM, word, word + 1) === word ? chunk : CLAIM_LOST
