@@ -61,17 +61,29 @@ describe("Appendix A: constructions equal GD steps (float64)", () => {
     assertClose(model.logits, reference.logits, FLOAT64_IDENTITY, "LSA vs GD-lin logits")
   })
 
-  it("A2: the CE gradient at W = 0 is (1/n) Σ ((1/C)1 − y_i) x_iᵀ", () => {
+  it("A2: the CE gradient at W = 0 is (1/n) Σ ((1/C)1 − y_i) x_iᵀ: GD-lin's features and their Jacobian are −∇ up to the dropped (1/C)1 term", () => {
+    // The product's GD-lin reference predicts S_c = (1/n) Σ_{y_i = c} x_iᵀ x_q with ∂S_c/∂x_q = (1/n) Σ_{y_i = c} x_i.
+    // The gradient G (C×d) at W = 0, from finite differences of the context loss, must satisfy
+    // −G = ∂S/∂x_q − mean_c ∂S/∂x_q and −G x_q = S − mean_c S (the (1/C)1 term shifts every logit equally).
+    const { features, jacobians } = referenceFeatures({ kind: "gd-linear", D, selfAttend: false }, 0, set, true)
     for (const t of [0, 1, 2]) {
-      const numerical = numericalGradient((W) => contextLoss(W, t), new Float64Array(C * d))
-      const closed = new Float64Array(C * d)
-      for (let i = 0; i < n; i++) {
-        for (let c = 0; c < C; c++) {
-          const coefficient = 1 / C - (set.labels[t * n + i] === c ? 1 : 0)
-          for (let k = 0; k < d; k++) closed[c * d + k]! += (coefficient * set.x[(t * n + i) * d + k]!) / n
-        }
+      const G = numericalGradient((W) => contextLoss(W, t), new Float64Array(C * d))
+      const J = jacobians!.subarray(t * C * d, (t + 1) * C * d)
+      const centred = new Float64Array(C * d)
+      for (let k = 0; k < d; k++) {
+        let mean = 0
+        for (let c = 0; c < C; c++) mean += J[c * d + k]! / C
+        for (let c = 0; c < C; c++) centred[c * d + k] = J[c * d + k]! - mean
       }
-      assertClose(numerical, closed, FINITE_DIFFERENCE, `task ${t}`)
+      assertClose(G.map((g) => -g), centred, FINITE_DIFFERENCE, `task ${t}: −∇ against the centred Jacobian`)
+      const S = features.subarray(t * C, (t + 1) * C)
+      const meanS = S.reduce((acc, v) => acc + v, 0) / C
+      const step = Array.from({ length: C }, (_, c) => {
+        let s = 0
+        for (let k = 0; k < d; k++) s -= G[c * d + k]! * set.query[t * d + k]!
+        return s
+      })
+      assertClose(step, S.map((v) => v - meanS), FINITE_DIFFERENCE, `task ${t}: −∇ x_q against the centred features`)
     }
   })
 
@@ -107,25 +119,22 @@ describe("Appendix A: constructions equal GD steps (float64)", () => {
     assert.isAbove(maxAbsDiff(model.logits, contextOnly.logits), 1e-3, "the self term must matter")
   })
 
-  it("A6: on the sphere, normalised exp-dot weights equal normalised RBF weights with σ² = √D/c_σ", () => {
+  it("A6: on the sphere, normalised exp-dot weights equal normalised RBF weights with σ² = √D/c_σ: CA-KGD's features are RBF-weighted label frequencies", () => {
+    // The product's CA-KGD reference computes S_c = Σ_{y_i = c} k_i / Σ_j k_j with k_i = exp(c_σ x_iᵀ x_q/√D); here the
+    // same frequencies with RBF weights exp(−‖x_i − x_q‖²/(2σ²)), written out by hand.
     const sigma2 = Math.sqrt(D) / cSigma
+    const { features } = referenceFeatures({ kind: "ca-kgd", D, selfAttend: false }, cSigma, set, false)
     for (let t = 0; t < 8; t++) {
-      const expDot: Array<number> = []
-      const rbf: Array<number> = []
+      const rbf = new Float64Array(C)
+      let total = 0
       for (let i = 0; i < n; i++) {
-        let dot = 0
         let dist2 = 0
-        for (let k = 0; k < d; k++) {
-          const xi = set.x[(t * n + i) * d + k]!
-          const xq = set.query[t * d + k]!
-          dot += xi * xq
-          dist2 += (xi - xq) ** 2
-        }
-        expDot.push(Math.exp((cSigma * dot) / Math.sqrt(D)))
-        rbf.push(Math.exp(-dist2 / (2 * sigma2)))
+        for (let k = 0; k < d; k++) dist2 += (set.x[(t * n + i) * d + k]! - set.query[t * d + k]!) ** 2
+        const w = Math.exp(-dist2 / (2 * sigma2))
+        rbf[set.labels[t * n + i]!]! += w
+        total += w
       }
-      const normalise = (v: Array<number>) => v.map((x) => x / v.reduce((s, y) => s + y, 0))
-      assertClose(normalise(expDot), normalise(rbf), FLOAT64_IDENTITY, `task ${t}`)
+      assertClose(features.subarray(t * C, (t + 1) * C), rbf.map((w) => w / total), FLOAT64_IDENTITY, `task ${t}`)
     }
   })
 

@@ -105,6 +105,23 @@ describe("metrics", () => {
     assert.isNaN(pearson([1, 1, 1], [1, 2, 3]))
   })
 
+  it("preds diff, model cos and model diff of a hand-computed pair (C = 2, d = 2, two contexts)", () => {
+    // Context 0: the model predicts p = (1/2, 1/2), the reference (3/4, 1/4); context 1: both (3/4, 1/4).
+    const ln3 = Math.log(3)
+    const model = { logits: Float64Array.of(0, 0, ln3, 0), jacobians: Float64Array.of(1, 0, 0, 0, 2, 0, 0, 0) }
+    const reference = { logits: Float64Array.of(ln3, 0, ln3, 0), jacobians: Float64Array.of(0, 1, 0, 0, 1, 0, 0, 0) }
+    const labels = Int32Array.of(0, 1)
+    const result = alignment(model, perContext(model.logits, labels, 2), reference, perContext(reference.logits, labels, 2), 2, 2)
+    // ‖(1/2, 1/2) − (3/4, 1/4)‖ = √2/4 in context 0 and 0 in context 1.
+    assert.closeTo(result.predsDiff, Math.SQRT2 / 8, FLOAT64_IDENTITY)
+    // Centred Jacobians J − mean_c J: context 0 (½, 0; −½, 0) against (0, ½; 0, −½), orthogonal at distance 1;
+    // context 1 (1, 0; −1, 0) against (½, 0; −½, 0), parallel at distance √½.
+    assert.closeTo(result.modelCos, 0.5, 1e-7)
+    assert.closeTo(result.modelDiff, (1 + Math.SQRT1_2) / 2, FLOAT64_IDENTITY)
+    // Losses: context 0 −log ½ against −log ¾, context 1 −log ¼ for both.
+    assert.closeTo(result.lossGap, (Math.log(2) - Math.log(4 / 3)) / 2, FLOAT64_IDENTITY)
+  })
+
   it("evaluation steps: 0, a log-spaced start, every k steps, and the last step", () => {
     assert.deepStrictEqual(evaluationSteps(1000, 250, 4), [0, 1, 4, 16, 63, 250, 500, 750, 1000])
     assert.deepStrictEqual(evaluationSteps(30, 100, 3), [0, 1, 3, 10, 30])
