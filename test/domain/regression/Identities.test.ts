@@ -233,6 +233,75 @@ describe("Gaussian-process posterior", () => {
     const rebuilt = new Float64Array(36)
     for (let i = 0; i < 6; i++) for (let j = 0; j < 6; j++) for (let k = 0; k < 6; k++) rebuilt[i * 6 + j]! += factor[i * 6 + k]! * factor[j * 6 + k]!
     assert.isBelow(maxAbsDiff(rebuilt, gram), 1e-9)
-    assert.strictEqual(posteriorWeights(factor, kept, 6, new Float64Array(6), 0, 0).length, 6)
+  })
+
+  /** x solving A x = b by Gaussian elimination with partial pivoting (A is m × m, row-major; both are copied). */
+  const solve = (matrix: Float64Array, rhs: ArrayLike<number>, m: number): Float64Array => {
+    const a = matrix.slice()
+    const x = Float64Array.from(rhs)
+    for (let col = 0; col < m; col++) {
+      let pivot = col
+      for (let r = col + 1; r < m; r++) if (Math.abs(a[r * m + col]!) > Math.abs(a[pivot * m + col]!)) pivot = r
+      for (let k = 0; k < m; k++) [a[col * m + k], a[pivot * m + k]] = [a[pivot * m + k]!, a[col * m + k]!]
+      ;[x[col], x[pivot]] = [x[pivot]!, x[col]!]
+      for (let r = col + 1; r < m; r++) {
+        const f = a[r * m + col]! / a[col * m + col]!
+        for (let k = col; k < m; k++) a[r * m + k]! -= f * a[col * m + k]!
+        x[r]! -= f * x[col]!
+      }
+    }
+    for (let r = m - 1; r >= 0; r--) {
+      let v = x[r]!
+      for (let k = r + 1; k < m; k++) v -= a[r * m + k]! * x[k]!
+      x[r] = v / a[r * m + r]!
+    }
+    return x
+  }
+
+  it("posterior weights equal a direct solve of (K + σ²I) β = y, and of K_SS β_S = y_S on a rank-deficient kernel", () => {
+    const rng = keyedRng(4, "evaluation", 0)
+    const m = 7
+    const d = 3
+    const points = new Float64Array(m * d)
+    rng.fillNormals(points, 0, m * d)
+    const y = new Float64Array(m + 2)
+    rng.fillNormals(y, 0, m + 2)
+    // Full rank (exp kernel on distinct points): β = (K + σ²I)⁻¹ y, with and without noise; y read at an offset.
+    const gram = gramOf("exp", 1, points, m, d)
+    for (const noise of [0, 0.04]) {
+      const factor = gram.slice()
+      const kept = clippedCholesky(factor, m)
+      assert.strictEqual(kept.length, m)
+      const shifted = gram.slice()
+      for (let i = 0; i < m; i++) shifted[i * m + i]! += noise
+      const direct = solve(shifted, y.subarray(2, 2 + m), m)
+      assert.isBelow(relativeError(posteriorWeights(factor, kept, m, y, 2, noise), direct), 1e-9, `exp kernel, σ² = ${noise}`)
+    }
+    // Rank 3 (linear kernel on 7 points in 3 dimensions), labels in its column space (y = X w): without noise the
+    // weights live on the kept points and solve K_SS β_S = y_S, and K β reproduces every label.
+    const linear = gramOf("linear", 1, points, m, d)
+    const factor = linear.slice()
+    const kept = clippedCholesky(factor, m)
+    assert.deepStrictEqual(kept, [0, 1, 2])
+    const w = [0.3, -1.2, 0.7]
+    const labels = Float64Array.from({ length: m }, (_, i) => w.reduce((s, wk, k) => s + wk * points[i * d + k]!, 0))
+    const beta = posteriorWeights(factor, kept, m, labels, 0, 0)
+    const block = Float64Array.from({ length: 9 }, (_, i) => linear[kept[Math.floor(i / 3)]! * m + kept[i % 3]!]!)
+    const direct = solve(block, kept.map((i) => labels[i]!), 3)
+    assert.isBelow(maxAbsDiff(Array.from(kept, (i) => beta[i]!), direct), 1e-9)
+    assert.deepStrictEqual(Array.from(beta.subarray(3)), [0, 0, 0, 0])
+    const fitted = Float64Array.from({ length: m }, (_, i) => kept.reduce((s, j) => s + linear[i * m + j]! * beta[j]!, 0))
+    assert.isBelow(maxAbsDiff(fitted, labels), 1e-9)
+    // With noise, on the same rank-deficient kernel: the prediction k_qᵀ β at each point equals kᵀ (K + σ²I)⁻¹ y.
+    const noisy = posteriorWeights(factor, kept, m, y, 0, 0.1)
+    const shifted = linear.slice()
+    for (let i = 0; i < m; i++) shifted[i * m + i]! += 0.1
+    const alpha = solve(shifted, y.subarray(0, m), m)
+    for (let q = 0; q < m; q++) {
+      const row = linear.subarray(q * m, (q + 1) * m)
+      const viaWeights = row.reduce((s, k, j) => s + k * noisy[j]!, 0)
+      const viaSolve = row.reduce((s, k, j) => s + k * alpha[j]!, 0)
+      assert.approximately(viaWeights, viaSolve, 1e-9, `point ${q}`)
+    }
   })
 })
