@@ -20,6 +20,7 @@ import { RunStore } from "../services/RunStore.js"
 import type { RunFailure } from "./Experiment.js"
 import { experimentNamed, runExperiment } from "./Registry.js"
 import type { RunRequest, RunWorkerOutcome } from "./RunWorker.js"
+import { workerEntry } from "../services/WorkerEntry.js"
 
 export interface ManifestRun {
   readonly id: string
@@ -75,7 +76,7 @@ const makeWorkerPool = (size: number) =>
     const idle = yield* Queue.unbounded<PoolWorker>()
     const all = new Set<PoolWorker>()
     const spawn = () => {
-      const worker = new Worker(new URL("../services/run-worker.mjs", import.meta.url), { workerData: { role: "sweep-run" } })
+      const worker = new Worker(workerEntry("run-worker", new URL("../services/run-worker.mjs", import.meta.url)), { workerData: { role: "sweep-run" } })
       const entry: PoolWorker = { worker, broken: false }
       all.add(entry)
       worker.once("exit", () => {

@@ -2,12 +2,13 @@ import { spawn, spawnSync } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
 
 export const root = join(import.meta.dirname, "..", "..")
-/** tsx's loader by absolute URL, so the CLI can run with any working directory. */
-const tsxLoader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
-const cliArgs = (args: ReadonlyArray<string>) => ["--import", tsxLoader, join(root, "src", "main.ts"), ...args]
+/**
+ * The CLI as `pnpm start` runs it: the launcher, which runs the bundle of the current sources (vitest's global set-up
+ * has built it, test/support/build.ts). By absolute path, so the CLI can run with any working directory.
+ */
+const cliArgs = (args: ReadonlyArray<string>) => [join(root, "scripts", "start.mjs"), ...args]
 const env = { ...process.env, LOG_LEVEL: "INFO" }
 
 export const runCli = (args: ReadonlyArray<string>, cwd: string) =>

@@ -15,12 +15,13 @@ import type { Predictions } from "../../domain/classification/Metrics.js"
 import type { TaskBatch } from "../../domain/classification/Task.js"
 import type { GridWorkerInput } from "./GridWorker.js"
 import { TaskSampler } from "./TaskSampler.js"
+import { workerEntry } from "../WorkerEntry.js"
 
 /** A grid search on a worker thread of its own, on a set in shared memory (a frozen set: the worker reads it in place). */
 const searchOnWorker = (input: Omit<GridWorkerInput, "role">) =>
   Effect.async<GridResult, Error>((resume) => {
     const workerData: GridWorkerInput = { role: "grid-search", ...input }
-    const worker = new Worker(new URL("./grid-worker.mjs", import.meta.url), { workerData })
+    const worker = new Worker(workerEntry("grid-worker", new URL("./grid-worker.mjs", import.meta.url)), { workerData })
     worker.once("message", (result: GridResult) => {
       resume(Effect.succeed(result))
       void worker.terminate()

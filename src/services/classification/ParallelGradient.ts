@@ -8,6 +8,7 @@ import { Effect, type Scope } from "effect"
 import { type ChunkGradientInput, chunkCount, makeChunkGradient, partialStride, sumChunks } from "../../domain/classification/ChunkedGradient.js"
 import type { Gradients } from "../../domain/classification/FusedGradient.js"
 import type { Weights } from "../../domain/classification/Model.js"
+import { workerEntry } from "../WorkerEntry.js"
 import {
   awaitChunks,
   claimChunk,
@@ -98,7 +99,7 @@ export const makeParallelGradient = (input: ChunkGradientInput & { readonly work
   return Effect.acquireRelease(
     Effect.sync(() =>
       Array.from({ length: workers }, () => {
-        const thread = new Worker(new URL("./gradient-worker.mjs", import.meta.url), { workerData })
+        const thread = new Worker(workerEntry("gradient-worker", new URL("./gradient-worker.mjs", import.meta.url)), { workerData })
         // A worker that fails (at load, or holding a chunk) fails the next step instead of the process.
         thread.on("error", (error) => {
           failure = error

@@ -8,6 +8,7 @@ import type { TaskConfig } from "../../domain/classification/Config.js"
 import { canonicalJson } from "../../domain/ConfigSchema.js"
 import { allocateBatch, sampleTasks, type TaskBatch } from "../../domain/classification/Task.js"
 import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchProtocol.js"
+import { workerEntry } from "../WorkerEntry.js"
 
 /** Consecutive training batches; `release` hands a batch's buffers back for reuse once it has been trained on. */
 export interface BatchStream {
@@ -29,7 +30,7 @@ const inlineStream = (task: TaskConfig, seed: number, batchSize: number, firstSt
 const workerShare = (input: BatchWorkerInput) =>
   Effect.gen(function* () {
     const worker = yield* Effect.acquireRelease(
-      Effect.sync(() => new Worker(new URL("./batch-worker.mjs", import.meta.url), { workerData: input })),
+      Effect.sync(() => new Worker(workerEntry("batch-worker", new URL("./batch-worker.mjs", import.meta.url)), { workerData: input })),
       (w) => Effect.promise(() => w.terminate())
     )
     const ready: Array<BatchMessage> = []
