@@ -62,6 +62,7 @@ export const tinyConfig = (overrides: {
   readonly model?: Partial<ExperimentConfig["model"]>
   readonly training?: Partial<ExperimentConfig["training"]>
   readonly task?: Partial<ExperimentConfig["task"]>
+  readonly evaluation?: Partial<ExperimentConfig["evaluation"]>
   readonly output?: Partial<ExperimentConfig["output"]>
   readonly runtime?: Partial<ExperimentConfig["runtime"]>
   readonly seed?: number
@@ -72,7 +73,7 @@ export const tinyConfig = (overrides: {
   task: { ...defaults.task, n: 20, ...overrides.task },
   model: { ...defaults.model, attendToQuery: "auto", ...overrides.model },
   training: { ...defaults.training, batchSize: 32, steps: 40, ...overrides.training },
-  evaluation: { ...defaults.evaluation, every: 20, logSpacedPoints: 3, size: 200 },
+  evaluation: { ...defaults.evaluation, every: 20, logSpacedPoints: 3, size: 200, ...overrides.evaluation },
   references: { ...defaults.references, gridSize: 200, scanSize: 100, cSigma: { min: 0.1, max: 1000, count: 9 }, scale: { min: 0.01, max: 3162, count: 7 } },
   output: { ...defaults.output, progress: false, ...overrides.output },
   runtime: { ...defaults.runtime, ...overrides.runtime }

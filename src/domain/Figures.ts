@@ -4,7 +4,7 @@
  * so that a user can restyle it. A kind's own figures live in its folder.
  */
 import type { TopLevelSpec } from "vega-lite"
-import { meanInterval } from "./Results.js"
+import { type Bounds, meanInterval } from "./Results.js"
 
 export const SCHEMA = "https://vega.github.io/schema/vega-lite/v6.json"
 export const FONT = {
@@ -20,11 +20,13 @@ export interface BandPoint {
   readonly hi: number
 }
 
-/** The mean over seeds and its 95% band (a single value gets a band of zero width). */
-export const band = (values: ReadonlyArray<number>): Pick<BandPoint, "mean" | "lo" | "hi"> => {
-  const m = meanInterval(values)
-  const half = Number.isFinite(m.halfWidth) ? m.halfWidth : 0
-  return { mean: m.mean, lo: m.mean - half, hi: m.mean + half }
+/**
+ * The mean over seeds and its 95% band, clipped to the quantity's range when it has one (a single value gets a band of
+ * zero width).
+ */
+export const band = (values: ReadonlyArray<number>, bounds?: Bounds): Pick<BandPoint, "mean" | "lo" | "hi"> => {
+  const m = meanInterval(values, bounds)
+  return { mean: m.mean, lo: m.lo, hi: m.hi }
 }
 
 /** Alignment metrics through training (Figures 4a, 5a): mean line and a band over seeds. */

@@ -17,7 +17,9 @@ export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unkn
   // The training options (shared by every kind): constant rate, no warm-up, no clipping, Adam as before.
   ...Object.entries(TRAINING_OPTION_DEFAULTS).map(([field, neutral]) => [`training.${field}`, neutral] as const),
   // The initial weights' distribution (both kinds' model section).
-  ["model.initDistribution", "normal"]
+  ["model.initDistribution", "normal"],
+  // Classification: no extra evaluation sets.
+  ["evaluation.seeds", []]
 ]
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)

@@ -32,6 +32,26 @@ describe("config", () => {
     assert.deepStrictEqual(paths, ["name", "seed", "task.C", "task.noise", "training.beta1"])
   })
 
+  it("evaluation.seeds: extra evaluation sets that repeat no set are accepted, and [] is the run id of a config without them", () => {
+    assert.deepStrictEqual(decodeOk({ evaluation: { seeds: [5, 6] } }).evaluation.seeds, [5, 6])
+    assert.strictEqual(configHash(decodeOk({ name: "x", evaluation: { seeds: [] } })), configHash(decodeOk({ name: "x" })))
+    assert.notStrictEqual(configHash(decodeOk({ name: "x", evaluation: { seeds: [5] } })), configHash(decodeOk({ name: "x" })))
+    const repeated = decodeConfig({ evaluation: { seed: 3, seeds: [4, 3, 4] } })
+    assert.isTrue(Either.isLeft(repeated))
+    const [issue] = Either.isLeft(repeated) ? repeated.left : []
+    assert.strictEqual(issue!.path, "evaluation.seeds")
+    assert.include(issue!.message, "evaluation.seed (3)")
+    assert.include(issue!.message, "[4,3,4]")
+    const wrongType = decodeConfig({ evaluation: { seeds: [1.5] } })
+    assert.deepStrictEqual(Either.isLeft(wrongType) ? wrongType.left.map((i) => i.path) : [], ["evaluation.seeds"])
+  })
+
+  it("a config.json stored before a field existed reads with the field at its neutral value", () => {
+    const { seeds: _seeds, ...evaluation } = defaults.evaluation
+    const stored = JSON.parse(JSON.stringify({ ...defaults, evaluation }))
+    assert.deepStrictEqual(decodeOk(stored).evaluation.seeds, [])
+  })
+
   it("a resolved config round-trips through its schema (as stored in config.json)", () => {
     const config = decodeOk({ model: { attention: "exp", expShift: 1.5 }, task: { family: "voronoi" } })
     const stored = JSON.parse(JSON.stringify(config))

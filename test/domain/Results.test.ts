@@ -1,5 +1,17 @@
 import { assert, describe, it } from "@effect/vitest"
-import { aggregate, meanInterval, type ResultRow } from "../../src/domain/Results.js"
+import {
+  aggregate,
+  COSINE,
+  formatInterval,
+  meanAndSe,
+  meanInterval,
+  pairedDifference,
+  PROBABILITY,
+  type ResultRow,
+  spreadOf,
+  t95 as productT95
+} from "../../src/domain/Results.js"
+import { FLOAT64_IDENTITY } from "../helpers.js"
 import { classificationAggregate } from "../../src/programs/classification/Tables.js"
 
 /**
@@ -71,7 +83,7 @@ describe("results: mean ± 95% CI", () => {
   })
 
   it("one value has no interval, non-finite values are left out, none gives NaN", () => {
-    assert.deepStrictEqual(meanInterval([0.25]), { mean: 0.25, halfWidth: Number.NaN, count: 1 })
+    assert.deepStrictEqual(meanInterval([0.25]), { mean: 0.25, halfWidth: Number.NaN, se: Number.NaN, lo: 0.25, hi: 0.25, count: 1 })
     const withGaps = meanInterval([1, Number.NaN, 3, Number.POSITIVE_INFINITY])
     assert.strictEqual(withGaps.count, 2)
     assert.strictEqual(withGaps.mean, 2)
@@ -132,6 +144,66 @@ describe("results: aggregate over seeds", () => {
     const ci = ((t95(2) * 0.1) / Math.sqrt(3)).toFixed(4)
     assert.include(lines[0]!, `| 4 (1 failed) | 0.8000 ± ${ci} |`)
     assert.include(lines[0]!, `| 1, 0.7000 | 2, 0.8500 ± `)
-    assert.match(lines[1]!, /\| 0 \| 2, 0\.4500 ± [0-9.]+ \|$/)
+    // Two seeds 0.5 and 0.4: the t interval 0.45 ± 0.64 would reach below 0, so it is clipped and written by its ends.
+    assert.match(lines[1]!, /\| 0 \| 2, 0\.4500 \[0\.0000, [0-9.]+\] \|$/)
+  })
+})
+
+describe("intervals and standard errors", () => {
+  it("the 95% interval over seeds is mean ± t·s/√k, with the SE s/√k", () => {
+    const values = [0.2, 0.25, 0.3]
+    const m = meanInterval(values)
+    // s = 0.05 (sample standard deviation), k = 3, t(2) = 4.303.
+    assert.closeTo(m.mean, 0.25, FLOAT64_IDENTITY)
+    assert.closeTo(m.se, 0.05 / Math.sqrt(3), FLOAT64_IDENTITY)
+    assert.closeTo(m.halfWidth, (4.303 * 0.05) / Math.sqrt(3), 1e-3)
+    assert.closeTo(productT95(2), 4.303, 1e-3)
+    assert.closeTo(m.lo, m.mean - m.halfWidth, FLOAT64_IDENTITY)
+    assert.closeTo(m.hi, m.mean + m.halfWidth, FLOAT64_IDENTITY)
+    assert.strictEqual(formatInterval(m), "0.2500 ± 0.1242", "t(2) = 4.303")
+  })
+
+  it("a bounded metric's interval stays inside its range and is written by its ends", () => {
+    const cosines = meanInterval([0.9999, 0.9991], COSINE)
+    assert.isAbove(cosines.mean + cosines.halfWidth, 1, "the symmetric interval would pass 1")
+    assert.strictEqual(cosines.hi, 1)
+    assert.closeTo(cosines.lo, cosines.mean - cosines.halfWidth, FLOAT64_IDENTITY)
+    assert.strictEqual(formatInterval(cosines), `0.9995 [${(cosines.mean - cosines.halfWidth).toFixed(4)}, 1.0000]`)
+    const accuracy = meanInterval([0.01, 0.05], PROBABILITY)
+    assert.strictEqual(accuracy.lo, 0)
+    // One value: no interval, its ends are the value.
+    const single = meanInterval([0.4], PROBABILITY)
+    assert.isNaN(single.halfWidth)
+    assert.deepStrictEqual([single.lo, single.hi], [0.4, 0.4])
+    assert.strictEqual(formatInterval(single), "0.4000")
+  })
+
+  it("the SE over contexts is the sample standard deviation over √N", () => {
+    const values = Float64Array.of(1, 2, 3, 4, 10)
+    // mean 4, squared deviations 9 + 4 + 1 + 0 + 36 = 50, s² = 12.5.
+    const e = meanAndSe(values)
+    assert.closeTo(e.mean, 4, FLOAT64_IDENTITY)
+    assert.closeTo(e.se, Math.sqrt(12.5 / 5), FLOAT64_IDENTITY)
+    assert.isNaN(meanAndSe([3]).se)
+  })
+
+  it("a paired difference's SE comes from the per-item differences, not from the two separate SEs", () => {
+    const a = [1.0, 2.0, 3.0, 4.0]
+    const b = [0.9, 2.1, 2.7, 3.9]
+    // Differences 0.1, −0.1, 0.3, 0.1: mean 0.1, squared deviations 0 + 0.04 + 0.04 + 0 = 0.08, s² = 0.08/3.
+    const paired = pairedDifference(a, b)
+    assert.closeTo(paired.mean, 0.1, FLOAT64_IDENTITY)
+    assert.closeTo(paired.se, Math.sqrt(0.08 / 3 / 4), FLOAT64_IDENTITY)
+    // Unpaired, the SEs of a and b (each ≈ 0.65) would combine to ≈ 0.9: pairing is what makes the gap measurable.
+    assert.isAbove(Math.hypot(meanAndSe(a).se, meanAndSe(b).se), 10 * paired.se)
+    assert.throws(() => pairedDifference([1, 2], [1]))
+  })
+
+  it("the spread of repeated measurements: mean, sample SD, relative SD, range", () => {
+    const s = spreadOf([0.3, 0.33, 0.27])
+    assert.closeTo(s.mean, 0.3, FLOAT64_IDENTITY)
+    assert.closeTo(s.sd, 0.03, FLOAT64_IDENTITY)
+    assert.closeTo(s.relativeSd, 0.1, FLOAT64_IDENTITY)
+    assert.deepStrictEqual([s.min, s.max, s.count], [0.27, 0.33, 3])
   })
 })

@@ -7,6 +7,7 @@ import { Schema } from "effect"
 import {
   BackendChoice,
   Bool,
+  type ConfigIssue,
   decoderOf,
   EngineChoice,
   EvaluationConfig,
@@ -64,6 +65,19 @@ export const ModelConfig = Schema.Struct({
 })
 export type ModelConfig = typeof ModelConfig.Type
 
+const SeedList = expecting(Schema.Array(Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER))), "a list of non-negative integer seeds")
+
+/**
+ * The evaluation section: the shared fields (cadence, set size, the set's seed) and `seeds`, independent evaluation
+ * sets of the same size on which the final model and every reference are scored again, to measure how much the
+ * reported numbers depend on the one set `seed` fixes.
+ */
+export const ClassificationEvaluation = Schema.Struct({
+  ...EvaluationConfig.fields,
+  seeds: SeedList
+})
+export type ClassificationEvaluation = typeof ClassificationEvaluation.Type
+
 export const ReferencesConfig = Schema.Struct({
   gridSize: PositiveInt,
   gridSeed: Seed,
@@ -74,14 +88,17 @@ export const ReferencesConfig = Schema.Struct({
 })
 export type ReferencesConfig = typeof ReferencesConfig.Type
 
-/** The fully resolved config of one run. */
+/**
+ * The fully resolved config of one run. A stored config.json is read back with {@link decodeConfig}, which fills the
+ * fields added after it was written with their defaults.
+ */
 export const ExperimentConfig = Schema.Struct({
   name: Name,
   seed: Seed,
   task: TaskConfig,
   model: ModelConfig,
   training: TrainingConfig,
-  evaluation: EvaluationConfig,
+  evaluation: ClassificationEvaluation,
   references: ReferencesConfig,
   output: OutputConfig,
   runtime: RuntimeConfig
@@ -112,7 +129,7 @@ export const defaults: ExperimentConfig = {
     batchSize: 512,
     steps: 12000
   },
-  evaluation: { every: 500, logSpacedPoints: 8, size: 10000, seed: 1001 },
+  evaluation: { every: 500, logSpacedPoints: 8, size: 10000, seed: 1001, seeds: [] },
   references: {
     gridSize: 10000,
     gridSeed: 2002,
@@ -134,7 +151,7 @@ export const ConfigInput = objectExpected(
     task: section(TaskConfig),
     model: section(ModelConfig),
     training: section(TrainingConfig),
-    evaluation: section(EvaluationConfig),
+    evaluation: section(ClassificationEvaluation),
     references: section(ReferencesConfig),
     output: section(OutputConfig),
     runtime: section(RuntimeConfig)
@@ -163,5 +180,19 @@ export const resolveConfig = (input: ConfigInput): ExperimentConfig => {
   }
 }
 
+/** Combinations that each field allows alone but that make no experiment together. */
+const crossFieldIssues = (config: ExperimentConfig): ReadonlyArray<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = [...trainingIssues(config.training)]
+  const { seed, seeds } = config.evaluation
+  const repeated = seeds.filter((s, i) => s === seed || seeds.indexOf(s) !== i)
+  if (repeated.length > 0) {
+    issues.push({
+      path: "evaluation.seeds",
+      message: `expected seeds different from each other and from evaluation.seed (${seed}), got ${JSON.stringify(seeds)}: ${repeated.join(", ")} would score the same set twice`
+    })
+  }
+  return issues
+}
+
 /** Decodes a parsed JSON value into a resolved config, or every problem at once. */
-export const decodeConfig = decoderOf(ConfigInput, resolveConfig, (config) => trainingIssues(config.training))
+export const decodeConfig = decoderOf(ConfigInput, resolveConfig, crossFieldIssues)

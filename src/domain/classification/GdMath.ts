@@ -6,6 +6,13 @@
  *   kgd-fixed  (θ = η):  S_c = (1/n) Σ_{i: y_i = c} exp((c_σ x_iᵀ x_q − |c_σ|)/√D)  one exp-kernel GD step
  *   ca-kgd     (θ = b):  S_c = Σ_{i: y_i = c} k_i / Σ_j k_j,  k_i = exp(c_σ x_iᵀ x_q/√D)
  *                        one kernel GD step with the context-adaptive rate η(x_q) = c_η / Σ_j k_j, c_η = n·b
+ *   ca-gd-linear (θ = b): S_c = Σ_{i: y_i = c} x_iᵀ x_q / Σ_j |x_jᵀ x_q|
+ *                        the linear kernel with a context-adaptive rate η(x_q) = c_η / Σ_j |x_jᵀ x_q| (spec §4.4
+ *                        "CA-GD-lin", §6 E4's fourth learner): the adaptive rate without the kernel shape. No width
+ *                        parameter: a scale of the linear kernel cancels in the ratio. The normaliser is the context's
+ *                        total kernel magnitude, not spec §4.4's signed sum Σ_j x_jᵀ x_q: the signed sum is negative in
+ *                        17% of the contexts at the main setting (the prediction flips sign there), which leaves the
+ *                        zero step as its grid optimum (loss ln C). A normaliser below CA_GD_LINEAR_GUARD is floored.
  * (the (1/C)1 term of the gradient at W = 0 shifts every logit equally and is dropped). The |c_σ| shift in kgd-fixed
  * keeps every kernel value ≤ 1 for either sign of c_σ; it rescales η by exp(|c_σ|/√D), which extraction accounts for.
  * Cross-entropy is convex in θ for fixed features, which the grid search uses.
@@ -13,13 +20,25 @@
 import type { TaskBatch } from "./Task.js"
 import { fastExp } from "../FastExp.js"
 
-export type ReferenceKind = "gd-linear" | "kgd-fixed" | "ca-kgd"
+export type ReferenceKind = "gd-linear" | "kgd-fixed" | "ca-kgd" | "ca-gd-linear"
+
+/** The references with no kernel width c_σ (their grid search is over the step alone). */
+export const widthFree = (kind: ReferenceKind): boolean => kind === "gd-linear" || kind === "ca-gd-linear"
+
+/**
+ * The floor of ca-gd-linear's normaliser Σ_j |x_jᵀ x_q|: it vanishes only when every context point is orthogonal to the
+ * query, where the logits would otherwise be 0/0.
+ */
+export const CA_GD_LINEAR_GUARD = 1e-9
 
 export interface ReferenceShape {
   readonly kind: ReferenceKind
   /** D = d + C, the token width that scales the kernel exponent. */
   readonly D: number
-  /** ca-kgd only: the query attends to itself, adding k_q = exp(c_σ‖x_q‖²/√D) to the normaliser. */
+  /**
+   * ca-kgd and ca-gd-linear: the query attends to itself, adding its own kernel value (exp(c_σ‖x_q‖²/√D), ‖x_q‖²) to
+   * the normaliser.
+   */
   readonly selfAttend: boolean
 }
 
@@ -91,6 +110,36 @@ export const referenceFeatures = (
           features[fBase + c]! += k
           if (jacobians) {
             for (let m = 0; m < d; m++) jacobians[jBase + c * d + m]! += k * gamma * batch.x[xBase + i * d + m]!
+          }
+        }
+        break
+      }
+      case "ca-gd-linear": {
+        let total = 0
+        if (shape.selfAttend) for (let k = 0; k < d; k++) total += batch.query[qBase + k]! ** 2
+        for (let i = 0; i < n; i++) total += Math.abs(kernel[i]!)
+        const guarded = total < CA_GD_LINEAR_GUARD
+        if (guarded) total = CA_GD_LINEAR_GUARD
+        for (let i = 0; i < n; i++) features[fBase + batch.labels[t * n + i]!]! += kernel[i]! / total
+        if (jacobians) {
+          // ∂S_c = (∂N_c − S_c ∂Z) / Z with ∂(x_iᵀx_q) = x_i, ∂|x_iᵀx_q| = sign(x_iᵀx_q) x_i, ∂‖x_q‖² = 2x_q; a floored
+          // Z is constant.
+          zGrad.fill(0)
+          for (let i = 0; i < n; i++) {
+            const c = batch.labels[t * n + i]!
+            const sign = Math.sign(kernel[i]!)
+            for (let m = 0; m < d; m++) {
+              const g = batch.x[xBase + i * d + m]!
+              jacobians[jBase + c * d + m]! += g / total
+              zGrad[m]! += sign * g
+            }
+          }
+          if (shape.selfAttend) for (let m = 0; m < d; m++) zGrad[m]! += 2 * batch.query[qBase + m]!
+          if (!guarded) {
+            for (let c = 0; c < C; c++) {
+              const s = features[fBase + c]!
+              for (let m = 0; m < d; m++) jacobians[jBase + c * d + m]! -= (s * zGrad[m]!) / total
+            }
           }
         }
         break

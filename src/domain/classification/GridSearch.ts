@@ -6,7 +6,7 @@
  */
 import type { ReferencesConfig } from "./Config.js"
 import { argMin, goldenSection, logSpace, signedGrid } from "../Search.js"
-import { meanCrossEntropy, minimizeScale, queryDots, referenceFeatures, type ReferenceShape } from "./GdMath.js"
+import { meanCrossEntropy, minimizeScale, queryDots, referenceFeatures, type ReferenceShape, widthFree } from "./GdMath.js"
 import type { TaskBatch } from "./Task.js"
 
 export interface GridPoint {
@@ -23,7 +23,7 @@ export interface GridResult {
   readonly selection: GridPoint | null
   /** Kernel references only: the optimum with c_σ < 0. */
   readonly elimination: GridPoint | null
-  /** Mean CE on the scanned tasks: loss[i][j] at cSigma[i], scale[j] (one row for gd-linear: no c_σ). */
+  /** Mean CE on the scanned tasks: loss[i][j] at cSigma[i], scale[j] (one row for gd-linear and ca-gd-linear: no c_σ). */
   readonly landscape: {
     readonly cSigma: ReadonlyArray<number>
     readonly scale: ReadonlyArray<number>
@@ -72,7 +72,7 @@ export const gridSearch = (shape: ReferenceShape, batch: TaskBatch, ranges: Refe
     return scaleGrid.map((scale) => meanCrossEntropy(features, scale, scanSet.queryLabel, C))
   }
 
-  if (shape.kind === "gd-linear") {
+  if (widthFree(shape.kind)) {
     return {
       kind: shape.kind,
       best: profileFull(0),

@@ -7,6 +7,7 @@
  * with J̃ = ∂(z − mean_c z)/∂x_q; and per-context Pearson correlations of loss, p[c_q] and entropy.
  */
 import { fastExp } from "../FastExp.js"
+import { type Estimate, meanAndSe, pairedDifference } from "../Results.js"
 
 export interface Predictions {
   readonly logits: Float64Array
@@ -89,6 +90,29 @@ export const performance = (stats: PerContext): Performance => ({
   accuracy: mean(stats.correct),
   pCorrect: mean(stats.pCorrect),
   entropy: mean(stats.entropy)
+})
+
+/** The standard error over contexts of each metric of {@link performance} (sample standard deviation / √N). */
+export const standardErrors = (stats: PerContext): Performance => ({
+  loss: meanAndSe(stats.loss).se,
+  accuracy: meanAndSe(stats.correct).se,
+  pCorrect: meanAndSe(stats.pCorrect).se,
+  entropy: meanAndSe(stats.entropy).se
+})
+
+/** Each metric of `a` minus the same metric of `b` on the same contexts: mean and standard error of the differences. */
+export interface PairedDifferences {
+  readonly loss: Estimate
+  readonly accuracy: Estimate
+  readonly pCorrect: Estimate
+  readonly entropy: Estimate
+}
+
+export const pairedDifferences = (a: PerContext, b: PerContext): PairedDifferences => ({
+  loss: pairedDifference(a.loss, b.loss),
+  accuracy: pairedDifference(a.correct, b.correct),
+  pCorrect: pairedDifference(a.pCorrect, b.pCorrect),
+  entropy: pairedDifference(a.entropy, b.entropy)
 })
 
 /** Pearson correlation; NaN when either side is constant. */

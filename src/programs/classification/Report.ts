@@ -2,8 +2,10 @@
  * The report of classification runs (the paper's figures): alignment through training, per-context scatters, example
  * contexts, the CA-KGD landscape, final loss and c_σ along a task axis, and trained models at other context lengths.
  */
-import { Effect, Option } from "effect"
-import type { ExperimentConfig } from "../../domain/classification/Config.js"
+import { Effect, Either, Option } from "effect"
+import { decodeConfig, type ExperimentConfig } from "../../domain/classification/Config.js"
+import { formatIssue } from "../../domain/ConfigSchema.js"
+import { StoreError } from "../../domain/Errors.js"
 import type { EvaluationPoint } from "../../services/classification/MetricsCollector.js"
 import { alignmentFigure, band, type BandPoint, scatterFigure, seriesFigure } from "../../domain/Figures.js"
 import {
@@ -14,7 +16,7 @@ import {
   type TrajectoryPoint
 } from "../../domain/classification/Figures.js"
 import type { GridResult } from "../../domain/classification/GridSearch.js"
-import { formatInterval, meanInterval } from "../../domain/Results.js"
+import { formatEstimate, formatInterval, meanInterval } from "../../domain/Results.js"
 import { exampleTask } from "../../domain/classification/Task.js"
 import { RunStore } from "../../services/RunStore.js"
 import { evaluateAtContextLengths } from "./ContextLengths.js"
@@ -64,8 +66,20 @@ const parseCsv = (text: string) => {
   })
 }
 
+/** The finished runs, each config read through the schema (fields added after a run was stored get their neutral value). */
 const loadRuns = (entries: ReadonlyArray<FinishedRun>) =>
-  Effect.forEach(entries, (entry) => loadStoredRun<ExperimentConfig, RunSummary, EvaluationPoint>(entry))
+  Effect.forEach(entries, (entry) =>
+    Effect.gen(function* () {
+      const run = yield* loadStoredRun<{ readonly seed: number }, RunSummary, EvaluationPoint>(entry)
+      // Decoded as a config file is: a run stored before an option existed gets the option's default.
+      const decoded = decodeConfig(run.config)
+      if (Either.isLeft(decoded)) {
+        return yield* new StoreError({ reason: "Corrupt", path: `${entry.dir}/config.json`, detail: decoded.left.map(formatIssue).join("; ") })
+      }
+      const config = decoded.right
+      return { ...run, seed: entry.seed >= 0 ? entry.seed : config.seed, config } satisfies StoredRun
+    })
+  )
 
 const groupRuns = (runs: ReadonlyArray<StoredRun>): Array<Group> => {
   const groups = new Map<string, Array<StoredRun>>()
@@ -244,8 +258,9 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
         const refKey = JSON.stringify([panel, x])
         if (!referencesSeen.has(refKey)) {
           referencesSeen.add(refKey)
-          for (const [kind, label] of [["gd-linear", "GD-lin*"], ["kgd-fixed", "KGD-fixed*"], ["ca-kgd", "CA-KGD*"]] as const) {
-            lossPoints.push({ panel, series: label, x, ...band(members.map((r) => r.summary.references[kind].evaluation.loss)) })
+          for (const [kind, label] of [["gd-linear", "GD-lin*"], ["kgd-fixed", "KGD-fixed*"], ["ca-kgd", "CA-KGD*"], ["ca-gd-linear", "CA-GD-lin*"]] as const) {
+            const losses = members.map((r) => r.summary.references[kind]?.evaluation.loss ?? Number.NaN)
+            if (losses.some(Number.isFinite)) lossPoints.push({ panel, series: label, x, ...band(losses) })
           }
           cSigmaPoints.push({ panel, series: "grid optimum, selection", x, ...band(members.map((r) => r.summary.references["ca-kgd"].selection?.cSigma ?? Number.NaN)) })
           cSigmaPoints.push({ panel, series: "grid optimum, elimination", x, ...band(members.map((r) => r.summary.references["ca-kgd"].elimination?.cSigma ?? Number.NaN)) })
@@ -293,20 +308,36 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
     const sweepJson = Option.getOrElse(yield* store.readText(store.join(folder, "sweep.json")), () => JSON.stringify(runs[0]!.config, null, 2))
     const resultRows = runs.map((r) => {
       const f = r.summary.final
+      const u = r.summary.uncertainty
+      const withSe = (value: number, se: number | undefined, digits = 4) =>
+        se === undefined ? value.toFixed(digits) : formatEstimate({ mean: value, se }, digits)
       return [
         r.id,
         String(r.seed),
         `${r.config.model.attention}`,
         Object.entries(r.axes).filter(([p]) => p !== "model.attention").map(([p, v]) => `${p}=${JSON.stringify(v)}`).join(" ") || "—",
-        f.model.loss.toFixed(4),
-        f.model.accuracy.toFixed(3),
-        f.reference.atExtracted.loss.toFixed(4),
+        withSe(f.model.loss, u?.model.loss),
+        withSe(f.model.accuracy, u?.model.accuracy, 3),
+        withSe(f.reference.atExtracted.loss, u?.reference.atExtracted.loss),
+        u ? formatEstimate(u.modelMinusReference.atGridOptimum.loss) : "—",
         f.alignment.atExtracted.modelCos.toFixed(4),
         f.extracted.eta !== null ? `η ${f.extracted.eta.toFixed(2)}` : `c_σ ${f.extracted.cSigma?.toFixed(2)}, c_η ${f.extracted.cEta?.toFixed(1)}`,
         f.extracted.solution ?? "—"
       ]
     })
-    const resultHeader = ["run", "seed", "attention", "axes", "loss", "accuracy", "reference loss", "model cos", "learned", "solution"]
+    const resultHeader = [
+      "run",
+      "seed",
+      "attention",
+      "axes",
+      "loss ± SE",
+      "accuracy ± SE",
+      "reference loss (extracted) ± SE",
+      "model − GD* loss ± paired SE",
+      "model cos",
+      "learned",
+      "solution"
+    ]
     yield* writeReportDocuments(out, {
       title: `icl-gd report: ${folder.split("/").pop()}`,
       intro: `${runs.length} finished run${runs.length === 1 ? "" : "s"} in ${groups.length} configuration${groups.length === 1 ? "" : "s"}. Made from stored results by pnpm start report.`,

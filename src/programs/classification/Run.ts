@@ -3,10 +3,13 @@
  * evaluation against the matching GD reference at each evaluation point, and the run's files:
  *   config.json       the resolved config
  *   metrics.jsonl     one evaluation point per line (deterministic: a function of the config alone)
- *   per-context.csv   final per-context loss, p(correct) and entropy of the model and its reference
+ *   per-context.csv   final per-context loss, p(correct) and entropy of the model and its reference, with what each
+ *                     context offers its query (same-class count, mean similarity, effective step)
  *   weights.json      final and initial W_KQ, W_PV
  *   references.json   grid results of every reference, loss landscapes included
- *   summary.json      final metrics, learned parameters and solution kind, grid-optimal references
+ *   summary.json      final metrics with their standard errors over contexts (and paired model − reference
+ *                     differences), learned parameters and solution kind, grid-optimal references, and the scores on
+ *                     the extra evaluation sets of evaluation.seeds
  *   run.json          how it ran: engine, backend, wall times (the only file that varies between identical runs)
  *   run.log           JSON-lines log
  *   checkpoint.json   the last checkpoint (and checkpoint.prev.json, the one before), to resume an interrupted run
@@ -17,10 +20,13 @@ import type { ExperimentConfig } from "../../domain/classification/Config.js"
 import { evaluationSteps } from "../../domain/EvaluationSchedule.js"
 import { csvNumber, matrixRows } from "../../domain/Results.js"
 import { referenceShapeOf } from "../../domain/classification/Extraction.js"
-import type { ReferenceKind, ReferenceShape } from "../../domain/classification/GdMath.js"
+import type { ReferenceKind, ReferenceParams, ReferenceShape } from "../../domain/classification/GdMath.js"
 import type { GridResult } from "../../domain/classification/GridSearch.js"
-import type { Performance } from "../../domain/classification/Metrics.js"
-import type { Weights } from "../../domain/classification/Model.js"
+import { contextFeatures, effectiveSteps } from "../../domain/classification/ContextFeatures.js"
+import { type PairedDifferences, pairedDifferences, type Performance, standardErrors } from "../../domain/classification/Metrics.js"
+import { type Spread, spreadOf } from "../../domain/Results.js"
+import type { ModelSpec, Weights } from "../../domain/classification/Model.js"
+import type { TaskBatch } from "../../domain/classification/Task.js"
 import { GdReference } from "../../services/classification/GdReference.js"
 import {
   type BasinOptima,
@@ -42,6 +48,48 @@ export interface ReferenceSummary {
   readonly elimination: GridResult["elimination"]
   /** Performance at the grid optimum on the evaluation set. */
   readonly evaluation: Performance
+  /** The standard error over evaluation contexts of each metric of `evaluation` (absent in results of older versions). */
+  readonly evaluationSe?: Performance
+}
+
+/** The final evaluation point's uncertainty over the evaluation contexts. */
+export interface Uncertainty {
+  /** Evaluation contexts N (each standard error is a sample standard deviation / √N). */
+  readonly contexts: number
+  /** Standard errors of the model's final metrics. */
+  readonly model: Performance
+  /** Standard errors of the matching reference's metrics at the extracted parameters, the grid optimum, the basin's. */
+  readonly reference: {
+    readonly atExtracted: Performance
+    readonly atGridOptimum: Performance
+    readonly atBasinOptimum: Performance | null
+  }
+  /** Model minus reference, per context on the same contexts: mean and standard error of the differences. */
+  readonly modelMinusReference: {
+    readonly atExtracted: PairedDifferences
+    readonly atGridOptimum: PairedDifferences
+    readonly atBasinOptimum: PairedDifferences | null
+  }
+}
+
+/** The final model and every reference scored on one evaluation set. */
+export interface EvaluationSetScores {
+  readonly seed: number
+  readonly model: Performance
+  readonly modelSe: Performance
+  /** The matching reference at the model's extracted parameters. */
+  readonly atExtracted: Performance
+  /** Every reference at its grid optimum. */
+  readonly references: Readonly<Record<ReferenceKind, Performance>>
+  /** Model minus the matching reference at its grid optimum, paired on this set's contexts. */
+  readonly modelMinusGrid: PairedDifferences
+}
+
+/** Scores on the main evaluation set and the extra ones of evaluation.seeds, and how much each loss moves across them. */
+export interface EvaluationSets {
+  readonly sets: ReadonlyArray<EvaluationSetScores>
+  /** Spread across the sets of the model's loss, the matching reference's at the extracted parameters, and each reference's. */
+  readonly lossSpread: { readonly model: Spread; readonly atExtracted: Spread; readonly references: Readonly<Record<ReferenceKind, Spread>> }
 }
 
 export interface RunSummary {
@@ -53,19 +101,36 @@ export interface RunSummary {
   readonly steps: number
   readonly engine: EngineInfo
   readonly final: EvaluationPoint
-  readonly references: Readonly<Record<ReferenceKind, ReferenceSummary>>
+  /** Standard errors of the final point's metrics (absent in results of older versions). */
+  readonly uncertainty?: Uncertainty
+  /** The grid-optimal references; ca-gd-linear is absent in results of older versions. */
+  readonly references: Readonly<Record<Exclude<ReferenceKind, "ca-gd-linear">, ReferenceSummary>> & {
+    readonly "ca-gd-linear"?: ReferenceSummary
+  }
+  /** Only with evaluation.seeds: the final model and references on each evaluation set. */
+  readonly evaluationSets?: EvaluationSets
 }
 
 export type RunResult = RunOutcome<RunSummary>
 
-const REFERENCE_KINDS: ReadonlyArray<ReferenceKind> = ["gd-linear", "kgd-fixed", "ca-kgd"]
+export const REFERENCE_KINDS: ReadonlyArray<ReferenceKind> = ["gd-linear", "kgd-fixed", "ca-kgd", "ca-gd-linear"]
 
 const weightsJson = (w: Weights) => ({ W_KQ: matrixRows(w.kq, w.D), W_PV: matrixRows(w.pv, w.D) })
 
-const perContextCsv = (labels: Int32Array, model: Scored, atExtracted: Scored, atGrid: Scored): string => {
+/**
+ * per-context.csv: each context's label and what it offers its query (same-class count, mean similarity, and for
+ * softmax attention the effective step c_η/Σ_j k_j at the extracted parameters), then loss, p(correct) and entropy of
+ * the model, its reference at the extracted parameters and at the grid optimum.
+ */
+const perContextCsv = (set: TaskBatch, steps: Float64Array | undefined, model: Scored, atExtracted: Scored, atGrid: Scored): string => {
+  const labels = set.queryLabel
+  const features = contextFeatures(set)
   const header = [
     "context",
     "label",
+    "same_class",
+    "similarity",
+    "effective_step",
     "model_loss",
     "model_p_correct",
     "model_entropy",
@@ -79,16 +144,25 @@ const perContextCsv = (labels: Int32Array, model: Scored, atExtracted: Scored, a
   const lines = [header]
   for (let t = 0; t < labels.length; t++) {
     const cells = [model, atExtracted, atGrid].flatMap((s) => [s.stats.loss[t]!, s.stats.pCorrect[t]!, s.stats.entropy[t]!])
-    lines.push([String(t), String(labels[t]), ...cells.map(csvNumber)].join(","))
+    lines.push(
+      [
+        String(t),
+        String(labels[t]),
+        String(features.sameClass[t]),
+        csvNumber(features.similarity[t]!),
+        steps === undefined ? "" : csvNumber(steps[t]!),
+        ...cells.map(csvNumber)
+      ].join(",")
+    )
   }
   return `${lines.join("\n")}\n`
 }
 
-/** The shape of each reference as this model's config implies (ca-kgd shares softmax attention's key mask). */
+/** The shape of each reference as this model's config implies (the normalised ones share softmax attention's key mask). */
 const shapeFor = (kind: ReferenceKind, matching: ReferenceShape): ReferenceShape => ({
   kind,
   D: matching.D,
-  selfAttend: kind === "ca-kgd" && matching.kind === "ca-kgd" && matching.selfAttend
+  selfAttend: (kind === "ca-kgd" || kind === "ca-gd-linear") && matching.kind === "ca-kgd" && matching.selfAttend
 })
 
 /**
@@ -169,7 +243,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
         best: grid.best,
         selection: grid.selection,
         elimination: grid.elimination,
-        evaluation: scored.performance
+        evaluation: scored.performance,
+        evaluationSe: standardErrors(scored.stats)
       }
     }
     const gridReference = found.get(matching.kind)!.scored
@@ -252,12 +327,39 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     // A run resumed from its final checkpoint has not evaluated in this process: the last row is recomputed.
     const last = lastEvaluation ?? (yield* evaluateAt(config.training.steps, null))
     const final = JSON.parse(rows[rows.length - 1]!) as EvaluationPoint
-    if (config.output.perContext) {
-      yield* store.writeText(
-        file("per-context.csv"),
-        perContextCsv(evalSet.queryLabel, last.model, last.atExtracted, gridReference)
-      )
+    const basin = last.point.reference.basin
+    const atBasin = basin === null ? undefined : basinOptima[basin]
+    const uncertainty: Uncertainty = {
+      contexts: evalSet.size,
+      model: standardErrors(last.model.stats),
+      reference: {
+        atExtracted: standardErrors(last.atExtracted.stats),
+        atGridOptimum: standardErrors(gridReference.stats),
+        atBasinOptimum: atBasin === undefined ? null : standardErrors(atBasin.stats)
+      },
+      modelMinusReference: {
+        atExtracted: pairedDifferences(last.model.stats, last.atExtracted.stats),
+        atGridOptimum: pairedDifferences(last.model.stats, gridReference.stats),
+        atBasinOptimum: atBasin === undefined ? null : pairedDifferences(last.model.stats, atBasin.stats)
+      }
     }
+    if (config.output.perContext) {
+      const steps = matching.kind === "ca-kgd" ? effectiveSteps(matching, last.point.extracted.params, evalSet) : undefined
+      yield* store.writeText(file("per-context.csv"), perContextCsv(evalSet, steps, last.model, last.atExtracted, gridReference))
+    }
+    const evaluationSets =
+      config.evaluation.seeds.length === 0
+        ? undefined
+        : yield* timed(
+            "evaluation",
+            scoreOnSets(config, spec, session.weights, last.point.extracted.params, matching, grids, {
+              seed: config.evaluation.seed,
+              set: evalSet,
+              model: last.model,
+              atExtracted: last.atExtracted,
+              references: Object.fromEntries(REFERENCE_KINDS.map((kind) => [kind, found.get(kind)!.scored])) as Record<ReferenceKind, Scored>
+            })
+          )
     yield* store.writeJson(file("weights.json"), {
       D: session.weights.D,
       d: spec.d,
@@ -275,7 +377,9 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       steps: config.training.steps,
       engine: session.engine,
       final,
-      references: referenceSummaries
+      uncertainty,
+      references: referenceSummaries,
+      ...(evaluationSets === undefined ? {} : { evaluationSets })
     }
     const wallSeconds = yield* writeRunRecord(file, {
       runId,
@@ -297,3 +401,65 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     )
     return summary
   }))
+
+/** The scores of one set, with the set's matching reference at the grid optimum for the paired difference. */
+interface SetScores {
+  readonly seed: number
+  readonly set: TaskBatch
+  readonly model: Scored
+  readonly atExtracted: Scored
+  readonly references: Readonly<Record<ReferenceKind, Scored>>
+}
+
+/**
+ * The final model, its reference at the extracted parameters and every reference at its grid optimum, on the main
+ * evaluation set and on each set of evaluation.seeds (sampled once here, not kept in memory afterwards).
+ */
+const scoreOnSets = (
+  config: ExperimentConfig,
+  spec: ModelSpec,
+  weights: Weights,
+  extracted: ReferenceParams,
+  matching: ReferenceShape,
+  grids: Readonly<Record<ReferenceKind, GridResult>>,
+  main: SetScores
+) =>
+  Effect.gen(function* () {
+    const sampler = yield* TaskSampler
+    const metrics = yield* MetricsCollector
+    const extra = yield* Effect.forEach(config.evaluation.seeds, (seed) =>
+      Effect.gen(function* () {
+        const set = yield* sampler.freshSet("evaluation", config.task, seed, config.evaluation.size)
+        const references = {} as Record<ReferenceKind, Scored>
+        for (const kind of REFERENCE_KINDS) {
+          references[kind] = yield* metrics.scoreReference(shapeFor(kind, matching), grids[kind].best, set)
+        }
+        return {
+          seed,
+          set,
+          model: yield* metrics.scoreModel(spec, weights, set),
+          atExtracted: yield* metrics.scoreReference(matching, extracted, set),
+          references
+        } satisfies SetScores
+      })
+    )
+    const sets = [main, ...extra].map(
+      (s): EvaluationSetScores => ({
+        seed: s.seed,
+        model: s.model.performance,
+        modelSe: standardErrors(s.model.stats),
+        atExtracted: s.atExtracted.performance,
+        references: Object.fromEntries(REFERENCE_KINDS.map((kind) => [kind, s.references[kind].performance])) as Record<ReferenceKind, Performance>,
+        modelMinusGrid: pairedDifferences(s.model.stats, s.references[matching.kind].stats)
+      })
+    )
+    const lossSpread = {
+      model: spreadOf(sets.map((s) => s.model.loss)),
+      atExtracted: spreadOf(sets.map((s) => s.atExtracted.loss)),
+      references: Object.fromEntries(REFERENCE_KINDS.map((kind) => [kind, spreadOf(sets.map((s) => s.references[kind].loss))])) as Record<
+        ReferenceKind,
+        Spread
+      >
+    }
+    return { sets, lossSpread } satisfies EvaluationSets
+  })

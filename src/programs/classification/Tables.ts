@@ -7,7 +7,14 @@ import type { ExperimentConfig } from "../../domain/classification/Config.js"
 import {
   aggregate,
   aggregateRow,
+  type Cell,
+  type Bounds,
+  COSINE,
   formatInterval,
+  intervalColumns,
+  type MeanInterval,
+  NON_NEGATIVE,
+  PROBABILITY,
   type ResultRow,
   runColumns,
   runsCell,
@@ -24,13 +31,43 @@ export const AGGREGATED_METRICS = [
   "entropy",
   "ref_loss_extracted",
   "ref_loss_grid",
+  "loss_gap_grid",
   "model_cos_extracted",
   "model_cos_grid",
   "model_cos_basin",
-  "eta",
-  "c_sigma",
-  "c_eta"
+  "gd_linear_star",
+  "kgd_fixed_star",
+  "ca_kgd_star",
+  "ca_gd_linear_star",
+  "eta"
 ] as const
+
+/**
+ * The learned kernel parameters: aggregated within each learned solution kind only (selection, elimination), since
+ * seeds of different kinds sit in different basins of the loss and their mean describes no model.
+ */
+export const BASIN_PARAMETERS = ["c_sigma", "c_eta", "b"] as const
+
+/** The ranges of bounded metrics: their intervals over seeds are clipped to them. */
+const metricBounds = (rows: ReadonlyArray<ResultRow>): Readonly<Record<string, Bounds>> => {
+  const largestC = Math.max(2, ...rows.map((r) => (typeof r["C"] === "number" ? r["C"] : 2)))
+  return {
+    final_loss: NON_NEGATIVE,
+    ref_loss_extracted: NON_NEGATIVE,
+    ref_loss_grid: NON_NEGATIVE,
+    gd_linear_star: NON_NEGATIVE,
+    kgd_fixed_star: NON_NEGATIVE,
+    ca_kgd_star: NON_NEGATIVE,
+    ca_gd_linear_star: NON_NEGATIVE,
+    accuracy: PROBABILITY,
+    p_correct: PROBABILITY,
+    // The entropy of a distribution over C classes lies in [0, ln C].
+    entropy: [0, Math.log(largestC)],
+    model_cos_extracted: COSINE,
+    model_cos_grid: COSINE,
+    model_cos_basin: COSINE
+  }
+}
 
 /** The result row of a run: config axes, final metrics, learned parameters, solution kind, wall time. */
 export const classificationRow = (
@@ -43,6 +80,7 @@ export const classificationRow = (
   const config = run.config as ExperimentConfig
   const f = summary?.final
   const refs = summary?.references
+  const u = summary?.uncertainty
   return {
     ...runColumns(run),
     attention: config.model.attention,
@@ -54,16 +92,28 @@ export const classificationRow = (
     steps: config.training.steps,
     status: state,
     final_loss: f?.model.loss ?? null,
+    final_loss_se: u?.model.loss ?? null,
     accuracy: f?.model.accuracy ?? null,
+    accuracy_se: u?.model.accuracy ?? null,
     p_correct: f?.model.pCorrect ?? null,
+    p_correct_se: u?.model.pCorrect ?? null,
     entropy: f?.model.entropy ?? null,
+    entropy_se: u?.model.entropy ?? null,
     reference: f?.reference.kind ?? null,
     ref_loss_extracted: f?.reference.atExtracted.loss ?? null,
+    ref_loss_extracted_se: u?.reference.atExtracted.loss ?? null,
     ref_loss_grid: f?.reference.atGridOptimum.loss ?? null,
+    ref_loss_grid_se: u?.reference.atGridOptimum.loss ?? null,
+    loss_gap_extracted: u?.modelMinusReference.atExtracted.loss.mean ?? null,
+    loss_gap_extracted_se: u?.modelMinusReference.atExtracted.loss.se ?? null,
+    loss_gap_grid: u?.modelMinusReference.atGridOptimum.loss.mean ?? null,
+    loss_gap_grid_se: u?.modelMinusReference.atGridOptimum.loss.se ?? null,
     model_cos_extracted: f?.alignment.atExtracted.modelCos ?? null,
     model_cos_grid: f?.alignment.atGridOptimum.modelCos ?? null,
     basin: f?.reference.basin ?? null,
     ref_loss_basin: f?.reference.atBasinOptimum?.loss ?? null,
+    loss_gap_basin: u?.modelMinusReference.atBasinOptimum?.loss.mean ?? null,
+    loss_gap_basin_se: u?.modelMinusReference.atBasinOptimum?.loss.se ?? null,
     model_cos_basin: f?.alignment.atBasinOptimum?.modelCos ?? null,
     preds_diff_extracted: f?.alignment.atExtracted.predsDiff ?? null,
     eta: f?.extracted.eta ?? null,
@@ -72,24 +122,36 @@ export const classificationRow = (
     b: f?.extracted.diagnostics.b ?? null,
     solution: f?.extracted.solution ?? null,
     gd_linear_star: refs?.["gd-linear"].evaluation.loss ?? null,
+    gd_linear_star_se: refs?.["gd-linear"].evaluationSe?.loss ?? null,
     kgd_fixed_star: refs?.["kgd-fixed"].evaluation.loss ?? null,
+    kgd_fixed_star_se: refs?.["kgd-fixed"].evaluationSe?.loss ?? null,
     ca_kgd_star: refs?.["ca-kgd"].evaluation.loss ?? null,
+    ca_kgd_star_se: refs?.["ca-kgd"].evaluationSe?.loss ?? null,
+    ca_gd_linear_star: refs?.["ca-gd-linear"]?.evaluation.loss ?? null,
+    ca_gd_linear_star_se: refs?.["ca-gd-linear"]?.evaluationSe?.loss ?? null,
     wall_seconds: wallSeconds,
     error
   }
 }
 
-/** aggregate.csv rows (mean and 95% half-width per metric, seeds and mean loss per solution kind) and aggregate.md. */
+/**
+ * aggregate.csv rows (mean, 95% interval clipped to each metric's range, and SE over seeds per metric; seeds, loss and
+ * the kernel parameters per learned solution kind) and aggregate.md.
+ */
 export const classificationAggregate = (sweepName: string, rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) => {
-  const groups = aggregate(rows, keyColumns, AGGREGATED_METRICS)
+  const bounds = metricBounds(rows)
+  const groups = aggregate(rows, keyColumns, [...AGGREGATED_METRICS, ...BASIN_PARAMETERS], bounds)
   const kinds = [...new Set(groups.flatMap((g) => Object.keys(g.solutions)))].sort()
   const aggregateRows: Array<ResultRow> = groups.map((g) => ({
     ...aggregateRow(g, AGGREGATED_METRICS),
     ...Object.fromEntries(
-      kinds.flatMap((k) => [
-        [`${k}_seeds`, g.solutions[k]?.count ?? 0],
-        [`${k}_loss_mean`, g.solutions[k]?.loss.mean ?? null]
-      ])
+      kinds.flatMap((k) => {
+        const of = g.solutions[k]
+        // A kind this configuration never learned: empty cells, not numbers.
+        const columns = (name: string, m: MeanInterval | undefined) =>
+          m === undefined ? intervalColumns(name, NO_VALUES).map(([c]): [string, Cell] => [c, null]) : intervalColumns(name, m)
+        return [[`${k}_seeds`, of?.count ?? 0], ...columns(`${k}_loss`, of?.loss), ...BASIN_PARAMETERS.flatMap((p) => columns(`${p}_${k}`, of?.metrics[p]))]
+      })
     )
   }))
   const markdownColumns = [
@@ -97,25 +159,34 @@ export const classificationAggregate = (sweepName: string, rows: ReadonlyArray<R
     "runs",
     "final loss",
     "accuracy",
+    "model − GD* loss",
     "model cos (extracted)",
     "model cos (grid)",
     "model cos (basin optimum)",
-    "c_σ / η",
-    ...kinds.map((k) => `${k}: seeds, loss`)
+    "η",
+    ...kinds.map((k) => `${k}: seeds, loss, c_σ`)
   ]
   const markdownRows = groups.map((g) => ({
     ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
     runs: runsCell(g),
     "final loss": formatInterval(g.metrics["final_loss"]!),
     accuracy: formatInterval(g.metrics["accuracy"]!, 3),
+    "model − GD* loss": formatInterval(g.metrics["loss_gap_grid"]!),
     "model cos (extracted)": formatInterval(g.metrics["model_cos_extracted"]!),
     "model cos (grid)": formatInterval(g.metrics["model_cos_grid"]!),
     "model cos (basin optimum)": formatInterval(g.metrics["model_cos_basin"]!),
-    "c_σ / η": Number.isFinite(g.metrics["c_sigma"]!.mean) ? formatInterval(g.metrics["c_sigma"]!, 2) : formatInterval(g.metrics["eta"]!, 2),
+    η: Number.isFinite(g.metrics["eta"]!.mean) ? formatInterval(g.metrics["eta"]!, 2) : "—",
     ...Object.fromEntries(
-      kinds.map((k) => [`${k}: seeds, loss`, g.solutions[k] ? `${g.solutions[k]!.count}, ${formatInterval(g.solutions[k]!.loss)}` : "0"])
+      kinds.map((k) => {
+        const of = g.solutions[k]
+        const cSigma = of?.metrics["c_sigma"]
+        const parameter = cSigma !== undefined && Number.isFinite(cSigma.mean) ? `, c_σ ${formatInterval(cSigma, 2)}` : ""
+        return [`${k}: seeds, loss, c_σ`, of ? `${of.count}, ${formatInterval(of.loss)}${parameter}` : "0"]
+      })
     )
   }))
-  const markdown = `# Sweep ${sweepName}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs.\n\n${toMarkdown(markdownColumns, markdownRows)}`
+  const markdown = `# Sweep ${sweepName}\n\nMean ± 95% CI over seeds (Student's t; an interval clipped to its metric's range is written [lo, hi]). Learned c_σ within each solution kind only. ${rows.length} runs.\n\n${toMarkdown(markdownColumns, markdownRows)}`
   return { rows: aggregateRows, markdown }
 }
+
+const NO_VALUES = { mean: Number.NaN, halfWidth: Number.NaN, se: Number.NaN, lo: Number.NaN, hi: Number.NaN, count: 0 }

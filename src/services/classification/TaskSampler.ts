@@ -146,7 +146,13 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
       /** The frozen evaluation set. */
       evaluationSet: (task: TaskConfig, seed: number, size: number) => frozenSet("evaluation", task, seed, size),
       /** The frozen grid-search set for the GD references' grid-optimal parameters. */
-      gridSet: (task: TaskConfig, seed: number, size: number) => frozenSet("grid", task, seed, size)
+      gridSet: (task: TaskConfig, seed: number, size: number) => frozenSet("grid", task, seed, size),
+      /**
+       * The same tasks as the frozen set of this stream and seed, sampled afresh and not kept: for sets used once (the
+       * extra evaluation sets of evaluation.seeds, shifted sets), which would otherwise stay in memory all sweep long.
+       */
+      freshSet: (stream: "evaluation" | "grid", task: TaskConfig, seed: number, size: number) =>
+        Effect.sync(() => sampleTasks(task, seed, stream, 0, size))
     } as const
   }
 }) {}

@@ -144,7 +144,9 @@ describe("Appendix A: constructions equal GD steps (float64)", () => {
       { kind: "gd-linear", D: 10, selfAttend: false },
       { kind: "kgd-fixed", D: 10, selfAttend: false },
       { kind: "ca-kgd", D: 10, selfAttend: false },
-      { kind: "ca-kgd", D: 10, selfAttend: true }
+      { kind: "ca-kgd", D: 10, selfAttend: true },
+      { kind: "ca-gd-linear", D: 10, selfAttend: false },
+      { kind: "ca-gd-linear", D: 10, selfAttend: true }
     ] as const) {
       const { jacobians } = referenceFeatures(shape, cSigma, small, true)
       for (let t = 0; t < small.size; t++) {

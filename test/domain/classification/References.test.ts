@@ -2,10 +2,25 @@ import { assert, describe, it } from "@effect/vitest"
 import { defaults } from "../../../src/domain/classification/Config.js"
 import { evaluationSteps } from "../../../src/domain/EvaluationSchedule.js"
 import { constructionWeights, extractParameters, solutionKind } from "../../../src/domain/classification/Extraction.js"
-import { meanCrossEntropy, minimizeScale, referenceFeatures } from "../../../src/domain/classification/GdMath.js"
+import {
+  CA_GD_LINEAR_GUARD,
+  meanCrossEntropy,
+  minimizeScale,
+  referenceFeatures,
+  referencePredict
+} from "../../../src/domain/classification/GdMath.js"
+import { contextFeatures, effectiveSteps } from "../../../src/domain/classification/ContextFeatures.js"
+import { allocateBatch } from "../../../src/domain/classification/Task.js"
 import { logSpace, signedGrid } from "../../../src/domain/Search.js"
 import { gridSearch } from "../../../src/domain/classification/GridSearch.js"
-import { alignment, pearson, perContext, performance } from "../../../src/domain/classification/Metrics.js"
+import {
+  alignment,
+  pairedDifferences,
+  pearson,
+  perContext,
+  performance,
+  standardErrors
+} from "../../../src/domain/classification/Metrics.js"
 import { forwardBatch, initWeights } from "../../../src/domain/classification/Model.js"
 import { FLOAT64_IDENTITY, spec, tasks } from "../../helpers.js"
 
@@ -43,6 +58,76 @@ describe("grid search", () => {
     const { features } = referenceFeatures({ kind: "gd-linear", D: 10, selfAttend: false }, 0, set, false)
     assert.isBelow(result.best.loss, meanCrossEntropy(features, result.best.scale / 10, set.queryLabel, 5))
     assert.isBelow(result.best.loss, meanCrossEntropy(features, result.best.scale * 10, set.queryLabel, 5))
+  })
+})
+
+describe("the fourth reference: the linear kernel with a context-adaptive step (CA-GD-lin)", () => {
+  it("equals its formula (b · Σ_{i: y_i = c} x_iᵀx_q / Σ_j |x_jᵀx_q|) in float64, with and without the query's own term", () => {
+    const small = tasks({ d: 4, C: 3, n: 9 }, 5, 3)
+    const b = 2.75
+    for (const selfAttend of [false, true]) {
+      const { logits } = referencePredict({ kind: "ca-gd-linear", D: 7, selfAttend }, { cSigma: 123, scale: b }, small, false)
+      for (let t = 0; t < small.size; t++) {
+        const dot = (i: number) => [0, 1, 2, 3].reduce((s, k) => s + small.x[(t * 9 + i) * 4 + k]! * small.query[t * 4 + k]!, 0)
+        const dots = Array.from({ length: 9 }, (_, i) => dot(i))
+        const normaliser = dots.reduce((s, v) => s + Math.abs(v), 0) + (selfAttend ? 1 : 0)
+        for (let c = 0; c < 3; c++) {
+          const numerator = dots.reduce((s, v, i) => s + (small.labels[t * 9 + i] === c ? v : 0), 0)
+          assert.closeTo(logits[t * 3 + c]!, (b * numerator) / normaliser, FLOAT64_IDENTITY, `t=${t} c=${c} self=${selfAttend}`)
+        }
+      }
+    }
+  })
+
+  it("has no width: c_σ changes nothing, and its grid search is over the step alone", () => {
+    const shape = { kind: "ca-gd-linear", D: 10, selfAttend: false } as const
+    assert.deepStrictEqual(referenceFeatures(shape, 0.1, set, false).features, referenceFeatures(shape, 50, set, false).features)
+    const result = gridSearch(shape, set, defaults.references)
+    assert.isNull(result.selection)
+    assert.strictEqual(result.landscape.loss.length, 1)
+    const { features } = referenceFeatures(shape, 0, set, false)
+    assert.isBelow(result.best.loss, meanCrossEntropy(features, result.best.scale / 3, set.queryLabel, 5))
+    assert.isBelow(result.best.loss, meanCrossEntropy(features, result.best.scale * 3, set.queryLabel, 5))
+  })
+
+  it("a context whose points are all orthogonal to the query gets finite logits (the normaliser's floor)", () => {
+    const batch = allocateBatch(1, 2, 2, 2)
+    batch.x.set([0, 1, 0, -1])
+    batch.labels.set([0, 1])
+    batch.query.set([1, 0])
+    const { logits, jacobians } = referencePredict({ kind: "ca-gd-linear", D: 4, selfAttend: false }, { cSigma: 0, scale: 3 }, batch, true)
+    assert.deepStrictEqual(Array.from(logits), [0, 0])
+    // The numerators' derivatives (the context points) over the floor: huge but finite.
+    assert.isTrue(Array.from(jacobians!).every(Number.isFinite))
+    assert.closeTo(jacobians![1]!, 3 / CA_GD_LINEAR_GUARD, 1)
+  })
+})
+
+describe("what a context offers its query", () => {
+  it("same-class count, mean similarity and CA-KGD's effective step agree with their definitions", () => {
+    const batch = allocateBatch(2, 3, 2, 3)
+    const s = Math.SQRT1_2
+    batch.x.set([1, 0, 0, 1, s, s, /* task 2 */ -1, 0, 0, -1, 1, 0])
+    batch.labels.set([0, 2, 0, 1, 1, 2])
+    batch.query.set([1, 0, 0, 1])
+    batch.queryLabel.set([0, 1])
+    const features = contextFeatures(batch)
+    assert.deepStrictEqual(Array.from(features.sameClass), [2, 2])
+    assert.closeTo(features.similarity[0]!, (1 + 0 + s) / 3, FLOAT64_IDENTITY)
+    assert.closeTo(features.similarity[1]!, (0 - 1 + 0) / 3, FLOAT64_IDENTITY)
+    const D = 5
+    const [cSigma, b] = [4, 0.5]
+    const k = (dot: number) => Math.exp((cSigma * dot) / Math.sqrt(D))
+    const steps = effectiveSteps({ D, selfAttend: false }, { cSigma, scale: b }, batch)
+    assert.closeTo(steps[0]!, (3 * b) / (k(1) + k(0) + k(s)), FLOAT64_IDENTITY)
+    assert.closeTo(steps[1]!, (3 * b) / (k(0) + k(-1) + k(0)), FLOAT64_IDENTITY)
+    const withSelf = effectiveSteps({ D, selfAttend: true }, { cSigma, scale: b }, batch)
+    assert.closeTo(withSelf[0]!, (3 * b) / (k(1) + k(0) + k(s) + k(1)), FLOAT64_IDENTITY)
+    // A large c_σ does not overflow (exp(1000/√5) does in a double): log η = log 3b − log Σ_j k_j, from the log-sum.
+    const huge = effectiveSteps({ D, selfAttend: false }, { cSigma: 1000, scale: b }, batch)
+    const g = 1000 / Math.sqrt(D)
+    const logSum = g + Math.log(1 + Math.exp(-g) + Math.exp(g * (s - 1)))
+    assert.closeTo(Math.log(huge[0]!), Math.log(3 * b) - logSum, 1e-9)
   })
 })
 
@@ -120,6 +205,28 @@ describe("metrics", () => {
     assert.closeTo(result.modelDiff, (1 + Math.SQRT1_2) / 2, FLOAT64_IDENTITY)
     // Losses: context 0 −log ½ against −log ¾, context 1 −log ¼ for both.
     assert.closeTo(result.lossGap, (Math.log(2) - Math.log(4 / 3)) / 2, FLOAT64_IDENTITY)
+  })
+
+  it("standard errors over contexts and paired differences agree with a direct computation", () => {
+    // Three contexts, two classes; logits chosen so that p(correct) is 1/2, 3/4 and 1/4.
+    const labels = Int32Array.of(0, 0, 1)
+    const model = perContext(Float64Array.of(0, 0, Math.log(3), 0, Math.log(3), 0), labels, 2)
+    const reference = perContext(Float64Array.of(0, 0, 0, 0, 0, 0), labels, 2)
+    const se = (v: ReadonlyArray<number>) => {
+      const m = v.reduce((s, x) => s + x, 0) / v.length
+      return Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length)
+    }
+    const losses = [Math.log(2), -Math.log(0.75), -Math.log(0.25)]
+    const errors = standardErrors(model)
+    assert.closeTo(errors.loss, se(losses), FLOAT64_IDENTITY)
+    assert.closeTo(errors.pCorrect, se([0.5, 0.75, 0.25]), FLOAT64_IDENTITY)
+    assert.closeTo(errors.accuracy, se([0, 1, 0]), FLOAT64_IDENTITY, "a tie is not a correct prediction")
+    const paired = pairedDifferences(model, reference)
+    const gaps = losses.map((l) => l - Math.log(2))
+    assert.closeTo(paired.loss.mean, gaps.reduce((s, v) => s + v, 0) / 3, FLOAT64_IDENTITY)
+    assert.closeTo(paired.loss.se, se(gaps), FLOAT64_IDENTITY)
+    assert.closeTo(paired.pCorrect.mean, (0 + 0.25 - 0.25) / 3, FLOAT64_IDENTITY)
+    assert.strictEqual(standardErrors(reference).loss, 0, "the same loss on every context has no spread")
   })
 
   it("evaluation steps: 0, a log-spaced start, every k steps, and the last step", () => {

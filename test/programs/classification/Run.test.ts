@@ -5,6 +5,9 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Effect, Fiber } from "effect"
 import { formatTable, longerContexts } from "../../../examples/longer-contexts.js"
 import type { ExperimentConfig } from "../../../src/domain/classification/Config.js"
+import { contextFeatures, effectiveSteps } from "../../../src/domain/classification/ContextFeatures.js"
+import { sampleTasks } from "../../../src/domain/classification/Task.js"
+import { meanAndSe, pairedDifference } from "../../../src/domain/Results.js"
 import { runIdOf } from "../../../src/domain/RunId.js"
 import { trainRun } from "../../../src/programs/classification/Run.js"
 import { QuietServicesLive, tinyConfig } from "../../helpers.js"
@@ -166,6 +169,60 @@ describe("trainRun", () => {
         assert.isTrue(log.some((r) => r.message === "run finished" && r.level === "INFO"))
         assert.isNull(result.summary.final.extracted.solution, "linear attention has no selection/elimination label")
         assert.isNull(result.summary.final.alignment.atBasinOptimum)
+      })
+    )
+
+    it.effect("final metrics carry their SE over contexts and paired model − reference differences, recomputable from per-context.csv", () =>
+      Effect.gen(function* () {
+        const config = tinyConfig({ training: { steps: 200 }, output: { dir: tempDir() } })
+        const { summary, dir } = yield* trainRun(config)
+        const u = summary.uncertainty!
+        assert.strictEqual(u.contexts, 200)
+        const [header, ...lines] = readFileSync(join(dir, "per-context.csv"), "utf8").trim().split("\n")
+        const columns = header!.split(",")
+        const column = (name: string) => lines.map((l) => Number(l.split(",")[columns.indexOf(name)]))
+        // per-context.csv keeps 8 significant digits: the SEs recomputed from it agree to about 1e-7 relative.
+        const close = (actual: number, expected: number, what: string) =>
+          assert.isBelow(Math.abs(actual - expected), 1e-6 * Math.max(1e-3, Math.abs(expected)), `${what}: ${actual} vs ${expected}`)
+        close(u.model.loss, meanAndSe(column("model_loss")).se, "SE of the model's loss")
+        close(u.reference.atGridOptimum.pCorrect, meanAndSe(column("grid_p_correct")).se, "SE of the grid optimum's p(correct)")
+        const gap = pairedDifference(column("model_loss"), column("grid_loss"))
+        close(u.modelMinusReference.atGridOptimum.loss.mean, gap.mean, "paired loss gap")
+        close(u.modelMinusReference.atGridOptimum.loss.se, gap.se, "its paired SE")
+        close(u.modelMinusReference.atExtracted.entropy.se, pairedDifference(column("model_entropy"), column("extracted_entropy")).se, "paired entropy SE")
+        // What each context offers its query, as stored, equals its definition on the evaluation set.
+        const set = sampleTasks(config.task, config.evaluation.seed, "evaluation", 0, config.evaluation.size)
+        const features = contextFeatures(set)
+        assert.deepStrictEqual(column("same_class"), Array.from(features.sameClass))
+        column("similarity").forEach((v, t) => close(v, features.similarity[t]!, `similarity ${t}`))
+        const steps = effectiveSteps({ D: 10, selfAttend: false }, summary.final.extracted.params, set)
+        column("effective_step").forEach((v, t) => close(v, steps[t]!, `effective step ${t}`))
+        // Every reference, the fourth (linear kernel, adaptive step) included, with its SE.
+        for (const kind of ["gd-linear", "kgd-fixed", "ca-kgd", "ca-gd-linear"] as const) {
+          const reference = summary.references[kind]!
+          assert.isAbove(reference.evaluationSe!.loss, 0, kind)
+          assert.isBelow(reference.evaluation.loss, Math.log(5), kind)
+        }
+        assert.isUndefined(summary.evaluationSets, "no extra evaluation sets unless evaluation.seeds asks")
+      })
+    )
+
+    it.effect("evaluation.seeds scores the final model and every reference again on independent sets", () =>
+      Effect.gen(function* () {
+        const { summary } = yield* trainRun(tinyConfig({ evaluation: { seeds: [7, 8] }, output: { dir: tempDir() } }))
+        const { sets, lossSpread } = summary.evaluationSets!
+        assert.deepStrictEqual(sets.map((s) => s.seed), [1001, 7, 8])
+        assert.deepStrictEqual(sets[0]!.model, summary.final.model, "the first set is the main evaluation set")
+        assert.strictEqual(sets[0]!.references["ca-kgd"].loss, summary.references["ca-kgd"].evaluation.loss)
+        assert.strictEqual(sets[0]!.atExtracted.loss, summary.final.reference.atExtracted.loss)
+        assert.notStrictEqual(sets[1]!.model.loss, sets[0]!.model.loss, "another set, other contexts")
+        assert.notStrictEqual(sets[2]!.references["gd-linear"].loss, sets[1]!.references["gd-linear"].loss)
+        const losses = sets.map((s) => s.references["kgd-fixed"].loss)
+        const mean = losses.reduce((a, b) => a + b, 0) / 3
+        assert.closeTo(lossSpread.references["kgd-fixed"].mean, mean, 1e-12)
+        assert.closeTo(lossSpread.references["kgd-fixed"].sd, Math.sqrt(losses.reduce((a, l) => a + (l - mean) ** 2, 0) / 2), 1e-12)
+        assert.strictEqual(lossSpread.model.count, 3)
+        for (const s of sets) assert.isAbove(s.modelSe.loss, 0)
       })
     )
 
