@@ -42,6 +42,8 @@ describe("config", () => {
     assert.strictEqual(issue!.path, "evaluation.seeds")
     assert.include(issue!.message, "evaluation.seed (3)")
     assert.include(issue!.message, "[4,3,4]")
+    const sameAsMain = decodeConfig({ evaluation: { seed: 3, seeds: [3] } })
+    assert.deepStrictEqual(Either.isLeft(sameAsMain) ? sameAsMain.left.map((i) => i.path) : [], ["evaluation.seeds"], "the main set again")
     const wrongType = decodeConfig({ evaluation: { seeds: [1.5] } })
     assert.deepStrictEqual(Either.isLeft(wrongType) ? wrongType.left.map((i) => i.path) : [], ["evaluation.seeds"])
   })

@@ -6,6 +6,7 @@ import {
   CA_GD_LINEAR_GUARD,
   meanCrossEntropy,
   minimizeScale,
+  queryDots,
   referenceFeatures,
   referencePredict
 } from "../../../src/domain/classification/GdMath.js"
@@ -77,6 +78,23 @@ describe("the fourth reference: the linear kernel with a context-adaptive step (
         }
       }
     }
+  })
+
+  it("normalises by the kernel's magnitude: at the main setting the signed sum Σ_j x_jᵀx_q is negative in about a sixth of the contexts", () => {
+    const main = tasks({}, 2000, 2002)
+    const dots = queryDots(main)
+    let negative = 0
+    for (let t = 0; t < main.size; t++) {
+      let sum = 0
+      for (let i = 0; i < main.n; i++) sum += dots[t * main.n + i]!
+      if (sum < 0) negative++
+    }
+    // A signed normaliser would flip those contexts' predictions; the magnitude never does (its sign is +).
+    assert.isAbove(negative / main.size, 0.1)
+    assert.isBelow(negative / main.size, 0.25)
+    const { features } = referenceFeatures({ kind: "ca-gd-linear", D: 10, selfAttend: false }, 0, main, false)
+    const linear = referenceFeatures({ kind: "gd-linear", D: 10, selfAttend: false }, 0, main, false).features
+    for (let i = 0; i < features.length; i++) assert.strictEqual(Math.sign(features[i]!), Math.sign(linear[i]!))
   })
 
   it("has no width: c_σ changes nothing, and its grid search is over the step alone", () => {
@@ -211,7 +229,8 @@ describe("metrics", () => {
     // Three contexts, two classes; logits chosen so that p(correct) is 1/2, 3/4 and 1/4.
     const labels = Int32Array.of(0, 0, 1)
     const model = perContext(Float64Array.of(0, 0, Math.log(3), 0, Math.log(3), 0), labels, 2)
-    const reference = perContext(Float64Array.of(0, 0, 0, 0, 0, 0), labels, 2)
+    // The reference: p(correct) 1/2, 2/3, 2/3; right on every context (the model is wrong on the third).
+    const reference = perContext(Float64Array.of(0, 0, Math.log(2), 0, 0, Math.log(2)), labels, 2)
     const se = (v: ReadonlyArray<number>) => {
       const m = v.reduce((s, x) => s + x, 0) / v.length
       return Math.sqrt(v.reduce((s, x) => s + (x - m) ** 2, 0) / (v.length - 1) / v.length)
@@ -220,13 +239,18 @@ describe("metrics", () => {
     const errors = standardErrors(model)
     assert.closeTo(errors.loss, se(losses), FLOAT64_IDENTITY)
     assert.closeTo(errors.pCorrect, se([0.5, 0.75, 0.25]), FLOAT64_IDENTITY)
-    assert.closeTo(errors.accuracy, se([0, 1, 0]), FLOAT64_IDENTITY, "a tie is not a correct prediction")
+    assert.closeTo(errors.accuracy, se([1, 1, 0]), FLOAT64_IDENTITY, "a tie goes to the first class")
     const paired = pairedDifferences(model, reference)
-    const gaps = losses.map((l) => l - Math.log(2))
+    const referenceLosses = [Math.log(2), -Math.log(2 / 3), -Math.log(2 / 3)]
+    const gaps = losses.map((l, t) => l - referenceLosses[t]!)
     assert.closeTo(paired.loss.mean, gaps.reduce((s, v) => s + v, 0) / 3, FLOAT64_IDENTITY)
     assert.closeTo(paired.loss.se, se(gaps), FLOAT64_IDENTITY)
-    assert.closeTo(paired.pCorrect.mean, (0 + 0.25 - 0.25) / 3, FLOAT64_IDENTITY)
-    assert.strictEqual(standardErrors(reference).loss, 0, "the same loss on every context has no spread")
+    assert.closeTo(paired.pCorrect.mean, (0 + (0.75 - 2 / 3) + (0.25 - 2 / 3)) / 3, FLOAT64_IDENTITY)
+    assert.closeTo(paired.accuracy.mean, -1 / 3, FLOAT64_IDENTITY)
+    assert.closeTo(paired.accuracy.se, se([0, 0, -1]), FLOAT64_IDENTITY)
+    assert.closeTo(paired.entropy.se, se([0, 1, 2].map((t) => model.entropy[t]! - reference.entropy[t]!)), FLOAT64_IDENTITY)
+    const flat = perContext(Float64Array.of(0, 0, 0, 0, 0, 0), labels, 2)
+    assert.strictEqual(standardErrors(flat).loss, 0, "the same loss on every context has no spread")
   })
 
   it("evaluation steps: 0, a log-spaced start, every k steps, and the last step", () => {
