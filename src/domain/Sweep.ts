@@ -54,13 +54,17 @@ const SweepSection = Schema.Struct({
   axes: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.NonEmptyArray(Schema.Unknown) }), {
     exact: true
   }),
+  cases: Schema.optionalWith(Schema.NonEmptyArray(Schema.Record({ key: Schema.String, value: Schema.Unknown })), { exact: true }),
   seeds: Schema.optionalWith(Schema.NonEmptyArray(Schema.Int.pipe(Schema.nonNegative())), { exact: true })
-}).annotations({ message: (issue) => `expected { axes?: { "<field path>": [values…] }, seeds?: [integers…] }, got ${JSON.stringify(issue.actual)}` })
+}).annotations({
+  message: (issue) =>
+    `expected { axes?: { "<field path>": [values…] }, cases?: [{ "<field path>": value, … }, …], seeds?: [integers…] }, got ${JSON.stringify(issue.actual)}`
+})
 
 export interface SweepRun {
   readonly id: string
   readonly seed: number
-  /** The value of every axis for this run, by path. */
+  /** The value of every axis and of every field a case sets (resolved, for runs of the other cases), by path. */
   readonly axes: Readonly<Record<string, unknown>>
   readonly config: BaseConfig
 }
@@ -70,6 +74,7 @@ export interface SweepPlan {
   /** The experiment kind of every run (a sweep does not mix kinds). */
   readonly kind: string
   readonly outputDir: string
+  /** The values of every axis, and of every field the cases set: the columns that tell runs apart. */
   readonly axes: Readonly<Record<string, ReadonlyArray<unknown>>>
   readonly seeds: ReadonlyArray<number>
   /** What defines the sweep's results: the base config (without output and runtime), the axes and the seeds. */
@@ -110,9 +115,13 @@ const definitionBase = (config: BaseConfig) => {
   return withoutNeutralFields(rest)
 }
 
+const valueAt = (config: unknown, path: string): unknown =>
+  path.split(".").reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), config)
+
 /**
  * Expands a parsed config file into its runs, each decoded by its kind; every problem (including those of each run's
- * config) at once.
+ * config) at once. The runs are every combination of the axes' values, crossed with every case (a list of settings,
+ * each setting a few fields: for studies that vary one thing at a time around a base), crossed with the seeds.
  */
 export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: unknown): Either.Either<SweepPlan, ReadonlyArray<ConfigIssue>> => {
   if (!isObject(value)) return Either.left([{ path: "", message: `expected a JSON object, got ${JSON.stringify(value)}` }])
@@ -120,6 +129,13 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
   const issues: Array<ConfigIssue> = []
   let axes: Record<string, ReadonlyArray<unknown>> = {}
   let seeds: ReadonlyArray<number> | undefined
+  let cases: ReadonlyArray<Record<string, unknown>> | undefined
+  const checkPath = (where: string, path: string) => {
+    if (path === "seed") issues.push({ path: where, message: "use sweep.seeds for seeds" })
+    else if (path === "name" || path.startsWith("output.") || path.startsWith("runtime.")) {
+      issues.push({ path: where, message: "this field does not change results and cannot be an axis" })
+    } else if (!fieldExists(path, kindOfInput(kinds, rawBase).defaults)) issues.push({ path: where, message: "no such config field" })
+  }
   if (sweep !== undefined) {
     const decoded = Schema.decodeUnknownEither(SweepSection, { errors: "all", onExcessProperty: "error" })(sweep)
     if (Either.isLeft(decoded)) {
@@ -127,12 +143,14 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
     } else {
       axes = { ...decoded.right.axes }
       seeds = decoded.right.seeds
-      for (const path of Object.keys(axes)) {
-        if (path === "seed") issues.push({ path: `sweep.axes.${path}`, message: "use sweep.seeds for seeds" })
-        else if (path === "name" || path.startsWith("output.") || path.startsWith("runtime.")) {
-          issues.push({ path: `sweep.axes.${path}`, message: "this field does not change results and cannot be an axis" })
-        } else if (!fieldExists(path, kindOfInput(kinds, rawBase).defaults)) issues.push({ path: `sweep.axes.${path}`, message: "no such config field" })
-      }
+      cases = decoded.right.cases
+      for (const path of Object.keys(axes)) checkPath(`sweep.axes.${path}`, path)
+      cases?.forEach((settings, i) =>
+        Object.keys(settings).forEach((path) => {
+          if (path in axes) issues.push({ path: `sweep.cases[${i}].${path}`, message: "this field is an axis too; set it in one place" })
+          else checkPath(`sweep.cases[${i}].${path}`, path)
+        })
+      )
     }
   }
   const kind = kindOfInput(kinds, rawBase)
@@ -145,8 +163,14 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
   const usableAxes = Object.entries(axes).filter(([path]) => !badAxes.has(`sweep.axes.${path}`))
 
   const seedList = seeds ?? [base.right.seed]
+  const caseList = cases ?? [{}]
+  const usableCases = caseList.map((settings, i) =>
+    Object.fromEntries(Object.entries(settings).filter(([path]) => !badAxes.has(`sweep.cases[${i}].${path}`)))
+  )
+  const casePaths = [...new Set(usableCases.flatMap((settings) => Object.keys(settings)))]
   const runs: Array<SweepRun> = []
-  for (const combo of cartesian(usableAxes)) {
+  for (const axisCombo of cartesian(usableAxes)) for (const settings of usableCases) {
+    const combo = { ...axisCombo, ...settings }
     for (const seed of seedList) {
       let raw: Record<string, unknown> = { ...rawBase, seed }
       for (const [path, v] of Object.entries(combo)) raw = withValue(raw, path, v)
@@ -165,7 +189,9 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
         }
         continue
       }
-      runs.push({ id: runIdOf(decoded.right), seed, axes: combo, config: decoded.right })
+      // Every case field is a column: a run whose case does not set it shows its resolved value.
+      const columns = { ...axisCombo, ...Object.fromEntries(casePaths.map((path) => [path, valueAt(decoded.right, path)])) }
+      runs.push({ id: runIdOf(decoded.right), seed, axes: columns, config: decoded.right })
     }
   }
   if (issues.length > 0) return Either.left(dedupe(issues))
@@ -174,9 +200,16 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
     name: base.right.name,
     kind: kind.name,
     outputDir: base.right.output.dir,
-    axes,
+    axes: {
+      ...axes,
+      ...Object.fromEntries(
+        casePaths.map((path) => [path, [...new Map(runs.map((run) => [canonicalJson(run.axes[path]), run.axes[path]])).values()]])
+      )
+    },
     seeds: seedList,
-    definition: JSON.parse(canonicalJson({ base: definitionBase(base.right), axes, seeds: seedList })),
+    definition: JSON.parse(
+      canonicalJson({ base: definitionBase(base.right), axes, ...(cases === undefined ? {} : { cases }), seeds: seedList })
+    ),
     runs: [...unique.values()]
   })
 }
