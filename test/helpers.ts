@@ -65,6 +65,7 @@ export const tinyConfig = (overrides: {
   readonly evaluation?: Partial<ExperimentConfig["evaluation"]>
   readonly output?: Partial<ExperimentConfig["output"]>
   readonly runtime?: Partial<ExperimentConfig["runtime"]>
+  readonly earlyStop?: Partial<ExperimentConfig["earlyStop"]>
   readonly seed?: number
 } = {}): ExperimentConfig => ({
   ...defaults,
@@ -75,6 +76,7 @@ export const tinyConfig = (overrides: {
   training: { ...defaults.training, batchSize: 32, steps: 40, ...overrides.training },
   evaluation: { ...defaults.evaluation, every: 20, logSpacedPoints: 3, size: 200, ...overrides.evaluation },
   references: { ...defaults.references, gridSize: 200, scanSize: 100, cSigma: { min: 0.1, max: 1000, count: 9 }, scale: { min: 0.01, max: 3162, count: 7 } },
+  earlyStop: { ...defaults.earlyStop, ...overrides.earlyStop },
   output: { ...defaults.output, progress: false, ...overrides.output },
   runtime: { ...defaults.runtime, ...overrides.runtime }
 })

@@ -19,7 +19,10 @@ export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unkn
   // The initial weights' distribution (both kinds' model section).
   ["model.initDistribution", "normal"],
   // Classification: no extra evaluation sets.
-  ["evaluation.seeds", []]
+  ["evaluation.seeds", []],
+  // Classification: stopping once the basin is decided (off), as one section (classification/Config's
+  // EARLY_STOP_DEFAULTS; the run-id test fails if the two part).
+  ["earlyStop", { basinDecided: false, patience: 2000, minCSigma: 1 }]
 ]
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)

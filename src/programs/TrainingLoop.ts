@@ -89,12 +89,19 @@ export interface TrainingLoopOptions<B, V extends { readonly point: unknown }, E
   readonly checkpoint: (position: LoopPosition) => string
   /** Steps between yields to the runtime, so that an interrupt is never held up for long. */
   readonly yieldEvery: number
+  /**
+   * Whether training should end at the evaluation point just made, given every metrics row so far (e.g. early stopping
+   * once a run's outcome is decided). A function of the rows alone, so that a resumed run stops where an
+   * uninterrupted one does. Never stops by default.
+   */
+  readonly stopAfter?: (rows: ReadonlyArray<string>) => boolean
 }
 
 /**
- * Trains from the resumed position (or from scratch) to `steps`. An interrupt lands between steps, where the state is
- * consistent, and writes a checkpoint before stopping. Returns the metrics rows and the last evaluation made in this
- * process (none when resumed from the final checkpoint).
+ * Trains from the resumed position (or from scratch) to `steps`, or until `stopAfter` says so at an evaluation point.
+ * An interrupt lands between steps, where the state is consistent, and writes a checkpoint before stopping. Returns the
+ * metrics rows, the last evaluation made in this process (none when resumed from the final checkpoint), the last step
+ * trained and, when training stopped early, that step.
  */
 export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2, R2>(
   options: TrainingLoopOptions<B, V, E, R, E2, R2>
@@ -127,7 +134,11 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
     const save = () => writeCheckpoint(options.file, options.checkpoint(position()))
 
     const progress = makeProgress(options.runId, options.steps, options.progress)
+    const shouldStop = () => options.stopAfter !== undefined && options.stopAfter(rows)
+    // A run checkpointed where it stopped early stops there again.
+    let stoppedAt: number | null = done > 0 && done < options.steps && shouldStop() ? done : null
     const training = Effect.gen(function* () {
+      if (stoppedAt !== null) return
       const batches = yield* options.batches(done + 1)
       for (let step = done + 1; step <= options.steps; step++) {
         // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and
@@ -151,6 +162,12 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
           rows.push(JSON.stringify(last.point))
           yield* writeMetrics()
           yield* options.logEvaluation(step, trainLoss, last)
+          if (step < options.steps && shouldStop()) {
+            stoppedAt = step
+            yield* timed("checkpoints", save())
+            yield* Effect.logInfo(`stopped early at step ${step} of ${options.steps}`)
+            return
+          }
         }
         if (step % options.checkpointEvery === 0 || step === options.steps) yield* timed("checkpoints", save())
       }
@@ -165,7 +182,7 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
       ),
       Effect.ensuring(Effect.sync(() => progress.done()))
     )
-    return { rows, last }
+    return { rows, last, finalStep: done, stoppedAt }
   })
 
 /** run.json: how the run ran (engine, wall times per phase); the only file that differs between identical runs. */

@@ -191,3 +191,26 @@ describe("training options (shared by every kind)", () => {
     assert.propertyVal((cosine.definition as { base: { training: Record<string, unknown> } }).base.training, "schedule", "cosine")
   })
 })
+
+describe("early stopping (classification)", () => {
+  const problems = (value: unknown) => {
+    const result = decodeRunConfig(value)
+    return Either.isLeft(result) ? result.left.map((i) => `${i.path}: ${i.message}`) : []
+  }
+
+  it("is validated, refused for linear attention (no basin), and off by default without changing run ids", () => {
+    assert.deepStrictEqual(problems({ earlyStop: { basinDecided: "yes", patience: 0, minCSigma: -1 } }).sort(), [
+      "earlyStop.basinDecided: expected true or false, got \"yes\"",
+      "earlyStop.minCSigma: expected a non-negative number, got -1",
+      "earlyStop.patience: expected a positive integer, got 0"
+    ])
+    assert.deepStrictEqual(problems({ model: { attention: "linear" }, earlyStop: { basinDecided: true } }), [
+      "earlyStop.basinDecided: linear attention learns no basin (no c_σ); use softmax or exp attention, or false"
+    ])
+    assert.deepStrictEqual(problems({ task: { family: "gp" }, earlyStop: { basinDecided: true } }).map((p) => p.split(":")[0]), ["earlyStop"])
+    const base = decodeOk({ name: "x" })
+    assert.isFalse(base.earlyStop.basinDecided)
+    assert.strictEqual(configHash(decodeOk({ name: "x", earlyStop: { basinDecided: false } })), configHash(base))
+    assert.notStrictEqual(configHash(decodeOk({ name: "x", earlyStop: { basinDecided: true } })), configHash(base))
+  })
+})

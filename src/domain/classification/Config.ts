@@ -89,6 +89,19 @@ export const ReferencesConfig = Schema.Struct({
 export type ReferencesConfig = typeof ReferencesConfig.Type
 
 /**
+ * Stop a run once its basin (the sign of the learned c_σ, domain/classification/Basins) is decided: at an evaluation
+ * point where |c_σ| ≥ minCSigma and the sign has held at every evaluation point of the last `patience` steps. For
+ * cheap studies over many seeds; a run stopped early says so in its summary and in the results tables, and its
+ * final metrics are those of the stop step.
+ */
+export const EarlyStopConfig = Schema.Struct({
+  basinDecided: Bool,
+  patience: PositiveInt,
+  minCSigma: NonNegativeNumber
+})
+export type EarlyStopConfig = typeof EarlyStopConfig.Type
+
+/**
  * The fully resolved config of one run. A stored config.json is read back with {@link decodeConfig}, which fills the
  * fields added after it was written with their defaults.
  */
@@ -100,10 +113,14 @@ export const ExperimentConfig = Schema.Struct({
   training: TrainingConfig,
   evaluation: ClassificationEvaluation,
   references: ReferencesConfig,
+  earlyStop: EarlyStopConfig,
   output: OutputConfig,
   runtime: RuntimeConfig
 })
 export type ExperimentConfig = typeof ExperimentConfig.Type
+
+/** Off: every run trains its full `training.steps` (the section added after the first results; RunId's NEUTRAL_FIELDS). */
+export const EARLY_STOP_DEFAULTS: EarlyStopConfig = { basinDecided: false, patience: 2000, minCSigma: 1 }
 
 /** Defaults: the paper's main setting (d, C, n) = (5, 5, 100), cluster tasks with noise 0.5 (spec §1–§4). */
 export const defaults: ExperimentConfig = {
@@ -138,6 +155,7 @@ export const defaults: ExperimentConfig = {
     refine: true,
     scanSize: 2000
   },
+  earlyStop: EARLY_STOP_DEFAULTS,
   output: { dir: "runs", perContext: true, progress: true },
   runtime: { samplerThreads: 1, checkpointEvery: 1000 }
 }
@@ -153,6 +171,7 @@ export const ConfigInput = objectExpected(
     training: section(TrainingConfig),
     evaluation: section(ClassificationEvaluation),
     references: section(ReferencesConfig),
+    earlyStop: section(EarlyStopConfig),
     output: section(OutputConfig),
     runtime: section(RuntimeConfig)
   }),
@@ -175,6 +194,7 @@ export const resolveConfig = (input: ConfigInput): ExperimentConfig => {
     training: { ...defaults.training, ...input.training },
     evaluation: { ...defaults.evaluation, ...input.evaluation },
     references: { ...defaults.references, ...input.references },
+    earlyStop: { ...defaults.earlyStop, ...input.earlyStop },
     output: { ...defaults.output, ...input.output },
     runtime: { ...defaults.runtime, ...input.runtime }
   }
@@ -183,6 +203,9 @@ export const resolveConfig = (input: ConfigInput): ExperimentConfig => {
 /** Combinations that each field allows alone but that make no experiment together. */
 const crossFieldIssues = (config: ExperimentConfig): ReadonlyArray<ConfigIssue> => {
   const issues: Array<ConfigIssue> = [...trainingIssues(config.training)]
+  if (config.earlyStop.basinDecided && config.model.attention === "linear") {
+    issues.push({ path: "earlyStop.basinDecided", message: "linear attention learns no basin (no c_σ); use softmax or exp attention, or false" })
+  }
   const { seed, seeds } = config.evaluation
   const repeated = seeds.filter((s, i) => s === seed || seeds.indexOf(s) !== i)
   if (repeated.length > 0) {

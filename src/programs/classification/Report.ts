@@ -19,6 +19,7 @@ import type { GridResult } from "../../domain/classification/GridSearch.js"
 import { formatEstimate, formatInterval, meanInterval } from "../../domain/Results.js"
 import { exampleTask } from "../../domain/classification/Task.js"
 import { RunStore } from "../../services/RunStore.js"
+import { basinSections } from "./BasinReport.js"
 import { evaluateAtContextLengths } from "./ContextLengths.js"
 import {
   type FinishedRun,
@@ -232,6 +233,9 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       }
     } else skipped.push("CA-KGD landscape: no softmax-attention run")
 
+    // The basin study: fraction selection per setting, when the basin is decided, what predicts it.
+    const basinTables = yield* basinSections(runs, emit)
+
     // Final loss and learned c_σ along a task axis of the sweep.
     const axis = TASK_AXES.find((path) => runs.some((r) => path in r.axes))
     if (axis === undefined) {
@@ -345,6 +349,7 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       skipped,
       sections: [
         { heading: "Aggregate over seeds", markdown: aggregateMd.split("\n").filter((l) => l.startsWith("|")).join("\n") || "(a single run)" },
+        ...basinTables,
         { heading: "Runs", markdown: markdownTable(resultHeader, resultRows) }
       ],
       config: sweepJson

@@ -15,6 +15,7 @@
  *   checkpoint.json   the last checkpoint (and checkpoint.prev.json, the one before), to resume an interrupted run
  */
 import { Effect, Fiber, Option } from "effect"
+import { basinDecidedAt, type Decision, decisionOf, earlyStopRule, type TrajectoryPoint } from "../../domain/classification/Basins.js"
 import { decodeCheckpoint, encodeCheckpoint } from "../../domain/classification/Checkpoint.js"
 import type { ExperimentConfig } from "../../domain/classification/Config.js"
 import { evaluationSteps } from "../../domain/EvaluationSchedule.js"
@@ -99,6 +100,13 @@ export interface RunSummary {
   readonly attention: ExperimentConfig["model"]["attention"]
   readonly task: ExperimentConfig["task"]
   readonly steps: number
+  /**
+   * Set when the run stopped before `steps` because its basin was decided (config earlyStop): `final` is then the
+   * evaluation at that step, not after the full training. Absent for runs that trained every step.
+   */
+  readonly stoppedEarly?: { readonly step: number; readonly rule: string }
+  /** Kernel models: when the sign of c_σ was decided along the evaluation points (domain/classification/Basins). */
+  readonly basinDecision?: Decision | null
   readonly engine: EngineInfo
   readonly final: EvaluationPoint
   /** Standard errors of the final point's metrics (absent in results of older versions). */
@@ -157,6 +165,13 @@ const perContextCsv = (set: TaskBatch, steps: Float64Array | undefined, model: S
   }
   return `${lines.join("\n")}\n`
 }
+
+/** The c_σ read off the weights at each evaluation point (metrics.jsonl rows). */
+const trajectoryOf = (rows: ReadonlyArray<string>): Array<TrajectoryPoint> =>
+  rows.map((row) => {
+    const point = JSON.parse(row) as EvaluationPoint
+    return { step: point.step, cSigma: point.extracted.cSigma ?? Number.NaN }
+  })
 
 /** The shape of each reference as this model's config implies (the normalised ones share softmax attention's key mask). */
 const shapeFor = (kind: ReferenceKind, matching: ReferenceShape): ReferenceShape => ({
@@ -247,6 +262,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
         evaluationSe: standardErrors(scored.stats)
       }
     }
+    // Early stopping: the trajectory of c_σ in the metrics rows so far.
+    const basinDecidedIn = (stored: ReadonlyArray<string>) => basinDecidedAt(trajectoryOf(stored), config.earlyStop)
     const gridReference = found.get(matching.kind)!.scored
     const gridParams = { cSigma: grids[matching.kind].best.cSigma, scale: grids[matching.kind].best.scale }
     // The grid optimum of each basin, to compare a model with the best GD step of the kind of solution it learned.
@@ -303,11 +320,12 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       checkpoint: (position) => encodeCheckpoint({ ...position, weights: session.weights, optimizer: session.optimizer }),
       yieldEvery: 64,
       batches,
-      step
+      step,
+      ...(config.earlyStop.basinDecided ? { stopAfter: basinDecidedIn } : {})
     })
     // The fused engine samples each step's batch itself, in chunks shared with its worker threads; other engines take
     // batches sampled ahead by the sampler's threads.
-    const { rows, last: lastEvaluation } = yield* Option.match(session.trainingSteps, {
+    const { rows, last: lastEvaluation, finalStep, stoppedAt } = yield* Option.match(session.trainingSteps, {
       onSome: (open) =>
         train(
           (first) =>
@@ -325,7 +343,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     })
 
     // A run resumed from its final checkpoint has not evaluated in this process: the last row is recomputed.
-    const last = lastEvaluation ?? (yield* evaluateAt(config.training.steps, null))
+    const last = lastEvaluation ?? (yield* evaluateAt(finalStep, null))
     const final = JSON.parse(rows[rows.length - 1]!) as EvaluationPoint
     const basin = last.point.reference.basin
     const atBasin = basin === null ? undefined : basinOptima[basin]
@@ -375,6 +393,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       attention: spec.attention,
       task: config.task,
       steps: config.training.steps,
+      ...(stoppedAt === null ? {} : { stoppedEarly: { step: stoppedAt, rule: earlyStopRule(config.earlyStop) } }),
+      ...(final.extracted.cSigma === null ? {} : { basinDecision: decisionOf(trajectoryOf(rows)) }),
       engine: session.engine,
       final,
       uncertainty,

@@ -22,6 +22,32 @@ import {
 } from "../../domain/Results.js"
 import type { RunState, SweepRun } from "../../domain/Sweep.js"
 import type { RunSummary } from "./Run.js"
+import { formatProportion, type Proportion, wilsonInterval } from "../../domain/Binomial.js"
+
+/** Per aggregate group (in the order of `aggregate`'s groups): the seeds in the selection basin, and runs stopped early. */
+const basinCounts = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) => {
+  const groups = new Map<string, Array<ResultRow>>()
+  for (const row of rows) {
+    const key = JSON.stringify(keyColumns.map((c) => row[c] ?? null))
+    groups.set(key, [...(groups.get(key) ?? []), row])
+  }
+  return [...groups.values()].map((members) => {
+    const finished = members.filter((r) => r["status"] === "done")
+    const withBasin = finished.filter((r) => r["basin"] === "selection" || r["basin"] === "elimination")
+    return {
+      selection: wilsonInterval(withBasin.filter((r) => r["basin"] === "selection").length, withBasin.length),
+      stoppedEarly: finished.filter((r) => typeof r["stopped_early_at"] === "number").length
+    }
+  })
+}
+
+const basinColumns = (counts: { readonly selection: Proportion; readonly stoppedEarly: number }): ResultRow => ({
+  basin_seeds: counts.selection.trials,
+  selection_fraction: counts.selection.trials > 0 ? counts.selection.estimate : null,
+  selection_ci95_lower: counts.selection.trials > 0 ? counts.selection.lower : null,
+  selection_ci95_upper: counts.selection.trials > 0 ? counts.selection.upper : null,
+  stopped_early: counts.stoppedEarly
+})
 
 /** Metrics aggregated over the seeds of each configuration. */
 export const AGGREGATED_METRICS = [
@@ -111,6 +137,8 @@ export const classificationRow = (
     model_cos_extracted: f?.alignment.atExtracted.modelCos ?? null,
     model_cos_grid: f?.alignment.atGridOptimum.modelCos ?? null,
     basin: f?.reference.basin ?? null,
+    decision_step: summary?.basinDecision?.step ?? null,
+    stopped_early_at: summary?.stoppedEarly?.step ?? null,
     ref_loss_basin: f?.reference.atBasinOptimum?.loss ?? null,
     loss_gap_basin: u?.modelMinusReference.atBasinOptimum?.loss.mean ?? null,
     loss_gap_basin_se: u?.modelMinusReference.atBasinOptimum?.loss.se ?? null,
@@ -142,8 +170,10 @@ export const classificationAggregate = (sweepName: string, rows: ReadonlyArray<R
   const bounds = metricBounds(rows)
   const groups = aggregate(rows, keyColumns, [...AGGREGATED_METRICS, ...BASIN_PARAMETERS], bounds)
   const kinds = [...new Set(groups.flatMap((g) => Object.keys(g.solutions)))].sort()
-  const aggregateRows: Array<ResultRow> = groups.map((g) => ({
+  const basins = basinCounts(rows, keyColumns)
+  const aggregateRows: Array<ResultRow> = groups.map((g, i) => ({
     ...aggregateRow(g, AGGREGATED_METRICS),
+    ...basinColumns(basins[i]!),
     ...Object.fromEntries(
       kinds.flatMap((k) => {
         const of = g.solutions[k]
@@ -164,9 +194,11 @@ export const classificationAggregate = (sweepName: string, rows: ReadonlyArray<R
     "model cos (grid)",
     "model cos (basin optimum)",
     "η",
-    ...kinds.map((k) => `${k}: seeds, loss, c_σ`)
+    ...kinds.map((k) => `${k}: seeds, loss, c_σ`),
+    ...(basins.some((b) => b.selection.trials > 0) ? ["fraction selection [95% CI]"] : []),
+    ...(basins.some((b) => b.stoppedEarly > 0) ? ["stopped early"] : [])
   ]
-  const markdownRows = groups.map((g) => ({
+  const markdownRows = groups.map((g, i) => ({
     ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
     runs: runsCell(g),
     "final loss": formatInterval(g.metrics["final_loss"]!),
@@ -183,9 +215,21 @@ export const classificationAggregate = (sweepName: string, rows: ReadonlyArray<R
         const parameter = cSigma !== undefined && Number.isFinite(cSigma.mean) ? `, c_σ ${formatInterval(cSigma, 2)}` : ""
         return [`${k}: seeds, loss, c_σ`, of ? `${of.count}, ${formatInterval(of.loss)}${parameter}` : "0"]
       })
-    )
+    ),
+    "fraction selection [95% CI]": basins[i]!.selection.trials > 0 ? formatProportion(basins[i]!.selection) : "—",
+    "stopped early": `${basins[i]!.stoppedEarly} of ${g.runs - g.failed}`
   }))
-  const markdown = `# Sweep ${sweepName}\n\nMean ± 95% CI over seeds (Student's t; an interval clipped to its metric's range is written [lo, hi]). Learned c_σ within each solution kind only. ${rows.length} runs.\n\n${toMarkdown(markdownColumns, markdownRows)}`
+  const stopped = basins.reduce((sum, b) => sum + b.stoppedEarly, 0)
+  const notes = [
+    `Mean ± 95% CI over seeds (Student's t; an interval clipped to its metric's range is written [lo, hi]). Learned c_σ within each solution kind only. ${rows.length} runs.`,
+    ...(basins.some((b) => b.selection.trials > 0)
+      ? ["Fraction selection: the seeds whose final c_σ is positive, with its Wilson 95% interval."]
+      : []),
+    ...(stopped > 0
+      ? [`**${stopped} runs stopped early** once their basin was decided (earlyStop): their losses and metrics are those at the stop step, not after the full training.`]
+      : [])
+  ]
+  const markdown = `# Sweep ${sweepName}\n\n${notes.join(" ")}\n\n${toMarkdown(markdownColumns, markdownRows)}`
   return { rows: aggregateRows, markdown }
 }
 

@@ -81,3 +81,44 @@ describe("classification report", () => {
     240_000
   )
 })
+
+describe("basins report", () => {
+  it.live(
+    "a quick basin study draws `basins` (fraction selection per setting with Wilson intervals) and the decision and predictor tables",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "icl-gd-basins-"))
+        const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "..", "examples", "quick", "basins-study.json"), "utf8"))
+        const plan = Either.getOrThrow(planSweep({ ...example, output: { dir, progress: false } }))
+        const { result, markdown } = yield* runSweep(plan, { concurrency: 1 })
+        const report = yield* makeReport(result.folder)
+        assert.includeMembers(report.figures.map((f) => f.name), ["basins", "basin-decision", "basin-predictors"])
+        // The figure's fractions are the results table's: seeds whose final c_σ is positive, per case.
+        const [header, ...lines] = readFileSync(join(result.folder, "results.csv"), "utf8").trim().split("\n")
+        const columns = header!.split(",")
+        const rows = lines.map((l) => Object.fromEntries(l.split(",").map((v, i) => [columns[i]!, v])))
+        const spec = JSON.parse(readFileSync(join(report.dir, "basins.vl.json"), "utf8"))
+        const points = spec.data.values as Array<{ setting: string; fraction: number; lower: number; upper: number; seeds: number }>
+        assert.deepStrictEqual(points.map((p) => p.setting), ["initScale=0.02", "initScale=0.2"])
+        for (const [point, scale] of [[points[0]!, "0.02"], [points[1]!, "0.2"]] as const) {
+          const ofCase = rows.filter((r) => r["model.initScale"] === scale)
+          assert.strictEqual(point.seeds, 4)
+          assert.strictEqual(point.fraction, ofCase.filter((r) => Number(r["c_sigma"]) > 0).length / 4)
+          assert.isTrue(point.lower <= point.fraction && point.fraction <= point.upper)
+          assert.isTrue(ofCase.every((r) => r["stopped_early_at"] !== "" && Number(r["stopped_early_at"]) < 400), "every run stopped early")
+        }
+        const svg = readFileSync(join(report.dir, "basins.svg"), "utf8")
+        assert.include(svg, "initScale=0.2")
+        assert.include(svg, "fraction of seeds in the selection basin")
+        const md = readFileSync(join(report.dir, "report.md"), "utf8")
+        assert.include(md, "| setting | seeds | fraction selection [95% CI] | loss selection | loss elimination | CA-KGD* | stopped early |")
+        assert.include(md, "4 of 4")
+        assert.include(md, "decision step: median [quartiles]")
+        assert.include(md, "AUC for selection")
+        // The sweep's aggregate has the same fractions, and marks the runs stopped early.
+        for (const point of points) assert.include(markdown, `${Math.round(point.fraction * 4)}/4 = ${point.fraction.toFixed(2)}`)
+        assert.include(markdown, "**8 runs stopped early**")
+      }).pipe(Effect.provide(QuietServicesLive)),
+    240_000
+  )
+})

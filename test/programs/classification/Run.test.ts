@@ -128,6 +128,40 @@ describe("trainRun", () => {
       })
     )
 
+    it.effect("early stopping ends a run once its basin is decided, says so, and resumes to the same stop", () =>
+      Effect.gen(function* () {
+        const config = (dir: string, basinDecided: boolean) =>
+          tinyConfig({
+            training: { steps: 2000 },
+            earlyStop: { basinDecided, minCSigma: 0.3, patience: 100 },
+            runtime: { checkpointEvery: 50 },
+            output: { dir }
+          })
+        const full = yield* trainRun(config(tempDir(), false))
+        const early = yield* trainRun(config(tempDir(), true))
+        const stop = early.summary.stoppedEarly
+        assert.isDefined(stop)
+        assert.isBelow(stop!.step, 2000)
+        assert.include(stop!.rule, "|c_σ| ≥ 0.3")
+        assert.isUndefined(full.summary.stoppedEarly)
+        assert.notStrictEqual(early.runId, full.runId, "early stopping is part of the run's identity")
+        // Training up to the stop is the full run's: its rows are the full run's first rows.
+        const rowsOf = (dir: string) => readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n")
+        const earlyRows = rowsOf(early.dir)
+        assert.deepStrictEqual(earlyRows, rowsOf(full.dir).slice(0, earlyRows.length))
+        assert.strictEqual(JSON.parse(earlyRows.at(-1)!).step, stop!.step)
+        assert.strictEqual(early.summary.final.step, stop!.step)
+        assert.strictEqual(early.summary.basinDecision?.basin, full.summary.basinDecision?.basin, "the basin at the stop is the final one")
+        // A crash after the stop's checkpoint: the rerun stops at the same step with the same files.
+        rmSync(join(early.dir, "summary.json"))
+        const again = yield* trainRun(config(join(early.dir, ".."), true))
+        assert.isFalse(again.reused)
+        assert.strictEqual(JSON.parse(readFileSync(join(early.dir, "run.json"), "utf8")).resumedFromStep, stop!.step)
+        assert.deepStrictEqual(again.summary.stoppedEarly, stop)
+        assert.deepStrictEqual(rowsOf(again.dir), earlyRows)
+      })
+    )
+
     it.effect("every task family × attention kind trains end to end and reports its matching reference", () =>
       Effect.gen(function* () {
         for (const family of ["cluster", "voronoi"] as const) {

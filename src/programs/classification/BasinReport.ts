@@ -1,0 +1,253 @@
+/**
+ * The basin study's part of a classification report (softmax and exp runs): which basin each seed reached (the sign of
+ * its final c_σ), per training setting, with Wilson intervals (figure `basins`); when the basin was decided along the
+ * evaluation points (decision-step statistics, figure `basin-decision`); and what in the initial weights predicts it
+ * (predictors table, figure `basin-predictors`). Every number comes from the stored runs.
+ */
+import { Effect, Option } from "effect"
+import { wilsonInterval, formatProportion } from "../../domain/Binomial.js"
+import { basinsFigure, decisionFigure, initialWeightsFigure } from "../../domain/classification/BasinFigures.js"
+import { type Basin, basinOf, decisionOf, predictionBySteps, rocArea, type TrajectoryPoint } from "../../domain/classification/Basins.js"
+import type { ExperimentConfig } from "../../domain/classification/Config.js"
+import { formatInterval, meanInterval } from "../../domain/Results.js"
+import type { EvaluationPoint } from "../../services/classification/MetricsCollector.js"
+import { RunStore } from "../../services/RunStore.js"
+import { markdownTable } from "../ReportDocuments.js"
+import type { RunSummary } from "./Run.js"
+import type { TopLevelSpec } from "vega-lite"
+
+export interface BasinRun {
+  readonly dir: string
+  readonly seed: number
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly config: ExperimentConfig
+  readonly summary: RunSummary
+  readonly rows: ReadonlyArray<EvaluationPoint>
+}
+
+/** Steps at which the sign of c_σ is compared with the final basin. */
+const AGREEMENT_STEPS = [0, 1, 10, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
+
+const short = (path: string) => path.split(".").pop()!
+const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v))
+
+/**
+ * Labels of settings: the axis values in which a setting differs from the most common value of that axis ("base" when
+ * it differs in none), so that one-factor-at-a-time studies read as "learningRate=0.003".
+ */
+export const settingLabels = (settings: ReadonlyArray<Readonly<Record<string, unknown>>>): Array<string> => {
+  const paths = [...new Set(settings.flatMap((s) => Object.keys(s)))].filter((p) => p !== "model.attention")
+  const modal = Object.fromEntries(
+    paths.map((path) => {
+      const counts = new Map<string, number>()
+      for (const s of settings) counts.set(JSON.stringify(s[path]), (counts.get(JSON.stringify(s[path])) ?? 0) + 1)
+      return [path, [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]]
+    })
+  )
+  // An axis whose values are all different (e.g. a task sweep) labels every setting.
+  const varied = (path: string) => new Set(settings.map((s) => JSON.stringify(s[path]))).size === settings.length && settings.length > 1
+  return settings.map((s) => {
+    const parts = paths.filter((p) => varied(p) || JSON.stringify(s[p]) !== modal[p]).map((p) => `${short(p)}=${show(s[p])}`)
+    return parts.length === 0 ? "base" : parts.join(", ")
+  })
+}
+
+const trajectoryOf = (run: BasinRun): Array<TrajectoryPoint> =>
+  run.rows.map((p) => ({ step: p.step, cSigma: p.extracted.cSigma ?? Number.NaN }))
+
+const frobenius = (rows: ReadonlyArray<ReadonlyArray<number>>, r: [number, number], c: [number, number]) => {
+  let sum = 0
+  for (let i = r[0]; i < r[1]; i++) for (let j = c[0]; j < c[1]; j++) sum += rows[i]![j]! ** 2
+  return Math.sqrt(sum)
+}
+
+/** Statistics of a run's initial weights (weights.json), in units of its initScale. */
+const initialStatistics = (run: BasinRun, weights: { initial: { W_KQ: Array<Array<number>>; W_PV: Array<Array<number>> } }) => {
+  const { d, C } = run.config.task
+  const D = d + C
+  const s = run.config.model.initScale
+  const first = run.rows[0]!.extracted.diagnostics
+  const a = first.a / s
+  const b = first.b / s
+  return {
+    a,
+    b,
+    "a + b": a + b,
+    "a · b": a * b,
+    "‖A‖_F": frobenius(weights.initial.W_KQ, [0, d], [0, d]) / s,
+    "‖B_yy‖_F": frobenius(weights.initial.W_PV, [d, D], [d, D]) / s,
+    "‖W_KQ‖_F": frobenius(weights.initial.W_KQ, [0, D], [0, D]) / s,
+    "‖W_PV‖_F": frobenius(weights.initial.W_PV, [0, D], [0, D]) / s
+  }
+}
+
+const lossCell = (values: ReadonlyArray<number>) => (values.length === 0 ? "—" : `${formatInterval(meanInterval(values))} (${values.length})`)
+
+const quantile = (sorted: ReadonlyArray<number>, q: number) => {
+  if (sorted.length === 0) return Number.NaN
+  const position = (sorted.length - 1) * q
+  const low = Math.floor(position)
+  const high = Math.ceil(position)
+  return sorted[low]! + (sorted[high]! - sorted[low]!) * (position - low)
+}
+
+/**
+ * The basin figures and tables of a report, or nothing when no run has a c_σ (linear attention only). `emit` renders
+ * a figure into the report.
+ */
+export const basinSections = <E>(
+  runs: ReadonlyArray<BasinRun>,
+  emit: (name: string, caption: string, spec: TopLevelSpec) => Effect.Effect<void, E>
+) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const kernel = runs.filter((r) => basinOf(r.summary.final.extracted.cSigma) !== null)
+    if (kernel.length === 0) return []
+    // Settings in the order they first appear (the sweep's order).
+    const keys = [...new Set(kernel.map((r) => JSON.stringify(r.axes)))]
+    const labels = settingLabels(keys.map((k) => JSON.parse(k) as Record<string, unknown>))
+    const settings = keys.map((key, i) => {
+      const members = kernel.filter((r) => JSON.stringify(r.axes) === key).sort((a, b) => a.seed - b.seed)
+      const attention = members[0]!.config.model.attention
+      return { label: attention === "softmax" ? labels[i]! : `${attention} SA, ${labels[i]!}`, runs: members }
+    })
+    const finalBasin = (r: BasinRun) => basinOf(r.summary.final.extracted.cSigma)!
+    const stoppedEarly = kernel.filter((r) => r.summary.stoppedEarly !== undefined).length
+
+    // The study table and figure `basins`.
+    const study = settings.map((s) => {
+      const selection = s.runs.filter((r) => finalBasin(r) === "selection")
+      const elimination = s.runs.filter((r) => finalBasin(r) === "elimination")
+      return {
+        setting: s.label,
+        proportion: wilsonInterval(selection.length, s.runs.length),
+        selectionLoss: selection.map((r) => r.summary.final.model.loss),
+        eliminationLoss: elimination.map((r) => r.summary.final.model.loss),
+        caKgd: meanInterval(s.runs.map((r) => r.summary.references["ca-kgd"].evaluation.loss)).mean,
+        stopped: s.runs.filter((r) => r.summary.stoppedEarly !== undefined).length
+      }
+    })
+    const earlyNote =
+      stoppedEarly > 0
+        ? ` ${stoppedEarly} of ${kernel.length} runs stopped early once their basin was decided (earlyStop); their losses are at the stop step, marked "stopped early".`
+        : ""
+    yield* emit(
+      "basins",
+      `Fraction of seeds whose final c_σ is positive (the selection basin) per setting, with 95% Wilson intervals; the label gives selection seeds / seeds.${earlyNote}`,
+      basinsFigure(
+        study.map((row) => ({
+          setting: row.setting,
+          fraction: row.proportion.estimate,
+          lower: row.proportion.lower,
+          upper: row.proportion.upper,
+          seeds: row.proportion.trials
+        })),
+        "Which basin softmax attention learns"
+      )
+    )
+    const studyTable = markdownTable(
+      ["setting", "seeds", "fraction selection [95% CI]", "loss selection", "loss elimination", "CA-KGD*", "stopped early"],
+      study.map((row) => [
+        row.setting,
+        String(row.proportion.trials),
+        formatProportion(row.proportion),
+        lossCell(row.selectionLoss),
+        lossCell(row.eliminationLoss),
+        Number.isFinite(row.caKgd) ? row.caKgd.toFixed(4) : "—",
+        row.stopped === 0 ? "no" : `${row.stopped} of ${row.proportion.trials}`
+      ])
+    )
+
+    // When is the basin decided?
+    const decisions = settings.map((s) => ({
+      setting: s.label,
+      decided: s.runs.map((r) => decisionOf(trajectoryOf(r))).filter((d) => d !== null)
+    }))
+    const decisionTable = markdownTable(
+      ["setting", "runs", "decision step: median [quartiles]", "latest", "decided at step 0", "sign changes (mean)"],
+      decisions.map(({ setting, decided }) => {
+        const steps = decided.map((d) => d.step).sort((a, b) => a - b)
+        return [
+          setting,
+          String(decided.length),
+          `${quantile(steps, 0.5)} [${quantile(steps, 0.25)}, ${quantile(steps, 0.75)}]`,
+          String(steps.at(-1) ?? "—"),
+          formatProportion(wilsonInterval(decided.filter((d) => d.step === 0).length, decided.length)),
+          (decided.reduce((sum, d) => sum + d.signChanges, 0) / Math.max(1, decided.length)).toFixed(2)
+        ]
+      })
+    )
+    const agreementSteps = AGREEMENT_STEPS.filter((k) => kernel.some((r) => r.summary.final.step >= k))
+    const agreement = settings.map((s) => ({
+      setting: s.label,
+      points: predictionBySteps(
+        s.runs.map((r) => ({ trajectory: trajectoryOf(r), final: finalBasin(r) })),
+        agreementSteps
+      )
+    }))
+    const agreementTable = markdownTable(
+      ["setting", ...agreementSteps.map((k) => `k = ${k}`)],
+      agreement.map((a) => [a.setting, ...a.points.map((p) => `${p.agreement.estimate.toFixed(2)} [${p.agreement.lower.toFixed(2)}, ${p.agreement.upper.toFixed(2)}]`)])
+    )
+    yield* emit(
+      "basin-decision",
+      `How well the sign of c_σ at step k (the last evaluation point at or before k) predicts the final basin: fraction of runs, 95% Wilson band.${earlyNote}`,
+      decisionFigure(
+        agreement.flatMap((a) =>
+          a.points.map((p) => ({ setting: a.setting, step: p.step, agreement: p.agreement.estimate, lower: p.agreement.lower, upper: p.agreement.upper }))
+        ),
+        "When the basin is decided"
+      )
+    )
+
+    // What predicts the basin from the initial weights? Pooled over every run, in units of each run's initScale.
+    const withStats = yield* Effect.forEach(kernel, (run) =>
+      store.readJson(store.join(run.dir, "weights.json")).pipe(
+        Effect.map((w) =>
+          Option.isSome(w) ? { run, stats: initialStatistics(run, w.value as Parameters<typeof initialStatistics>[1]) } : undefined
+        )
+      )
+    ).pipe(Effect.map((all) => all.filter((x) => x !== undefined)))
+    const names = withStats.length > 0 ? (Object.keys(withStats[0]!.stats) as Array<keyof ReturnType<typeof initialStatistics>>) : []
+    const byBasin = (basin: Basin) => withStats.filter((x) => finalBasin(x.run) === basin)
+    const predictorRows = names.map((name) => {
+      const sel = byBasin("selection").map((x) => x.stats[name])
+      const elim = byBasin("elimination").map((x) => x.stats[name])
+      const roc = rocArea(sel, elim)
+      const positive = withStats.filter((x) => x.stats[name] > 0)
+      const negative = withStats.filter((x) => x.stats[name] < 0)
+      const pSel = (group: typeof withStats) => formatProportion(wilsonInterval(group.filter((x) => finalBasin(x.run) === "selection").length, group.length))
+      return [
+        name,
+        formatInterval(meanInterval(sel), 3),
+        formatInterval(meanInterval(elim), 3),
+        Number.isFinite(roc.area) ? `${roc.area.toFixed(2)} ± ${(1.96 * roc.standardError).toFixed(2)}` : "—",
+        positive.length > 0 && negative.length > 0 ? pSel(positive) : "—",
+        positive.length > 0 && negative.length > 0 ? pSel(negative) : "—"
+      ]
+    })
+    const predictorsTable = markdownTable(
+      ["initial statistic (÷ initScale)", "mean, selection seeds", "mean, elimination seeds", "AUC for selection ± 95%", "P(selection | > 0)", "P(selection | < 0)"],
+      predictorRows
+    )
+    if (withStats.length > 0) {
+      yield* emit(
+        "basin-predictors",
+        `The initial a = tr(A)/d and b of every seed (÷ its initScale), coloured by the basin it reached; ${byBasin("selection").length} selection and ${byBasin("elimination").length} elimination seeds.`,
+        initialWeightsFigure(
+          withStats.map((x) => ({ a: x.stats.a, b: x.stats.b, basin: finalBasin(x.run) })),
+          "Initial weights and the basin reached",
+          "(÷ initScale)"
+        )
+      )
+    }
+    const pooled = `${withStats.length} runs pooled over every setting`
+    return [
+      { heading: "Basins: fraction selection per setting", markdown: studyTable },
+      {
+        heading: "Basins: when the basin is decided",
+        markdown: `The decision step is the first evaluation step from which the sign of c_σ never changes again.${earlyNote}\n\n${decisionTable}\n\nSign of c_σ at step k = final basin (fraction [95% Wilson]):\n\n${agreementTable}`
+      },
+      { heading: "Basins: predictors in the initial weights", markdown: `${pooled}. AUC: the probability that a selection seed's value exceeds an elimination seed's (0.5: no information), ± 1.96 × Hanley–McNeil SE.\n\n${predictorsTable}` }
+    ]
+  })
