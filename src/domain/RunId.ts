@@ -20,6 +20,9 @@ export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unkn
   ["model.initDistribution", "normal"],
   // Classification: no extra evaluation sets.
   ["evaluation.seeds", []],
+  // Classification: the construction's a and b added to the initial weights.
+  ["model.initA", 0],
+  ["model.initB", 0],
   // Classification: stopping once the basin is decided (off), as one section (classification/Config's
   // EARLY_STOP_DEFAULTS; the run-id test fails if the two part).
   ["earlyStop", { basinDecided: false, patience: 2000, minCSigma: 1 }]

@@ -2,7 +2,8 @@ import { assert, describe, it } from "@effect/vitest"
 import { fillInitial, TRUNCATED_NORMAL_STD } from "../../src/domain/Initialisation.js"
 import { initWeights } from "../../src/domain/classification/Model.js"
 import { keyedRng } from "../../src/domain/Rng.js"
-import { spec } from "../helpers.js"
+import { structureDiagnostics } from "../../src/domain/classification/Extraction.js"
+import { FLOAT64_IDENTITY, spec } from "../helpers.js"
 
 const moments = (values: Float64Array) => {
   let sum = 0
@@ -50,5 +51,25 @@ describe("initial weights", () => {
     // φ(2) = e^{−2}/√(2π); 2Φ(2) − 1 = erf(√2) = 0.9544997361036416.
     const phi2 = Math.exp(-2) / Math.sqrt(2 * Math.PI)
     assert.approximately(TRUNCATED_NORMAL_STD, Math.sqrt(1 - (4 * phi2) / 0.9544997361036416), 1e-15)
+  })
+})
+
+describe("the construction's a and b added at initialisation (classification)", () => {
+  it("shift the diagonals of A and B_yy only, so the extracted a and b move by exactly those amounts", () => {
+    const s = spec("softmax", 5, 5)
+    const plain = initWeights(s, 4, 0.02)
+    const shifted = initWeights(s, 4, 0.02, "normal", { a: 0.1, b: -0.05 })
+    const D = 10
+    for (let r = 0; r < D; r++) {
+      for (let c = 0; c < D; c++) {
+        const i = r * D + c
+        assert.strictEqual(shifted.kq[i], plain.kq[i]! + (r === c && r < 5 ? 0.1 : 0), `kq[${r}, ${c}]`)
+        assert.strictEqual(shifted.pv[i], plain.pv[i]! + (r === c && r >= 5 ? -0.05 : 0), `pv[${r}, ${c}]`)
+      }
+    }
+    const a = (w: typeof plain) => structureDiagnostics(s, w).a
+    const b = (w: typeof plain) => structureDiagnostics(s, w).b
+    assert.approximately(a(shifted) - a(plain), 0.1, FLOAT64_IDENTITY)
+    assert.approximately(b(shifted) - b(plain), -0.05, FLOAT64_IDENTITY)
   })
 })

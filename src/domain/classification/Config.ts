@@ -59,6 +59,13 @@ export const ModelConfig = Schema.Struct({
   /** The standard deviation of every initial weight. */
   initScale: PositiveNumber,
   initDistribution: InitDistribution,
+  /**
+   * Added to the diagonal of A (W_KQ's input block) and of B_yy (W_PV's label block) after the random draw: the GD
+   * construction's a and b (spec §4), so the initial a = tr(A)/d and b read off the weights are these plus the random
+   * part. The sign of the initial b decides the basin softmax attention learns (README, Basins).
+   */
+  initA: FiniteNumber,
+  initB: FiniteNumber,
   expShift: FiniteNumber,
   engine: EngineChoice,
   backend: BackendChoice
@@ -132,6 +139,8 @@ export const defaults: ExperimentConfig = {
     attendToQuery: "auto",
     initScale: 0.02,
     initDistribution: "normal",
+    initA: 0,
+    initB: 0,
     expShift: 0,
     engine: "auto",
     backend: "auto"

@@ -41,15 +41,25 @@ export interface Weights {
 
 /**
  * Every entry iid with standard deviation `scale` (N(0, scale²) by default; see domain/Initialisation), W_KQ's entries
- * first, then W_PV's, from the seed's init stream (spec §3: never 0, which is a saddle for LSA).
+ * first, then W_PV's, from the seed's init stream (spec §3: never 0, which is a saddle for LSA); then `offset.a` added
+ * to the diagonal of A (W_KQ's input block) and `offset.b` to that of B_yy (W_PV's label block), the construction's
+ * directions (0 by default).
  */
-export const initWeights = (spec: ModelSpec, seed: number, scale: number, distribution: InitDistribution = "normal"): Weights => {
+export const initWeights = (
+  spec: ModelSpec,
+  seed: number,
+  scale: number,
+  distribution: InitDistribution = "normal",
+  offset: { readonly a: number; readonly b: number } = { a: 0, b: 0 }
+): Weights => {
   const D = spec.d + spec.C
   const rng = keyedRng(seed, "init", 0)
   const kq = new Float64Array(D * D)
   const pv = new Float64Array(D * D)
   fillInitial(rng, kq, 0, D * D, scale, distribution)
   fillInitial(rng, pv, 0, D * D, scale, distribution)
+  if (offset.a !== 0) for (let k = 0; k < spec.d; k++) kq[k * D + k]! += offset.a
+  if (offset.b !== 0) for (let c = spec.d; c < D; c++) pv[c * D + c]! += offset.b
   return { D, kq, pv }
 }
 

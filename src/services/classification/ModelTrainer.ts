@@ -58,7 +58,10 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
       Effect.gen(function* () {
         const spec = modelSpecOf(config)
         const engineName = resolveEngine(config.model.engine, spec)
-        const initial = initWeights(spec, config.seed, config.model.initScale, config.model.initDistribution)
+        const initial = initWeights(spec, config.seed, config.model.initScale, config.model.initDistribution, {
+          a: config.model.initA,
+          b: config.model.initB
+        })
         const weights = copyWeights(initial)
         const optimizer = initOptimizer(weights.D)
         const grads: Gradients = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
