@@ -37,6 +37,8 @@ export {
   type VectorOptimizerState
 } from "./domain/Optimizer.js"
 export { fillInitial, TRUNCATED_NORMAL_STD } from "./domain/Initialisation.js"
+export { formatProportion, wilsonInterval, type Proportion } from "./domain/Binomial.js"
+export { canonicalJson } from "./domain/ConfigSchema.js"
 export { goldenSection, logSpace, signedGrid } from "./domain/Search.js"
 
 // Classification (the paper).
@@ -61,6 +63,17 @@ export {
   type ReferenceShape
 } from "./domain/classification/GdMath.js"
 export { gridSearch, type GridPoint, type GridResult } from "./domain/classification/GridSearch.js"
+export {
+  basinAt,
+  basinDecidedAt,
+  basinOf,
+  decisionOf,
+  predictionBySteps,
+  rocArea,
+  type Basin,
+  type Decision,
+  type TrajectoryPoint
+} from "./domain/classification/Basins.js"
 export { alignment, perContext, performance, type Alignment, type Performance, type Predictions } from "./domain/classification/Metrics.js"
 export { forwardBatch, initWeights, modelSpecOf, type ModelSpec, type Weights } from "./domain/classification/Model.js"
 export { sampleTasks, type TaskBatch } from "./domain/classification/Task.js"

@@ -10,6 +10,7 @@ import { sampleTasks } from "../../../src/domain/classification/Task.js"
 import { meanAndSe, pairedDifference } from "../../../src/domain/Results.js"
 import { runIdOf } from "../../../src/domain/RunId.js"
 import { trainRun } from "../../../src/programs/classification/Run.js"
+import { loadRun } from "../../../src/programs/classification/LoadRun.js"
 import { QuietServicesLive, tinyConfig } from "../../helpers.js"
 
 const tempDir = () => mkdtempSync(join(tmpdir(), "icl-gd-test-"))
@@ -291,6 +292,27 @@ describe("trainRun", () => {
         assert.strictEqual(error._tag, "TrainingDiverged")
         const dir = readdirSync(config.output.dir)[0]!
         assert.isFalse(existsSync(join(config.output.dir, dir, "summary.json")))
+      })
+    )
+
+    it.effect("a run stored before the training options existed is loaded with their defaults", () =>
+      Effect.gen(function* () {
+        const run = yield* trainRun(tinyConfig({ model: { attention: "linear" }, output: { dir: tempDir() } }))
+        const file = join(run.dir, "config.json")
+        const before = yield* loadRun(run.dir)
+        const stored = JSON.parse(readFileSync(file, "utf8"))
+        for (const field of ["momentum", "schedule", "warmupSteps", "minLearningRateFactor", "decayEvery", "decayFactor", "clipGradientNorm"]) {
+          delete stored.training[field]
+        }
+        for (const field of ["initDistribution", "initA", "initB"]) delete stored.model[field]
+        delete stored.earlyStop
+        writeFileSync(file, JSON.stringify(stored))
+        const loaded = yield* loadRun(run.dir)
+        assert.strictEqual(loaded.config.training.schedule, "constant")
+        assert.strictEqual(loaded.config.model.initDistribution, "normal")
+        assert.isFalse(loaded.config.earlyStop.basinDecided)
+        assert.deepStrictEqual(loaded.config, before.config)
+        assert.strictEqual(runIdOf(loaded.config), runIdOf(before.config), "and it keeps its run id")
       })
     )
 
