@@ -200,7 +200,7 @@ export const basinSections = <E>(
       )
     )
 
-    // What predicts the basin from the initial weights? Pooled over every run, in units of each run's initScale.
+    // What predicts the basin from the initial weights? The statistics of every run, in units of its initScale.
     const withStats = yield* Effect.forEach(kernel, (run) =>
       store.readJson(store.join(run.dir, "weights.json")).pipe(
         Effect.map((w) =>
@@ -208,46 +208,66 @@ export const basinSections = <E>(
         )
       )
     ).pipe(Effect.map((all) => all.filter((x) => x !== undefined)))
-    const names = withStats.length > 0 ? (Object.keys(withStats[0]!.stats) as Array<keyof ReturnType<typeof initialStatistics>>) : []
-    const byBasin = (basin: Basin) => withStats.filter((x) => finalBasin(x.run) === basin)
+    type WithStats = (typeof withStats)[number]
+    const names = withStats.length > 0 ? (Object.keys(withStats[0]!.stats) as Array<keyof WithStats["stats"]>) : []
+    const pSelection = (group: ReadonlyArray<WithStats>) =>
+      wilsonInterval(group.filter((x) => finalBasin(x.run) === "selection").length, group.length)
+    const ofBasin = (group: ReadonlyArray<WithStats>, basin: Basin) => group.filter((x) => finalBasin(x.run) === basin)
+    const rocOf = (group: ReadonlyArray<WithStats>, name: keyof WithStats["stats"]) =>
+      rocArea(ofBasin(group, "selection").map((x) => x.stats[name]), ofBasin(group, "elimination").map((x) => x.stats[name]))
+    const rocCell = (roc: ReturnType<typeof rocArea>) => (Number.isFinite(roc.area) ? `${roc.area.toFixed(2)} ± ${(1.96 * roc.standardError).toFixed(2)}` : "—")
+    // The full table for the first setting: in a study whose settings share their seeds, the others repeat its
+    // initialisations (up to initScale), so pooling them would count one initialisation several times.
+    const firstSetting = settings[0]!
+    const first = withStats.filter((x) => firstSetting.runs.includes(x.run))
     const predictorRows = names.map((name) => {
-      const sel = byBasin("selection").map((x) => x.stats[name])
-      const elim = byBasin("elimination").map((x) => x.stats[name])
-      const roc = rocArea(sel, elim)
-      const positive = withStats.filter((x) => x.stats[name] > 0)
-      const negative = withStats.filter((x) => x.stats[name] < 0)
-      const pSel = (group: typeof withStats) => formatProportion(wilsonInterval(group.filter((x) => finalBasin(x.run) === "selection").length, group.length))
+      const positive = first.filter((x) => x.stats[name] > 0)
+      const negative = first.filter((x) => x.stats[name] < 0)
+      const both = positive.length > 0 && negative.length > 0
       return [
         name,
-        formatInterval(meanInterval(sel), 3),
-        formatInterval(meanInterval(elim), 3),
-        Number.isFinite(roc.area) ? `${roc.area.toFixed(2)} ± ${(1.96 * roc.standardError).toFixed(2)}` : "—",
-        positive.length > 0 && negative.length > 0 ? pSel(positive) : "—",
-        positive.length > 0 && negative.length > 0 ? pSel(negative) : "—"
+        formatInterval(meanInterval(ofBasin(first, "selection").map((x) => x.stats[name])), 3),
+        formatInterval(meanInterval(ofBasin(first, "elimination").map((x) => x.stats[name])), 3),
+        rocCell(rocOf(first, name)),
+        both ? formatProportion(pSelection(positive)) : "—",
+        both ? formatProportion(pSelection(negative)) : "—"
       ]
     })
     const predictorsTable = markdownTable(
       ["initial statistic (÷ initScale)", "mean, selection seeds", "mean, elimination seeds", "AUC for selection ± 95%", "P(selection | > 0)", "P(selection | < 0)"],
       predictorRows
     )
-    if (withStats.length > 0) {
+    // The sign of the initial b in every setting.
+    const bTable = markdownTable(
+      ["setting", "P(selection | initial b > 0)", "P(selection | initial b < 0)", "AUC of initial b"],
+      settings.map((setting) => {
+        const group = withStats.filter((x) => setting.runs.includes(x.run))
+        return [
+          setting.label,
+          formatProportion(pSelection(group.filter((x) => x.stats.b > 0))),
+          formatProportion(pSelection(group.filter((x) => x.stats.b < 0))),
+          rocCell(rocOf(group, "b"))
+        ]
+      })
+    )
+    if (first.length > 0) {
       yield* emit(
         "basin-predictors",
-        `The initial a = tr(A)/d and b of every seed (÷ its initScale), coloured by the basin it reached; ${byBasin("selection").length} selection and ${byBasin("elimination").length} elimination seeds.`,
+        `The initial a = tr(A)/d and b (÷ initScale) of every seed of the setting "${firstSetting.label}", coloured by the basin it reached: ${ofBasin(first, "selection").length} selection and ${ofBasin(first, "elimination").length} elimination seeds.`,
         initialWeightsFigure(
-          withStats.map((x) => ({ a: x.stats.a, b: x.stats.b, basin: finalBasin(x.run) })),
+          first.map((x) => ({ a: x.stats.a, b: x.stats.b, basin: finalBasin(x.run) })),
           "Initial weights and the basin reached",
           "(÷ initScale)"
         )
       )
     }
-    const pooled = `${withStats.length} runs pooled over every setting`
+    const predictorsNote = `Setting "${firstSetting.label}", ${first.length} seeds. AUC: the probability that a selection seed's value exceeds an elimination seed's (0.5: no information), ± 1.96 × Hanley–McNeil SE.`
     return [
       { heading: "Basins: fraction selection per setting", markdown: studyTable },
       {
         heading: "Basins: when the basin is decided",
         markdown: `The decision step is the first evaluation step from which the sign of c_σ never changes again.${earlyNote}\n\n${decisionTable}\n\nSign of c_σ at step k = final basin (fraction [95% Wilson]):\n\n${agreementTable}`
       },
-      { heading: "Basins: predictors in the initial weights", markdown: `${pooled}. AUC: the probability that a selection seed's value exceeds an elimination seed's (0.5: no information), ± 1.96 × Hanley–McNeil SE.\n\n${predictorsTable}` }
+      { heading: "Basins: predictors in the initial weights", markdown: `${predictorsNote}\n\n${predictorsTable}\n\nThe sign of the initial b in every setting (fractions with 95% Wilson intervals):\n\n${bTable}` }
     ]
   })
