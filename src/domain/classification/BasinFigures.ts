@@ -88,7 +88,10 @@ export interface AgreementPoint {
   readonly upper: number
 }
 
-/** The fraction of runs whose sign of c_σ at step k is their final basin's, against k, with 95% Wilson bands. */
+/**
+ * The fraction of runs whose sign of c_σ at step k is their final basin's, against k, with 95% Wilson bands; settings
+ * in the legend in the order given.
+ */
 export const decisionFigure = (points: ReadonlyArray<AgreementPoint>, title: string): TopLevelSpec => ({
   $schema: SCHEMA,
   title,
@@ -108,7 +111,7 @@ export const decisionFigure = (points: ReadonlyArray<AgreementPoint>, title: str
         },
         y: { field: "lower", type: "quantitative", scale: { domain: [0, 1] }, title: "sign of c_σ at k = final basin (fraction of runs)" },
         y2: { field: "upper" },
-        color: { field: "setting", type: "nominal", title: null }
+        color: { field: "setting", type: "nominal", title: null, sort: [...new Set(points.map((p) => p.setting))] }
       }
     },
     {
@@ -116,7 +119,7 @@ export const decisionFigure = (points: ReadonlyArray<AgreementPoint>, title: str
       encoding: {
         x: { field: "step", type: "quantitative", scale: { type: "symlog" } },
         y: { field: "agreement", type: "quantitative" },
-        color: { field: "setting", type: "nominal" }
+        color: { field: "setting", type: "nominal", sort: [...new Set(points.map((p) => p.setting))] }
       }
     }
   ],
