@@ -4,7 +4,7 @@ import { assert, describe, it } from "@effect/vitest"
 import { runCli, withConfig } from "../support/cli.js"
 
 describe("CLI: run", () => {
-  it("reports every problem of an invalid config with its path, exits 2 and writes nothing", () => {
+  it("reports every problem of an invalid config with its path, exits 2 and writes nothing", async () => {
     const { dir, file } = withConfig({
       training: { batchSize: -3, learningRate: "fast" },
       task: { family: "spiral", d: 5 },
@@ -13,7 +13,7 @@ describe("CLI: run", () => {
       bogus: true,
       output: { dir: "out" }
     })
-    const result = runCli(["run", file], dir)
+    const result = await runCli(["run", file], dir)
     assert.strictEqual(result.status, 2, result.stderr)
     for (const line of [
       "training.batchSize: expected a positive integer, got -3",
@@ -30,18 +30,18 @@ describe("CLI: run", () => {
     assert.isFalse(existsSync(join(dir, "out")))
   })
 
-  it("rejects a file that is not JSON, and a missing file, with exit code 2", () => {
+  it("rejects a file that is not JSON, and a missing file, with exit code 2", async () => {
     const { dir, file } = withConfig("{ not json")
-    const notJson = runCli(["run", file], dir)
+    const notJson = await runCli(["run", file], dir)
     assert.strictEqual(notJson.status, 2)
     assert.include(notJson.stderr, `config file ${file} is not valid JSON`)
-    const missing = runCli(["run", join(dir, "nope.json")], dir)
+    const missing = await runCli(["run", join(dir, "nope.json")], dir)
     assert.strictEqual(missing.status, 2)
     assert.include(missing.stderr, `cannot read config file ${join(dir, "nope.json")}`)
     assert.deepStrictEqual(readdirSync(dir), ["config.json"])
   })
 
-  it("runs a small config, prints the result and writes the run folder", () => {
+  it("runs a small config, prints the result and writes the run folder", async () => {
     const { dir, file } = withConfig({
       name: "cli",
       task: { n: 20 },
@@ -51,7 +51,7 @@ describe("CLI: run", () => {
       references: { gridSize: 100, scanSize: 50, cSigma: { min: 0.1, max: 100, count: 5 } },
       output: { dir: "out" }
     })
-    const result = runCli(["run", file], dir)
+    const result = await runCli(["run", file], dir)
     assert.strictEqual(result.status, 0, result.stderr)
     assert.include(result.stdout, "linear attention, 30 steps, fused engine")
     assert.match(result.stderr, /INFO {2}run finished/)
@@ -60,22 +60,36 @@ describe("CLI: run", () => {
     assert.match(runs[0]!, /^cli-[0-9a-f]{12}$/)
     const summary = JSON.parse(readFileSync(join(dir, "out", "cli", runs[0]!, "summary.json"), "utf8"))
     assert.strictEqual(summary.steps, 30)
-    const again = runCli(["run", file], dir)
+    const again = await runCli(["run", file], dir)
     assert.strictEqual(again.status, 0)
     assert.include(again.stdout, "finished earlier; stored results")
   })
 
-  it("runs the quick regression sweep (1 and 2 layers; TensorFlow.js on an explicitly chosen wasm backend) and reports it", () => {
+  it("runs the quick regression sweep (1 and 2 layers; TensorFlow.js on an explicitly chosen wasm backend) and reports it", async () => {
     const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "examples", "quick", "regression-layers.json"), "utf8"))
     const { dir, file } = withConfig({ ...example, output: { dir: "out", progress: false } })
-    const result = runCli(["run", file], dir)
+    const result = await runCli(["run", file], dir)
     assert.strictEqual(result.status, 0, result.stderr)
     assert.include(result.stdout, "GD++ loss")
     const folder = join(dir, "out", "regression-layers-quick")
     const rows = readFileSync(join(folder, "results.csv"), "utf8").trim().split("\n")
     assert.strictEqual(rows.length, 3)
     assert.include(rows[0], "gd_plus_plus_loss")
-    const report = runCli(["report", folder], dir)
+    // The engine and backend each run used, as run.json records them: the fused engine for one layer, TensorFlow.js
+    // on the wasm backend the config asked for (not whichever "auto" would pick) for two.
+    const engines = readdirSync(folder)
+      .filter((f) => f.startsWith("regression-layers-quick-"))
+      .map((run) => {
+        const config = JSON.parse(readFileSync(join(folder, run, "config.json"), "utf8"))
+        const { engine } = JSON.parse(readFileSync(join(folder, run, "run.json"), "utf8"))
+        return [config.model.layers, engine.engine, engine.backend, engine.precision]
+      })
+      .sort()
+    assert.deepStrictEqual(engines, [
+      [1, "fused", null, "float64"],
+      [2, "tfjs", "wasm", "float32"]
+    ])
+    const report = await runCli(["report", folder], dir)
     assert.strictEqual(report.status, 0, report.stderr)
     const markdown = readFileSync(join(folder, "report", "report.md"), "utf8")
     assert.include(markdown, "## Layers against GD steps")

@@ -4,7 +4,7 @@ import { FileSystem } from "@effect/platform"
 import { SystemError } from "@effect/platform/Error"
 import { NodeContext, NodeFileSystem, NodePath } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Effect, Either, Layer } from "effect"
+import { Chunk, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
 import { planSweep } from "../../src/programs/Registry.js"
 import { runSweep } from "../../src/programs/Sweep.js"
 import { GdReference } from "../../src/services/classification/GdReference.js"
@@ -92,15 +92,19 @@ describe("examples", () => {
 })
 
 describe("CLI: sweeps", () => {
-  it("a sweep killed with SIGKILL at 5 moments and resumed each time ends byte-identical to an uninterrupted one", async () => {
+  it("a sweep killed with SIGKILL at 5 moments (after observed progress) and resumed each time ends byte-identical to an uninterrupted one", async () => {
     const config = {
       name: "sweep",
       ...small,
       sweep: { axes: { "model.attention": ["linear", "softmax"], "task.n": [12, 16] }, seeds: [0, 1, 2] }
     }
     const reference = withConfig(config)
-    const uninterrupted = runCli(["run", reference.file, "--concurrency", "2"], reference.dir)
+    const started = performance.now()
+    const uninterrupted = await runCli(["run", reference.file, "--concurrency", "2"], reference.dir)
     assert.strictEqual(uninterrupted.status, 0, uninterrupted.stderr)
+    // The only limit on waiting below comes from this machine's measured speed: a round that sees no progress for ten
+    // times as long as the whole uninterrupted sweep took has stalled.
+    const stallLimitMs = 10 * (performance.now() - started)
 
     const interrupted = withConfig(config)
     const folder = join(interrupted.dir, "out", "sweep")
@@ -113,20 +117,29 @@ describe("CLI: sweeps", () => {
             .map((run) => ["summary.json", "checkpoint.json"].map((f) => statSync(join(folder, run, f), { throwIfNoEntry: false })?.mtimeMs ?? 0).join(":"))
             .join("|")
         : ""
-    // Each round kills the CLI at a moment after the sweep has made progress in it, plus a pseudo-random extra delay
-    // (fixed values, so the test is reproducible); a round whose sweep ends first kills nothing.
-    const extraDelays = [130, 0, 270, 60, 190]
+    // Each round kills the CLI after it has made a given number of observed steps of progress (checkpoints or finished
+    // runs; fixed counts, so the moments vary from round to round and the test is reproducible on any machine's speed).
+    // A round whose sweep ends first kills nothing.
+    const progressBeforeKill = [1, 3, 2, 4, 1]
     let kills = 0
-    for (const extra of extraDelays) {
-      const before = progress()
+    for (const steps of progressBeforeKill) {
       const child = startCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
       let ended = false
       void exited.then(() => {
         ended = true
       })
-      while (!ended && progress() === before) await new Promise((r) => setTimeout(r, 10))
-      await new Promise((r) => setTimeout(r, extra))
+      for (let seen = 0; seen < steps && !ended; seen++) {
+        const before = progress()
+        const since = performance.now()
+        while (!ended && progress() === before) {
+          if (performance.now() - since > stallLimitMs) {
+            child.kill("SIGKILL")
+            assert.fail(`no progress for ${Math.round(stallLimitMs / 1000)} s (ten times the uninterrupted sweep)`)
+          }
+          await new Promise((r) => setTimeout(r, 5))
+        }
+      }
       if (!ended) {
         child.kill("SIGKILL")
         kills++
@@ -135,26 +148,26 @@ describe("CLI: sweeps", () => {
     }
     assert.isAtLeast(kills, 4, "the sweep must actually be interrupted")
     console.info(`SIGKILL test: ${kills} kills of a 12-run sweep, then resumed to completion`)
-    const resumed = runCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
+    const resumed = await runCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
     assert.strictEqual(resumed.status, 0, resumed.stderr)
     const runs = assertSameSweep(join(reference.dir, "out", "sweep"), join(interrupted.dir, "out", "sweep"))
     assert.strictEqual(runs, 12)
-    const status = runCli(["status", join(interrupted.dir, "out", "sweep")], interrupted.dir)
+    const status = await runCli(["status", join(interrupted.dir, "out", "sweep")], interrupted.dir)
     assert.include(status.stdout, "12 done, 0 running, 0 failed, 0 pending")
-  })
+  }, 900_000)
 
-  it("refuses a changed config in the same folder, saying what changed", () => {
+  it("refuses a changed config in the same folder, saying what changed", async () => {
     const { dir, file } = withConfig({ name: "drift", ...small, training: { steps: 20, batchSize: 16 } })
-    assert.strictEqual(runCli(["run", file], dir).status, 0)
+    assert.strictEqual((await runCli(["run", file], dir)).status, 0)
     const changed = withConfig({ name: "drift", ...small, training: { steps: 30, batchSize: 16 } })
-    const again = runCli(["run", changed.file], dir)
+    const again = await runCli(["run", changed.file], dir)
     assert.strictEqual(again.status, 2)
     assert.include(again.stderr, "holds results of a different config")
     assert.include(again.stderr, "base.training.steps: 20 → 30")
     assert.include(again.stderr, 'give this config another "name"')
   })
 
-  it("a diverging run is marked failed with its reason while the others finish; the end lists it", () => {
+  it("a diverging run is marked failed with its reason while the others finish; the end lists it", async () => {
     const { dir, file } = withConfig({
       name: "diverge",
       ...small,
@@ -162,17 +175,17 @@ describe("CLI: sweeps", () => {
       training: { steps: 60, batchSize: 16 },
       sweep: { axes: { "training.learningRate": [0.01, 1e6] } }
     })
-    const result = runCli(["run", file, "--concurrency", "2"], dir)
+    const result = await runCli(["run", file, "--concurrency", "2"], dir)
     assert.strictEqual(result.status, 1)
     assert.match(result.stderr, /failed runs:\n {2}- diverge-[0-9a-f]{12}: training diverged at step \d+/)
     const csv = readFileSync(join(dir, "out", "diverge", "results.csv"), "utf8")
     assert.strictEqual(csv.match(/,done,/g)?.length, 1)
     assert.strictEqual(csv.match(/,failed,/g)?.length, 1)
-    const status = runCli(["status", join(dir, "out", "diverge")], dir)
+    const status = await runCli(["status", join(dir, "out", "diverge")], dir)
     assert.include(status.stdout, "1 done, 0 running, 1 failed, 0 pending")
     assert.match(status.stdout, /training diverged at step/)
     // A deterministic failure is not retried on a rerun either.
-    const rerun = runCli(["run", file, "--concurrency", "2"], dir)
+    const rerun = await runCli(["run", file, "--concurrency", "2"], dir)
     assert.strictEqual(rerun.status, 1)
     assert.notInclude(rerun.stderr, "retrying")
   })
@@ -218,25 +231,53 @@ describe("retries", () => {
     return { dir, plan }
   }
 
-  it.live("transient I/O failures are retried with backoff until the run succeeds", () =>
+  /**
+   * Runs `sweep` to its end under the test clock, moving the clock only when the sweep waits on it; returns the
+   * sweep's result and every delay it waited (the retry schedule's sleeps are its only ones).
+   */
+  const withObservedDelays = <A, E>(sweep: Effect.Effect<A, E>) =>
+    Effect.gen(function* () {
+      const fiber = yield* Effect.fork(sweep)
+      const delays: Array<number> = []
+      while (Option.isNone(yield* Fiber.poll(fiber))) {
+        const pending = yield* TestClock.sleeps()
+        if (Chunk.isNonEmpty(pending)) {
+          const wake = Chunk.unsafeHead(pending)
+          delays.push(wake - (yield* TestClock.currentTimeMillis))
+          yield* TestClock.setTime(wake)
+        } else {
+          // The sweep is working (real time, real I/O): look again shortly.
+          yield* Effect.promise(() => new Promise((resolve) => setTimeout(resolve, 2)))
+        }
+      }
+      return { outcome: yield* Fiber.join(fiber), delays }
+    })
+
+  it.effect("transient I/O failures are retried with exponential backoff (1 s, then 2 s) until the run succeeds", () =>
     Effect.gen(function* () {
       const { dir, plan } = twoRuns("flaky")
-      const { result } = yield* runSweep(plan, { concurrency: 1, retries: 3, retryBase: "10 millis" })
-      assert.strictEqual(result.done, 2)
-      assert.deepStrictEqual(result.failed, [])
+      const { outcome, delays } = yield* withObservedDelays(
+        runSweep(plan, { concurrency: 1, retries: 3, retryBase: "1 second" }).pipe(Effect.provide(servicesWith(FlakyFileSystem(2))))
+      )
+      assert.deepStrictEqual(delays, [1000, 2000])
+      assert.strictEqual(outcome.result.done, 2)
+      assert.deepStrictEqual(outcome.result.failed, [])
       const manifest = JSON.parse(readFileSync(join(dir, "flaky", "manifest.json"), "utf8"))
       assert.deepStrictEqual(manifest.runs.map((r: { attempts: number }) => r.attempts), [3, 1])
       assert.isTrue(existsSync(join(dir, "flaky", plan.runs[0]!.id, "summary.json")))
-    }).pipe(Effect.provide(servicesWith(FlakyFileSystem(2))))
+    })
   )
 
-  it.live("a failure that outlasts the retries marks the run failed, and the sweep goes on", () =>
+  it.effect("a failure that outlasts the retries marks the run failed after waiting 1 s and 2 s, and the sweep goes on", () =>
     Effect.gen(function* () {
       const { plan } = twoRuns("broken")
-      const { result } = yield* runSweep(plan, { concurrency: 1, retries: 2, retryBase: "10 millis" })
-      assert.strictEqual(result.done, 1)
-      assert.strictEqual(result.failed.length, 1)
-      assert.include(result.failed[0]!.reason, "injected fault")
-    }).pipe(Effect.provide(servicesWith(FlakyFileSystem(3))))
+      const { outcome, delays } = yield* withObservedDelays(
+        runSweep(plan, { concurrency: 1, retries: 2, retryBase: "1 second" }).pipe(Effect.provide(servicesWith(FlakyFileSystem(3))))
+      )
+      assert.deepStrictEqual(delays, [1000, 2000])
+      assert.strictEqual(outcome.result.done, 1)
+      assert.strictEqual(outcome.result.failed.length, 1)
+      assert.include(outcome.result.failed[0]!.reason, "injected fault")
+    })
   )
 })

@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process"
+import { spawn } from "node:child_process"
 import { mkdtempSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
@@ -11,8 +11,28 @@ export const root = join(import.meta.dirname, "..", "..")
 const cliArgs = (args: ReadonlyArray<string>) => [join(root, "scripts", "start.mjs"), ...args]
 const env = { ...process.env, LOG_LEVEL: "INFO" }
 
-export const runCli = (args: ReadonlyArray<string>, cwd: string) =>
-  spawnSync(process.execPath, cliArgs(args), { cwd, encoding: "utf8", env })
+export interface CliResult {
+  /** The exit code, or null when a signal ended the process. */
+  readonly status: number | null
+  readonly signal: NodeJS.Signals | null
+  readonly stdout: string
+  readonly stderr: string
+}
+
+/**
+ * Runs the CLI to its end. Asynchronous on purpose: a synchronous spawn would block the test process's event loop for
+ * as long as the CLI runs, and on a busy machine vitest's 60 s RPC timeout ("Timeout calling onTaskUpdate") fires.
+ */
+export const runCli = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> =>
+  new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, cliArgs(args), { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    let stdout = ""
+    let stderr = ""
+    child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk))
+    child.once("error", reject)
+    child.once("close", (status, signal) => resolve({ status, signal, stdout, stderr }))
+  })
 
 /** Starts the CLI without waiting; the caller kills it. */
 export const startCli = (args: ReadonlyArray<string>, cwd: string) =>
