@@ -1,6 +1,12 @@
+import { FileSystem } from "@effect/platform"
+import { NodeContext, NodeFileSystem, NodePath } from "@effect/platform-node"
 import { assert } from "@effect/vitest"
-import { Layer, Logger } from "effect"
+import { Effect, Layer, Logger } from "effect"
 import { ServicesLive } from "../src/AppLayer.js"
+import { ExperimentServicesLive } from "../src/programs/Registry.js"
+import { FigureRenderer } from "../src/services/FigureRenderer.js"
+import { RunStore } from "../src/services/RunStore.js"
+import { TfBackend } from "../src/services/TfBackend.js"
 import { defaults, type ExperimentConfig, type TaskConfig } from "../src/domain/classification/Config.js"
 import type { ModelSpec } from "../src/domain/classification/Model.js"
 import { sampleTasks, type TaskBatch } from "../src/domain/classification/Task.js"
@@ -87,3 +93,21 @@ export const tinyConfig = (overrides: {
  */
 export const QuietConsole = Logger.replace(Logger.defaultLogger, Logger.none)
 export const QuietServicesLive = Layer.merge(ServicesLive, QuietConsole)
+
+/** The platform file system with some of its operations replaced (to observe writes, or to make them fail). */
+export const fileSystemWith = (override: (fs: FileSystem.FileSystem) => Partial<FileSystem.FileSystem>) =>
+  Layer.effect(
+    FileSystem.FileSystem,
+    Effect.map(FileSystem.FileSystem, (fs) => ({ ...fs, ...override(fs) }))
+  ).pipe(Layer.provide(NodeFileSystem.layer))
+
+/** The quiet live services, with the run store writing through `fileSystem`. */
+export const quietServicesWith = (fileSystem: Layer.Layer<FileSystem.FileSystem>) =>
+  Layer.mergeAll(
+    ExperimentServicesLive,
+    TfBackend.Default,
+    RunStore.DefaultWithoutDependencies.pipe(Layer.provide(Layer.merge(fileSystem, NodePath.layer))),
+    FigureRenderer.Default,
+    NodeContext.layer,
+    QuietConsole
+  )

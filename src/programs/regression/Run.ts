@@ -249,14 +249,11 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
             referenceSummaries[`fgd-${activation}`] = {
               description: `${spec.depth}-step functional GD with the ${activation} attention kernel, grid-optimal`,
               parameters: { scale: fit.scale, eta: fit.eta, steps: spec.depth },
-              // The model's own kernel is the "gd" reference, scored above.
-              loss:
-                activation === spec.activation
-                  ? referenceSummaries["gd"]!.loss
-                  : squaredLoss(
-                      predictBatch(activationSpec, constructedWeights(activationSpec, [stepsOf(fit)]), evalSet, false).prediction,
-                      evalSet.target
-                    )
+              // Scored from its own fit, the model's own kernel too (where it equals the "gd" reference).
+              loss: squaredLoss(
+                predictBatch(activationSpec, constructedWeights(activationSpec, [stepsOf(fit)]), evalSet, false).prediction,
+                evalSet.target
+              )
             }
             referencesJson[`fgd-${activation}`] = fit
           }
