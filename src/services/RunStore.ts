@@ -21,13 +21,17 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
     const ensureDir = (dir: string) =>
       fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(writeFailed(dir)))
 
-    /** Writes a temporary file beside the target with `write`, then renames it over the target. */
+    /**
+     * Writes a temporary file beside the target with `write`, then renames it over the target. When either step fails
+     * (or is interrupted) the temporary file is removed and the target keeps its old content.
+     */
     const atomically = <E>(file: string, write: (temporary: string) => Effect.Effect<void, E>) =>
-      Effect.gen(function* () {
+      Effect.suspend(() => {
         counter += 1
         const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter}.tmp`)
-        yield* write(temporary)
-        yield* fs.rename(temporary, file)
+        return Effect.zipRight(write(temporary), fs.rename(temporary, file)).pipe(
+          Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : fs.remove(temporary).pipe(Effect.ignore)))
+        )
       }).pipe(Effect.mapError(writeFailed(file)))
 
     /** Writes text to a file atomically. */
