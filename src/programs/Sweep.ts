@@ -45,6 +45,8 @@ export interface SweepOptions {
   /** Retries of a transient failure, with exponential backoff from `retryBase`. */
   readonly retries?: number
   readonly retryBase?: Duration.DurationInput
+  /** Observes each worker thread of the pool as it starts (tests use it to make a thread die mid-run). */
+  readonly onWorkerStart?: (worker: Worker) => void
 }
 
 export interface SweepResult {
@@ -71,12 +73,13 @@ interface PoolWorker {
  * A pool of worker threads that train runs in parallel. Threads are started once (each loads the code and builds
  * its services) and reused; a thread that dies is replaced. Closing the pool's scope stops every thread.
  */
-const makeWorkerPool = (size: number) =>
+const makeWorkerPool = (size: number, onWorkerStart?: (worker: Worker) => void) =>
   Effect.gen(function* () {
     const idle = yield* Queue.unbounded<PoolWorker>()
     const all = new Set<PoolWorker>()
     const spawn = () => {
       const worker = new Worker(workerEntry("run-worker", new URL("../services/run-worker.mjs", import.meta.url)), { workerData: { role: "sweep-run" } })
+      onWorkerStart?.(worker)
       const entry: PoolWorker = { worker, broken: false }
       all.add(entry)
       worker.once("exit", () => {
@@ -231,7 +234,7 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
     const progress = makeProgress(`sweep ${plan.name}`, plan.runs.length, plan.runs.length > 1)
     let finishedCount = alreadyDone
     const single = plan.runs.length === 1
-    const pool = concurrency > 1 ? yield* makeWorkerPool(concurrency) : undefined
+    const pool = concurrency > 1 ? yield* makeWorkerPool(concurrency, options.onWorkerStart) : undefined
     const retry = Schedule.exponential(options.retryBase ?? "500 millis", 2).pipe(Schedule.intersect(Schedule.recurs(options.retries ?? 3)))
 
     const runOne = (run: SweepRun) =>

@@ -1,12 +1,13 @@
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
+import type { Worker } from "node:worker_threads"
 import { FileSystem } from "@effect/platform"
 import { SystemError } from "@effect/platform/Error"
 import { NodeContext, NodeFileSystem, NodePath } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
-import { Chunk, Effect, Either, Fiber, Layer, Option, TestClock } from "effect"
+import { Chunk, Effect, Either, Fiber, HashMap, Layer, Logger, Option, TestClock } from "effect"
 import { planSweep } from "../../src/programs/Registry.js"
-import { runSweep } from "../../src/programs/Sweep.js"
+import { runSweep, sweepStatus } from "../../src/programs/Sweep.js"
 import { GdReference } from "../../src/services/classification/GdReference.js"
 import { MetricsCollector } from "../../src/services/classification/MetricsCollector.js"
 import { ModelTrainer } from "../../src/services/classification/ModelTrainer.js"
@@ -14,7 +15,7 @@ import { RegressionReferences } from "../../src/services/regression/References.j
 import { RegressionTrainer } from "../../src/services/regression/Trainer.js"
 import { RunStore } from "../../src/services/RunStore.js"
 import { TaskSampler } from "../../src/services/classification/TaskSampler.js"
-import { QuietConsole } from "../helpers.js"
+import { QuietConsole, QuietServicesLive } from "../helpers.js"
 import { runCli, startCli, withConfig } from "../support/cli.js"
 
 const small = {
@@ -122,7 +123,7 @@ describe("CLI: sweeps", () => {
     // A round whose sweep ends first kills nothing.
     const progressBeforeKill = [1, 3, 2, 4, 1]
     let kills = 0
-    for (const steps of progressBeforeKill) {
+    for (const [round, steps] of progressBeforeKill.entries()) {
       const child = startCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
       let ended = false
@@ -140,11 +141,24 @@ describe("CLI: sweeps", () => {
           await new Promise((r) => setTimeout(r, 5))
         }
       }
+      const checkStatus = round === 0 && !ended
+      if (checkStatus) {
+        // While the sweep runs, status names its process and counts the runs in progress.
+        const during = await runCli(["status", folder], interrupted.dir)
+        assert.include(during.stdout, `pid ${child.pid}`, during.stdout)
+        assert.isAtLeast(Number(/(\d+) running/.exec(during.stdout)?.[1]), 1, during.stdout)
+      }
       if (!ended) {
         child.kill("SIGKILL")
         kills++
       }
       await exited
+      if (checkStatus) {
+        // Killed: nothing runs any more, whatever the manifest last said.
+        const after = await runCli(["status", folder], interrupted.dir)
+        assert.include(after.stdout, "not running", after.stdout)
+        assert.include(after.stdout, ", 0 running,", after.stdout)
+      }
     }
     assert.isAtLeast(kills, 4, "the sweep must actually be interrupted")
     console.info(`SIGKILL test: ${kills} kills of a 12-run sweep, then resumed to completion`)
@@ -189,6 +203,82 @@ describe("CLI: sweeps", () => {
     assert.strictEqual(rerun.status, 1)
     assert.notInclude(rerun.stderr, "retrying")
   })
+})
+
+describe("concurrency", () => {
+  /** A 4-run sweep (2 attentions × 2 seeds) into a fresh folder; `name` names the folder inside it. */
+  const fourRuns = () => {
+    const { dir } = withConfig({})
+    return Either.getOrThrow(
+      planSweep({ name: "sweep", ...small, output: { dir, progress: false }, sweep: { axes: { "model.attention": ["linear", "softmax"] }, seeds: [0, 1] } })
+    )
+  }
+
+  it.live("the same sweep at -j 1 and -j 2 is byte-identical, also when the worker threads die mid-run and the runs are retried", () =>
+    Effect.gen(function* () {
+      const serial = fourRuns()
+      const parallel = fourRuns()
+      const dying = fourRuns()
+      yield* runSweep(serial, { concurrency: 1 })
+      yield* runSweep(parallel, { concurrency: 2 })
+      assert.strictEqual(assertSameSweep(join(serial.outputDir, "sweep"), join(parallel.outputDir, "sweep")), 4)
+
+      // Kill both worker threads as soon as a run has checkpointed (observed on disk), whatever the machine's speed.
+      const workers: Array<Worker> = []
+      const warnings: Array<string> = []
+      const collect = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message, annotations }) => {
+        if (logLevel._tag === "Warning") warnings.push(`${String(message)} ${String(HashMap.get(annotations, "reason").pipe(Option.getOrElse(() => "")))}`)
+      }))
+      const folder = join(dying.outputDir, "sweep")
+      const fiber = yield* Effect.fork(
+        runSweep(dying, { concurrency: 2, retries: 3, retryBase: "50 millis", onWorkerStart: (worker) => workers.push(worker) }).pipe(Effect.provide(collect))
+      )
+      const checkpointed = () => existsSync(folder) && readdirSync(folder).some((run) => existsSync(join(folder, run, "checkpoint.json")))
+      while (!checkpointed()) yield* Effect.sleep("5 millis")
+      const killed = workers.slice()
+      assert.strictEqual(killed.length, 2)
+      yield* Effect.promise(() => Promise.all(killed.map((worker) => worker.terminate())))
+      const { result } = yield* Fiber.join(fiber)
+      assert.strictEqual(result.done, 4)
+      assert.deepStrictEqual(result.failed, [])
+      assert.isAbove(workers.length, 2, "dead threads were replaced")
+      const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8"))
+      assert.isAtLeast(Math.max(...manifest.runs.map((r: { attempts: number }) => r.attempts)), 2, "a killed run was retried")
+      assert.isTrue(warnings.some((w) => w.includes("retrying") && w.includes("worker exited with code")), warnings.join("\n"))
+      assertSameSweep(join(serial.outputDir, "sweep"), folder)
+    }).pipe(Effect.provide(QuietServicesLive))
+  )
+})
+
+describe("status", () => {
+  it.live("the ETA is the mean wall time of the finished runs times the runs left, divided by the concurrency", () =>
+    Effect.gen(function* () {
+      const { dir } = withConfig({})
+      const plan = Either.getOrThrow(
+        planSweep({ name: "eta", ...small, training: { steps: 20, batchSize: 16 }, output: { dir, progress: false }, sweep: { seeds: [0, 1, 2, 3] } })
+      )
+      const { result } = yield* runSweep(plan, { concurrency: 1 })
+      // Two runs finished in 100 s and 300 s; two are left, with no checkpoint, two at a time.
+      const folder = result.folder
+      const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8"))
+      manifest.concurrency = 2
+      manifest.runs.forEach((run: { id: string; state: string }, i: number) => {
+        const runDir = join(folder, run.id)
+        if (i < 2) {
+          const record = JSON.parse(readFileSync(join(runDir, "run.json"), "utf8"))
+          writeFileSync(join(runDir, "run.json"), JSON.stringify({ ...record, wallSeconds: i === 0 ? 100 : 300 }))
+        } else {
+          run.state = "pending"
+          for (const file of readdirSync(runDir).filter((f) => f.startsWith("checkpoint"))) rmSync(join(runDir, file))
+        }
+      })
+      writeFileSync(join(folder, "manifest.json"), JSON.stringify(manifest))
+      const text = yield* sweepStatus(folder)
+      assert.include(text, "4: 2 done, 0 running, 0 failed, 2 pending")
+      // mean 200 s × 2 left / 2 at a time = 200 s.
+      assert.include(text, "~3m20s (mean run 3m20s, 2 at a time)")
+    }).pipe(Effect.provide(QuietServicesLive))
+  )
 })
 
 describe("retries", () => {

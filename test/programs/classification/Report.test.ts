@@ -1,17 +1,15 @@
-import { existsSync, mkdtempSync, readFileSync, statSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
-import { chromium } from "playwright-core"
-import { QuietServicesLive } from "../../helpers.js"
+import { QuietServicesLive, tinyConfig } from "../../helpers.js"
+import { openInChromium } from "../../support/browser.js"
 import { planSweep } from "../../../src/programs/Registry.js"
 import { makeReport } from "../../../src/programs/MakeReport.js"
 import { runSweep } from "../../../src/programs/Sweep.js"
+import { trainRun } from "../../../src/programs/classification/Run.js"
 
-/** Debian's Chromium, installed by scripts/install-test-deps.sh (the README's test command). */
-const CHROMIUM = "/usr/bin/chromium"
 
 /** The quick variant of examples/figures.json (every figure at a few steps), run into a fresh folder. */
 const storedSweep = () =>
@@ -22,6 +20,119 @@ const storedSweep = () =>
     const { result } = yield* runSweep(plan, { concurrency: 1 })
     return result.folder
   })
+
+/** A stored run as the test reads it back, independently of the report's own loader. */
+interface Stored {
+  readonly attention: string
+  readonly n: number
+  readonly seed: number
+  readonly dir: string
+  readonly summary: any
+  readonly rows: Array<any>
+}
+
+const storedRuns = (folder: string): Array<Stored> =>
+  readdirSync(folder)
+    .filter((f) => f.startsWith("figures-quick-"))
+    .map((id) => {
+      const dir = join(folder, id)
+      const config = JSON.parse(readFileSync(join(dir, "config.json"), "utf8"))
+      return {
+        attention: config.model.attention,
+        n: config.task.n,
+        seed: config.seed,
+        dir,
+        summary: JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")),
+        rows: readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      }
+    })
+
+/** Student's t_{0.975} with one degree of freedom: the band over two seeds is mean ± t·|a − b|/2. */
+const T95_ONE = 12.706204736174707
+const mean = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0) / values.length
+const close = (actual: number, expected: number, what: string) =>
+  assert.isTrue(Math.abs(actual - expected) <= 1e-12 * Math.max(1, Math.abs(expected)), `${what}: plotted ${actual}, stored ${expected}`)
+
+/** Every figure's data, compared with what the runs stored (metrics.jsonl, summary.json, per-context.csv, references.json). */
+const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
+  const runs = storedRuns(folder)
+  assert.strictEqual(runs.length, 12)
+  const spec = (name: string) => JSON.parse(readFileSync(join(reportDir, `${name}.vl.json`), "utf8"))
+  const groups = ["linear", "exp", "softmax"].flatMap((attention) =>
+    [8, 16].map((n) => ({ attention, n, runs: runs.filter((r) => r.attention === attention && r.n === n).sort((a, b) => a.seed - b.seed) }))
+  )
+
+  // Alignment: mean and 95% band over the two seeds of each configuration, at every evaluation step.
+  const alignment = spec("alignment").data.values as Array<{ panel: string; metric: string; series: string; x: number; mean: number; lo: number; hi: number }>
+  const checks: Array<[string, string, (row: any) => number]> = [
+    ["model cos", "GD at extracted parameters", (row) => row.alignment.atExtracted.modelCos],
+    ["preds diff", "GD* (grid optimum)", (row) => row.alignment.atGridOptimum.predsDiff],
+    ["model diff", "GD at extracted parameters", (row) => row.alignment.atExtracted.modelDiff]
+  ]
+  for (const group of groups) {
+    const panel = `${group.attention} SA, n=${group.n}`
+    group.runs[0]!.rows.forEach((row, i) => {
+      for (const [metric, series, pick] of checks) {
+        const values = group.runs.map((r) => pick(r.rows[i]))
+        const point = alignment.find((p) => p.panel === panel && p.metric === metric && p.series === series && p.x === row.step)
+        assert.isDefined(point, `${panel} ${metric} ${series} at step ${row.step}`)
+        close(point!.mean, mean(values), `${panel} ${metric} at step ${row.step}`)
+        close(point!.hi - point!.mean, (T95_ONE * Math.abs(values[0]! - values[1]!)) / 2, `${panel} ${metric} band at step ${row.step}`)
+      }
+    })
+  }
+  // Nothing else is plotted: 9 series per step for softmax (with its basin optimum), 6 for the others.
+  assert.strictEqual(alignment.length, groups.reduce((sum, g) => sum + g.runs[0]!.rows.length * (g.attention === "softmax" ? 9 : 6), 0))
+
+  // Per-context scatter 1: linear attention nearest n = 100 (n = 16), seed 0: its per-context.csv, point for point.
+  const scatterRun = groups.find((g) => g.attention === "linear" && g.n === 16)!.runs[0]!
+  const csv = readFileSync(join(scatterRun.dir, "per-context.csv"), "utf8").trim().split("\n")
+  const columns = csv[0]!.split(",")
+  const table = csv.slice(1).map((line) => line.split(",").map(Number))
+  const scatter = spec("per-context-1").hconcat as Array<any>
+  for (const [panel, model, reference] of [[0, "model_loss", "extracted_loss"], [1, "model_p_correct", "extracted_p_correct"], [2, "model_entropy", "extracted_entropy"]] as const) {
+    const plotted = scatter[panel].layer[0].data.values as Array<{ reference: number; model: number }>
+    assert.deepStrictEqual(plotted, table.map((cells) => ({ reference: cells[columns.indexOf(reference)]!, model: cells[columns.indexOf(model)]! })), model)
+    close(scatter[panel].layer[3].data.values[0].v, mean(table.map((cells) => cells[columns.indexOf(model)]!)), `mean ${model}`)
+  }
+
+  // Landscape: the CA-KGD grid of the sweep's first softmax run (n = 8, seed 0), and each softmax run's extracted
+  // (c_σ, b) through training, ending at its final point.
+  const landscape = spec("landscape")
+  const softmaxRuns = runs.filter((r) => r.attention === "softmax")
+  const first = softmaxRuns.find((r) => r.n === 8 && r.seed === 0)!
+  const grid = JSON.parse(readFileSync(join(first.dir, "references.json"), "utf8"))["ca-kgd"]
+  assert.deepStrictEqual((landscape.layer[0].data.values as Array<{ loss: number }>).map((c) => c.loss), grid.landscape.loss.flat())
+  const trajectory = landscape.layer[1].data.values as Array<unknown>
+  assert.strictEqual(trajectory.length, softmaxRuns.reduce((sum, r) => sum + r.rows.length - 1, 0), "every evaluation point after step 0")
+  const ends = landscape.layer[2].data.values as Array<{ cSigma: number; scale: number; step: number }>
+  assert.strictEqual(ends.length, 4, "4 softmax runs, one end point each")
+  for (const run of softmaxRuns) {
+    const last = run.rows.at(-1)
+    assert.isTrue(ends.some((e) => e.step === last.step && e.cSigma === last.extracted.params.cSigma && e.scale === last.extracted.params.scale), `end of ${run.dir}`)
+  }
+
+  // Final loss and c_σ along task.n: means over seeds of the summaries.
+  const finalLoss = spec("final-loss").data.values as Array<{ series: string; x: number; mean: number }>
+  const cSigma = spec("c-sigma").data.values as Array<{ series: string; x: number; mean: number }>
+  for (const group of groups) {
+    const at = (points: typeof finalLoss, series: string) => points.find((p) => p.series === series && p.x === group.n)!
+    close(at(finalLoss, `${group.attention} SA`).mean, mean(group.runs.map((r) => r.summary.final.model.loss)), `final loss ${group.attention} n=${group.n}`)
+    close(at(finalLoss, "CA-KGD*").mean, mean(group.runs.map((r) => r.summary.references["ca-kgd"].evaluation.loss)), `CA-KGD* n=${group.n}`)
+    if (group.attention === "softmax") {
+      close(at(cSigma, "learned (softmax SA)").mean, mean(group.runs.map((r) => r.summary.final.extracted.cSigma)), `learned c_σ n=${group.n}`)
+    }
+  }
+
+  // Context lengths: at the trained n the evaluation set is the run's own, so the plotted losses are the stored final ones.
+  const lengths = spec("context-length").data.values as Array<{ panel: string; series: string; x: number; mean: number }>
+  for (const group of groups.slice(0, 4)) {
+    const panel = `${group.attention} SA, n=${group.n}`
+    const at = (series: string) => lengths.find((p) => p.panel === panel && p.series === series && p.x === group.n)!
+    close(at("trained model").mean, mean(group.runs.map((r) => r.summary.final.model.loss)), `${panel} at its own n`)
+    close(at("GD reference* (extracted parameters)").mean, mean(group.runs.map((r) => r.summary.final.reference.atExtracted.loss)), `${panel} reference at its own n`)
+  }
+}
 
 describe("classification report", () => {
   it.live(
@@ -42,43 +153,43 @@ describe("classification report", () => {
         assert.includeMembers(report.figures.map((f) => f.name), Object.keys(expected))
         for (const [name, series] of Object.entries(expected)) {
           const svg = readFileSync(join(report.dir, `${name}.svg`), "utf8")
-          assert.isTrue(svg.startsWith("<svg") && svg.length > 2000, `${name}.svg is an SVG with content`)
+          assert.isTrue(svg.startsWith("<svg"), `${name}.svg is an SVG`)
           for (const text of series) assert.include(svg, text.replace(/&/g, "&amp;"), `${name}.svg shows "${text}"`)
-          assert.isAbove(statSync(join(report.dir, `${name}.png`)).size, 5000, `${name}.png`)
+          assert.deepStrictEqual([...readFileSync(join(report.dir, `${name}.png`)).subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], `${name}.png is a PNG`)
           const spec = JSON.parse(readFileSync(join(report.dir, `${name}.vl.json`), "utf8"))
           assert.match(spec.$schema, /vega-lite/)
         }
-        // The landscape overlays each softmax seed's trajectory, with its end point.
-        const landscape = JSON.parse(readFileSync(join(report.dir, "landscape.vl.json"), "utf8"))
-        const ends = landscape.layer[2].data.values
-        assert.strictEqual(ends.length, 4, "4 softmax runs, one end point each")
+        assertPlottedValuesAreStored(folder, report.dir)
         assert.isTrue(existsSync(join(report.dir, "report.md")))
         assert.include(readFileSync(join(report.dir, "report.md"), "utf8"), "![alignment](alignment.svg)")
 
-        const browser = yield* Effect.promise(() =>
-          chromium.launch({
-            executablePath: CHROMIUM,
-            args: ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-          })
-        )
-        const outcome = yield* Effect.promise(async () => {
-          const page = await browser.newPage()
-          const errors: Array<string> = []
-          page.on("console", (message) => {
-            if (message.type() === "error") errors.push(message.text())
-          })
-          page.on("pageerror", (error) => errors.push(error.message))
-          await page.goto(pathToFileURL(join(report.dir, "report.html")).href)
-          const sizes = await page.$$eval("figure svg", (svgs) => svgs.map((svg) => svg.getBoundingClientRect()).map((r) => [r.width, r.height]))
-          const tables = await page.$$eval("table", (t) => t.length)
-          return { errors, sizes, tables }
-        }).pipe(Effect.ensuring(Effect.promise(() => browser.close())))
+        const outcome = yield* openInChromium(join(report.dir, "report.html"))
         assert.deepStrictEqual(outcome.errors, [])
-        assert.strictEqual(outcome.sizes.length, report.figures.length, "every figure is in the page")
-        for (const [width, height] of outcome.sizes) assert.isTrue(width! > 100 && height! > 100, "every figure rendered with a size")
+        assert.strictEqual(outcome.figureSizes.length, report.figures.length, "every figure is in the page")
+        for (const [width, height] of outcome.figureSizes) assert.isTrue(width! > 100 && height! > 100, "every figure rendered with a size")
         assert.isAtLeast(outcome.tables, 2, "aggregate and runs tables")
       }).pipe(Effect.provide(QuietServicesLive)),
     240_000
+  )
+
+  it.live("makes the figures of a single run folder from that run's stored results, and says which figures need a sweep", () =>
+    Effect.gen(function* () {
+      const run = yield* trainRun(tinyConfig({ output: { dir: mkdtempSync(join(tmpdir(), "icl-gd-report-")) } }))
+      const report = yield* makeReport(run.dir)
+      assert.strictEqual(report.dir, join(run.dir, "report"))
+      assert.deepStrictEqual(report.figures.map((f) => f.name), ["alignment", "per-context-1", "contexts", "landscape", "context-length"])
+      assert.isTrue(report.skipped.some((line) => line.includes("no axis")), report.skipped.join("\n"))
+      // One run: every alignment point is that run's stored value, with no band.
+      const rows = readFileSync(join(run.dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      const points = JSON.parse(readFileSync(join(report.dir, "alignment.vl.json"), "utf8")).data.values as Array<any>
+      for (const row of rows) {
+        const point = points.find((p) => p.metric === "model cos" && p.series === "GD at extracted parameters" && p.x === row.step)
+        assert.deepStrictEqual([point.mean, point.lo, point.hi], Array(3).fill(row.alignment.atExtracted.modelCos), `step ${row.step}`)
+      }
+      const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
+      assert.include(markdown, "1 finished run in 1 configuration")
+      assert.include(markdown, run.runId)
+    }).pipe(Effect.provide(QuietServicesLive))
   )
 })
 

@@ -1,16 +1,40 @@
-import { mkdtempSync, readFileSync, statSync } from "node:fs"
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
 import { QuietServicesLive } from "../../helpers.js"
+import { openInChromium } from "../../support/browser.js"
 import { planSweep } from "../../../src/programs/Registry.js"
 import { makeReport } from "../../../src/programs/MakeReport.js"
 import { runSweep } from "../../../src/programs/Sweep.js"
 
+interface Stored {
+  readonly kernel: string
+  readonly attention: string
+  readonly summary: any
+  readonly rows: Array<any>
+}
+
+/** The sweep's runs as stored, read back independently of the report's loader. */
+const storedRuns = (folder: string): Array<Stored> =>
+  readdirSync(folder)
+    .filter((f) => f.startsWith("functions-kernels-quick-"))
+    .map((id) => {
+      const config = JSON.parse(readFileSync(join(folder, id, "config.json"), "utf8"))
+      return {
+        kernel: config.task.kernel,
+        attention: config.model.attention,
+        summary: JSON.parse(readFileSync(join(folder, id, "summary.json"), "utf8")),
+        rows: readFileSync(join(folder, id, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      }
+    })
+
+const ACTIVATIONS = ["relu", "exp", "softmax"] as const
+
 describe("regression report", () => {
   it.live(
-    "a regression sweep gets its own report: alignment, loss and interpolation figures and the kernel × attention table",
+    "a regression sweep gets its own report: figures of the stored values, the kernel × attention table with the best activation and the verdict computed from the results, opened in a real browser",
     () =>
       Effect.gen(function* () {
         const dir = mkdtempSync(join(tmpdir(), "icl-gd-report-"))
@@ -20,16 +44,58 @@ describe("regression report", () => {
         assert.deepStrictEqual(report.figures.map((f) => f.name), ["alignment", "loss", "interpolation"])
         for (const figure of report.figures) {
           for (const text of ["kernel=exp", "kernel=relu", "softmax SA", "relu SA"]) assert.include(figure.svg, text, figure.name)
-          assert.isAbove(statSync(join(report.dir, `${figure.name}.png`)).size, 5000)
         }
+        const runs = storedRuns(result.folder)
+        assert.strictEqual(runs.length, 6)
+
+        // Every plotted value is a stored one (one seed per configuration: the mean is the value itself).
+        const spec = (name: string) => JSON.parse(readFileSync(join(report.dir, `${name}.vl.json`), "utf8")).data.values as Array<{ panel: string; series: string; x: number; mean: number }>
+        const at = (points: ReturnType<typeof spec>, run: Stored, x: number) =>
+          points.filter((p) => p.panel === `kernel=${run.kernel}` && p.series === `${run.attention} SA` && p.x === x)
+        const figures = { alignment: spec("alignment"), loss: spec("loss"), interpolation: spec("interpolation") }
+        for (const run of runs) {
+          for (const row of run.rows) {
+            assert.deepStrictEqual(at(figures.alignment, run, row.step).map((p) => p.mean), [row.alignment.gridOptimum.modelCos], `alignment ${run.kernel}/${run.attention} step ${row.step}`)
+            assert.deepStrictEqual(at(figures.loss, run, row.step).map((p) => p.mean), [row.model.loss / run.summary.references["gd"].loss], `loss ${run.kernel}/${run.attention} step ${row.step}`)
+          }
+          for (const point of run.summary.interpolation) {
+            assert.deepStrictEqual(at(figures.interpolation, run, point.alpha).map((p) => p.mean), [point.loss], `interpolation ${run.kernel}/${run.attention} α ${point.alpha}`)
+          }
+        }
+        for (const points of Object.values(figures)) assert.strictEqual(points.length, new Set(points.map((p) => `${p.panel}|${p.series}|${p.x}`)).size)
+        assert.strictEqual(figures.alignment.length, runs.reduce((s, r) => s + r.rows.length, 0), "nothing plotted that was not stored")
+
+        // The kernel × attention table: per function kernel, the lowest final loss among the activations is marked best,
+        // and the verdict says whether it is the activation whose kernel generated the functions (relu, exp).
         const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
         assert.include(markdown, "## Function kernel × attention activation")
-        // One row per function kernel, with the best activation marked and the verdict on the matching one.
-        assert.match(markdown, /\| relu \| [^\n]+ \| (relu|exp|softmax) \| (yes|no \(relu ranks [23] of 3\)) \| (relu \(matches\)|exp \(does not match\)) \|/)
-        assert.match(markdown, /\| exp \| [^\n]+ \| (relu|exp|softmax) \| (yes|no \(exp ranks [23] of 3\)) \| (exp \(matches\)|relu \(does not match\)) \|/)
+        for (const kernel of ["relu", "exp"]) {
+          const losses = ACTIVATIONS.map((a) => runs.find((r) => r.kernel === kernel && r.attention === a)!.summary.final.model.loss as number)
+          const order = [...losses].sort((a, b) => a - b)
+          const best = ACTIVATIONS[losses.indexOf(order[0]!)]!
+          const rank = 1 + order.indexOf(losses[ACTIVATIONS.indexOf(kernel as "relu" | "exp")]!)
+          const verdict = best === kernel ? "yes" : `no (${kernel} ranks ${rank} of 3)`
+          const unnormalised = losses[0]! <= losses[1]! ? "relu" : "exp"
+          const cells = losses.map((v, i) => (ACTIVATIONS[i] === best ? `**${v.toFixed(4)}**` : v.toFixed(4)))
+          const row = `| ${kernel} | ${cells.join(" | ")} | ${best} | ${verdict} | ${unnormalised} (${unnormalised === kernel ? "matches" : "does not match"}) |`
+          assert.include(markdown, row, `the ${kernel} row`)
+          // The functional GD table: each kernel's grid-optimal reference loss, the lowest marked best.
+          const references = ACTIVATIONS.map((a) => runs.find((r) => r.kernel === kernel)!.summary.references[`fgd-${a}`].loss as number)
+          const bestReference = references.indexOf(Math.min(...references))
+          const bayes = runs.find((r) => r.kernel === kernel)!.summary.references["bayes"].loss as number
+          const referenceCells = references.map((v, i) => (i === bestReference ? `**${v.toFixed(4)}**` : v.toFixed(4)))
+          assert.include(markdown, `| ${kernel} | ${referenceCells.join(" | ")} | ${ACTIVATIONS[bestReference]} | ${bayes.toFixed(4)} |`, `the ${kernel} reference row`)
+        }
         assert.include(markdown, "| function kernel | FGD relu | FGD exp | FGD softmax | best | Bayes |")
-        assert.include(readFileSync(join(report.dir, "report.html"), "utf8"), "<h2>Function kernel × attention activation</h2>")
+
+        // The HTML report as a person opens it.
+        const page = yield* openInChromium(join(report.dir, "report.html"))
+        assert.deepStrictEqual(page.errors, [])
+        assert.strictEqual(page.figureSizes.length, 3, "every figure is in the page")
+        for (const [width, height] of page.figureSizes) assert.isTrue(width > 100 && height > 100, "every figure rendered with a size")
+        assert.include(page.headings, "Function kernel × attention activation")
+        assert.isAtLeast(page.tables, 3, "trained, reference and runs tables")
       }).pipe(Effect.provide(QuietServicesLive)),
-    120_000
+    240_000
   )
 })
