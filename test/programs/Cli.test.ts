@@ -93,6 +93,20 @@ describe("CLI: run", () => {
     assert.strictEqual(report.status, 0, report.stderr)
     const markdown = readFileSync(join(folder, "report", "report.md"), "utf8")
     assert.include(markdown, "## Layers against GD steps")
-    assert.match(markdown, /\| 2 \| linear \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/)
+    // One row per depth, with the stored final loss, K-step GD* and GD++ losses and alignment of that run.
+    const summaries = readdirSync(folder)
+      .filter((f) => f.startsWith("regression-layers-quick-"))
+      .map((run) => JSON.parse(readFileSync(join(folder, run, "summary.json"), "utf8")))
+      .sort((a, b) => a.model.layers - b.model.layers)
+    for (const summary of summaries) {
+      const cells = [
+        summary.final.model.loss,
+        summary.references["gd"].loss,
+        summary.references["gd++"]?.loss,
+        summary.final.alignment.gridOptimum.modelCos,
+        summary.final.alignment.gridOptimum.predsDiff
+      ].map((v: number | undefined) => (v === undefined ? "—" : v.toFixed(4)))
+      assert.include(markdown, `| ${summary.model.layers} | linear | 1 | ${cells.join(" | ")} |`, `layers ${summary.model.layers}`)
+    }
   })
 })

@@ -23,5 +23,5 @@ describe("GD reference grid search", () => {
       assert.deepStrictEqual(onWorker, onThread)
       assert.isTrue(Number.isFinite(onWorker.best.loss))
     })
-  , 60_000)
+  )
 })
