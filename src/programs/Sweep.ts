@@ -96,7 +96,8 @@ const makeWorkerPool = (size: number, onWorkerStart?: (worker: Worker) => void) 
     /** Trains one run on a free thread; an interrupt asks the thread to checkpoint and stop, and waits for it. */
     const run = (request: RunRequest, runId: string) =>
       Effect.acquireUseRelease(
-        Queue.take(idle),
+        // A thread that died while idle is replaced before it is given a run (it would never answer).
+        Queue.take(idle).pipe(Effect.map((entry) => (entry.broken ? spawn() : entry))),
         (entry) =>
           Effect.async<void, RunFailed>((resume) => {
             const { worker } = entry

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import type { Worker } from "node:worker_threads"
 import { FileSystem } from "@effect/platform"
@@ -123,7 +123,8 @@ describe("CLI: sweeps", () => {
     // A round whose sweep ends first kills nothing.
     const progressBeforeKill = [1, 3, 2, 4, 1]
     let kills = 0
-    for (const [round, steps] of progressBeforeKill.entries()) {
+    let statusChecked = false
+    for (const steps of progressBeforeKill) {
       const child = startCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
       const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
       let ended = false
@@ -141,12 +142,16 @@ describe("CLI: sweeps", () => {
           await new Promise((r) => setTimeout(r, 5))
         }
       }
-      const checkStatus = round === 0 && !ended
-      if (checkStatus) {
-        // While the sweep runs, status names its process and counts the runs in progress.
-        const during = await runCli(["status", folder], interrupted.dir)
-        assert.include(during.stdout, `pid ${child.pid}`, during.stdout)
-        assert.isAtLeast(Number(/(\d+) running/.exec(during.stdout)?.[1]), 1, during.stdout)
+      // Once, while the sweep runs: status names its process and counts the runs in progress (read in this process,
+      // in milliseconds, so that the sweep is still running when the answer comes).
+      let checkStatus = false
+      if (!statusChecked && !ended) {
+        const during = await Effect.runPromise(sweepStatus(folder).pipe(Effect.provide(RunStore.Default)))
+        if (!ended) {
+          assert.include(during, `pid ${child.pid}`, during)
+          assert.isAtLeast(Number(/(\d+) running/.exec(during)?.[1]), 1, during)
+          statusChecked = checkStatus = true
+        }
       }
       if (!ended) {
         child.kill("SIGKILL")
@@ -154,12 +159,13 @@ describe("CLI: sweeps", () => {
       }
       await exited
       if (checkStatus) {
-        // Killed: nothing runs any more, whatever the manifest last said.
+        // Killed: nothing runs any more, whatever the manifest last said (the CLI, as a person asks).
         const after = await runCli(["status", folder], interrupted.dir)
         assert.include(after.stdout, "not running", after.stdout)
         assert.include(after.stdout, ", 0 running,", after.stdout)
       }
     }
+    assert.isTrue(statusChecked, "status was asked while the sweep ran")
     assert.isAtLeast(kills, 4, "the sweep must actually be interrupted")
     console.info(`SIGKILL test: ${kills} kills of a 12-run sweep, then resumed to completion`)
     const resumed = await runCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
@@ -206,22 +212,20 @@ describe("CLI: sweeps", () => {
 })
 
 describe("concurrency", () => {
-  /** A 4-run sweep (2 attentions × 2 seeds) into a fresh folder; `name` names the folder inside it. */
-  const fourRuns = () => {
-    const { dir } = withConfig({})
-    return Either.getOrThrow(
-      planSweep({ name: "sweep", ...small, output: { dir, progress: false }, sweep: { axes: { "model.attention": ["linear", "softmax"] }, seeds: [0, 1] } })
-    )
-  }
-
   it.live("the same sweep at -j 1 and -j 2 is byte-identical, also when the worker threads die mid-run and the runs are retried", () =>
     Effect.gen(function* () {
-      const serial = fourRuns()
-      const parallel = fourRuns()
-      const dying = fourRuns()
-      yield* runSweep(serial, { concurrency: 1 })
-      yield* runSweep(parallel, { concurrency: 2 })
-      assert.strictEqual(assertSameSweep(join(serial.outputDir, "sweep"), join(parallel.outputDir, "sweep")), 4)
+      // Three sweeps of 4 runs (2 attentions × 2 seeds) into one output folder (config.json records it), each moved
+      // aside when done.
+      const { dir } = withConfig({})
+      const plan = Either.getOrThrow(
+        planSweep({ name: "sweep", ...small, output: { dir, progress: false }, sweep: { axes: { "model.attention": ["linear", "softmax"] }, seeds: [0, 1] } })
+      )
+      const folder = join(dir, "sweep")
+      yield* runSweep(plan, { concurrency: 1 })
+      renameSync(folder, join(dir, "serial"))
+      yield* runSweep(plan, { concurrency: 2 })
+      renameSync(folder, join(dir, "parallel"))
+      assert.strictEqual(assertSameSweep(join(dir, "serial"), join(dir, "parallel")), 4)
 
       // Kill both worker threads as soon as a run has checkpointed (observed on disk), whatever the machine's speed.
       const workers: Array<Worker> = []
@@ -229,9 +233,8 @@ describe("concurrency", () => {
       const collect = Logger.replace(Logger.defaultLogger, Logger.make(({ logLevel, message, annotations }) => {
         if (logLevel._tag === "Warning") warnings.push(`${String(message)} ${String(HashMap.get(annotations, "reason").pipe(Option.getOrElse(() => "")))}`)
       }))
-      const folder = join(dying.outputDir, "sweep")
       const fiber = yield* Effect.fork(
-        runSweep(dying, { concurrency: 2, retries: 3, retryBase: "50 millis", onWorkerStart: (worker) => workers.push(worker) }).pipe(Effect.provide(collect))
+        runSweep(plan, { concurrency: 2, retries: 3, retryBase: "50 millis", onWorkerStart: (worker) => workers.push(worker) }).pipe(Effect.provide(collect))
       )
       const checkpointed = () => existsSync(folder) && readdirSync(folder).some((run) => existsSync(join(folder, run, "checkpoint.json")))
       while (!checkpointed()) yield* Effect.sleep("5 millis")
@@ -245,7 +248,7 @@ describe("concurrency", () => {
       const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8"))
       assert.isAtLeast(Math.max(...manifest.runs.map((r: { attempts: number }) => r.attempts)), 2, "a killed run was retried")
       assert.isTrue(warnings.some((w) => w.includes("retrying") && w.includes("worker exited with code")), warnings.join("\n"))
-      assertSameSweep(join(serial.outputDir, "sweep"), folder)
+      assertSameSweep(join(dir, "serial"), folder)
     }).pipe(Effect.provide(QuietServicesLive))
   )
 })
