@@ -36,12 +36,22 @@ const withoutColumn = (csv: string, column: string) => {
   return lines.map((cells) => cells.filter((_, i) => i !== index).join(",")).join("\n")
 }
 
-const assertSameSweep = (a: string, b: string) => {
+/** config.json without its runtime section, which says how a run executed (a pool's runs sample inline). */
+const configWithoutRuntime = (file: string) => {
+  const { runtime: _runtime, ...rest } = JSON.parse(readFileSync(file, "utf8"))
+  return rest
+}
+
+const assertSameSweep = (a: string, b: string, options: { readonly sameRuntime?: boolean } = {}) => {
   const runsA = readdirSync(a).filter((f) => f.startsWith("sweep-")).sort()
   assert.deepStrictEqual(readdirSync(b).filter((f) => f.startsWith("sweep-")).sort(), runsA)
   for (const run of runsA) {
     for (const file of DETERMINISTIC) {
-      assert.strictEqual(readFileSync(join(b, run, file), "utf8"), readFileSync(join(a, run, file), "utf8"), `${run}/${file}`)
+      if (file === "config.json" && options.sameRuntime === false) {
+        assert.deepStrictEqual(configWithoutRuntime(join(b, run, file)), configWithoutRuntime(join(a, run, file)), `${run}/${file}`)
+      } else {
+        assert.strictEqual(readFileSync(join(b, run, file), "utf8"), readFileSync(join(a, run, file), "utf8"), `${run}/${file}`)
+      }
     }
   }
   for (const file of ["sweep.json", "aggregate.csv", "aggregate.md"]) {
@@ -103,9 +113,9 @@ describe("CLI: sweeps", () => {
     const started = performance.now()
     const uninterrupted = await runCli(["run", reference.file, "--concurrency", "2"], reference.dir)
     assert.strictEqual(uninterrupted.status, 0, uninterrupted.stderr)
-    // The only limit on waiting below comes from this machine's measured speed: a round that sees no progress for ten
+    // The only limit on waiting below comes from this machine's measured speed: a round that sees no progress for twenty
     // times as long as the whole uninterrupted sweep took has stalled.
-    const stallLimitMs = 10 * (performance.now() - started)
+    const stallLimitMs = 20 * (performance.now() - started)
 
     const interrupted = withConfig(config)
     const folder = join(interrupted.dir, "out", "sweep")
@@ -137,7 +147,7 @@ describe("CLI: sweeps", () => {
         while (!ended && progress() === before) {
           if (performance.now() - since > stallLimitMs) {
             child.kill("SIGKILL")
-            assert.fail(`no progress for ${Math.round(stallLimitMs / 1000)} s (ten times the uninterrupted sweep)`)
+            assert.fail(`no progress for ${Math.round(stallLimitMs / 1000)} s (twenty times the uninterrupted sweep)`)
           }
           await new Promise((r) => setTimeout(r, 5))
         }
@@ -225,7 +235,8 @@ describe("concurrency", () => {
       renameSync(folder, join(dir, "serial"))
       yield* runSweep(plan, { concurrency: 2 })
       renameSync(folder, join(dir, "parallel"))
-      assert.strictEqual(assertSameSweep(join(dir, "serial"), join(dir, "parallel")), 4)
+      // -j 1 runs in this process with the run's own sampler thread; -j 2 on a pool whose runs sample inline.
+      assert.strictEqual(assertSameSweep(join(dir, "serial"), join(dir, "parallel"), { sameRuntime: false }), 4)
 
       // Kill both worker threads as soon as a run has checkpointed (observed on disk), whatever the machine's speed.
       const workers: Array<Worker> = []
@@ -248,7 +259,7 @@ describe("concurrency", () => {
       const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8"))
       assert.isAtLeast(Math.max(...manifest.runs.map((r: { attempts: number }) => r.attempts)), 2, "a killed run was retried")
       assert.isTrue(warnings.some((w) => w.includes("retrying") && w.includes("worker exited with code")), warnings.join("\n"))
-      assertSameSweep(join(dir, "serial"), folder)
+      assertSameSweep(join(dir, "parallel"), folder)
     }).pipe(Effect.provide(QuietServicesLive))
   )
 })

@@ -82,8 +82,8 @@ const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
       }
     })
   }
-  // Nothing else is plotted: 9 series per step for softmax (with its basin optimum), 6 for the others.
-  assert.strictEqual(alignment.length, groups.reduce((sum, g) => sum + g.runs[0]!.rows.length * (g.attention === "softmax" ? 9 : 6), 0))
+  // Nothing else is plotted: 9 series per step for the kernel models (with their basin optimum), 6 for linear attention.
+  assert.strictEqual(alignment.length, groups.reduce((sum, g) => sum + g.runs[0]!.rows.length * (g.attention === "linear" ? 6 : 9), 0))
 
   // Per-context scatter 1: linear attention nearest n = 100 (n = 16), seed 0: its per-context.csv, point for point.
   const scatterRun = groups.find((g) => g.attention === "linear" && g.n === 16)!.runs[0]!
