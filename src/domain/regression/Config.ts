@@ -60,11 +60,16 @@ export const RegressionActivation = oneOf("linear", "relu", "exp", "softmax")
 export type RegressionActivation = typeof RegressionActivation.Type
 
 /**
- * The initial weights' distribution: the shared ones (domain/Initialisation). The extension point for initialisations
- * of regression models only (e.g. von Oswald et al.'s for deep linear attention, or a perturbed GD construction): add
- * the name here and its case in services/regression/Trainer's initRegressionWeights.
+ * The initial weights' distribution: the shared ones (domain/Initialisation), each weight with standard deviation
+ * `initScale`, and "von-oswald": von Oswald et al.'s initialisation of deep linear self-attention (their code's
+ * init_scale / num_layers), for our merged weights. Each layer's four projections W_Q, W_K, W_V, W_O (D × D) are drawn
+ * as Haiku's VarianceScaling(initScale / layers) draws them (fan-in D, truncated normal, variance initScale / (layers·D))
+ * and multiplied into A = W_Kᵀ W_Q and P = W_O W_V, so every entry of A and P has standard deviation
+ * initScale / (layers·√D): the small initial update that their deep models start from (initScale 0.002 in their code).
+ * Other regression-only initialisations get their name here and their case in services/regression/Trainer's
+ * initRegressionWeights.
  */
-export const RegressionInitDistribution = oneOf(...INIT_DISTRIBUTIONS)
+export const RegressionInitDistribution = oneOf(...INIT_DISTRIBUTIONS, "von-oswald")
 export type RegressionInitDistribution = typeof RegressionInitDistribution.Type
 
 export const RegressionModelConfig = Schema.Struct({
@@ -198,12 +203,6 @@ const crossFieldIssues = (config: RegressionConfig): Array<ConfigIssue> => {
   }
   if ((config.task.kernel === "relu" || config.task.kernel === "mixture") && config.task.inputs !== "sphere") {
     issues.push({ path: "task.inputs", message: `the ${JSON.stringify(config.task.kernel)} kernel is defined for inputs on the sphere; use "sphere"` })
-  }
-  if (config.model.engine === "fused" && config.model.layers !== 1) {
-    issues.push({
-      path: "model.engine",
-      message: `the fused engine covers one-layer regression models, this one has ${config.model.layers} layers; use "auto" or "tfjs"`
-    })
   }
   return issues
 }

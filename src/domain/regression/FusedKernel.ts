@@ -12,12 +12,12 @@
 import type { RegressionSpec } from "./Model.js"
 import type { RegressionBatch } from "./Task.js"
 
-/** The fused engine covers every activation, with one layer. */
-export const fusedCovers = (spec: RegressionSpec): boolean => spec.depth === 1
+/** The fused engine covers every regression model: this kernel one layer, DeepKernel any depth. */
+export const fusedCovers = (_spec: RegressionSpec): boolean => true
 
 /** A loss-and-gradient function for tasks with n context points; `grads` is laid out like the parameter vector. */
 export const makeOneLayerKernel = (spec: RegressionSpec, n: number) => {
-  if (!fusedCovers(spec)) throw new Error(`the fused regression engine needs one layer, got ${spec.depth}`)
+  if (spec.depth !== 1) throw new Error(`the fused regression engine needs one layer, got ${spec.depth}`)
   const { d, activation } = spec
   const D = d + 1
   const aq = new Float64Array(D)

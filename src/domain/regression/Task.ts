@@ -117,17 +117,21 @@ export const sampleRegressionTasks = (
   return batch
 }
 
-/** The first `size` tasks of a batch. */
-export const headOfBatch = (batch: RegressionBatch, size: number): RegressionBatch => {
+/** Tasks [first, first + size) of a batch, as views (no copy). */
+export const sliceOfBatch = (batch: RegressionBatch, first: number, size: number): RegressionBatch => {
   const { n, d } = batch
-  const m = Math.min(size, batch.size)
+  const start = Math.min(first, batch.size)
+  const end = Math.min(start + size, batch.size)
   return {
-    size: m,
+    size: end - start,
     n,
     d,
-    x: batch.x.subarray(0, m * n * d),
-    y: batch.y.subarray(0, m * n),
-    query: batch.query.subarray(0, m * d),
-    target: batch.target.subarray(0, m)
+    x: batch.x.subarray(start * n * d, end * n * d),
+    y: batch.y.subarray(start * n, end * n),
+    query: batch.query.subarray(start * d, end * d),
+    target: batch.target.subarray(start, end)
   }
 }
+
+/** The first `size` tasks of a batch. */
+export const headOfBatch = (batch: RegressionBatch, size: number): RegressionBatch => sliceOfBatch(batch, 0, size)

@@ -1,17 +1,20 @@
 /**
  * Training of regression models: a session holds the flat parameter vector and its optimizer state and takes optimizer
- * steps (Adam or SGD, on the learning-rate schedule, with optional gradient clipping: domain/Optimizer). Gradients come from the fused engine (one layer, analytic, float64; regression/FusedKernel) or from TensorFlow.js
- * autodiff (any depth, float32; regression/TfjsEngine); `auto` picks the fused engine wherever it applies.
+ * steps (Adam or SGD, on the learning-rate schedule, with optional gradient clipping: domain/Optimizer). Gradients come
+ * from the fused engine (analytic, float64: regression/FusedKernel for one layer, regression/DeepKernel for K layers,
+ * summed over fixed chunks of tasks) or from TensorFlow.js autodiff (float32; regression/TfjsEngine); `auto` picks the
+ * fused engine wherever it applies.
  */
 import { Effect } from "effect"
 import { initVectorOptimizer, vectorOptimizerStep, type VectorOptimizerState } from "../../domain/Optimizer.js"
 import { fillInitial } from "../../domain/Initialisation.js"
 import type { BackendUnavailable } from "../../domain/Errors.js"
 import type { RegressionConfig, RegressionInitDistribution } from "../../domain/regression/Config.js"
-import { parameterCount, type RegressionSpec, trainableMask } from "../../domain/regression/Model.js"
+import { distinctLayers, layerOffset, parameterCount, type RegressionSpec, tokenDim, trainableMask } from "../../domain/regression/Model.js"
 import type { RegressionBatch } from "../../domain/regression/Task.js"
 import { keyedRng } from "../../domain/Rng.js"
 import type { EngineChoice } from "../../domain/ConfigSchema.js"
+import { makeChunkedDeepKernel } from "../../domain/regression/ChunkedGradient.js"
 import { fusedCovers, makeOneLayerKernel } from "../../domain/regression/FusedKernel.js"
 import type { EngineInfo, EngineName } from "../EngineInfo.js"
 import { fitGdPlusPlus, regressionLossAndGradients } from "./TfjsEngine.js"
@@ -26,9 +29,39 @@ export const regressionSpecOf = (config: Pick<RegressionConfig, "model" | "task"
 })
 
 /**
+ * The merged weights of von Oswald et al.'s initialisation (regression/Config's RegressionInitDistribution): per
+ * distinct layer, W_Q, W_K, W_V, W_O drawn truncated-normal with variance initScale / (layers·D), in that order, then
+ * A = W_Kᵀ W_Q and P = W_O W_V.
+ */
+const vonOswaldWeights = (spec: RegressionSpec, seed: number, initScale: number, values: Float64Array) => {
+  const D = tokenDim(spec)
+  const rng = keyedRng(seed, "init", 0, 1)
+  const std = Math.sqrt(initScale / (spec.depth * D))
+  const [query, key, value, output] = Array.from({ length: 4 }, () => new Float64Array(D * D))
+  for (let l = 0; l < distinctLayers(spec); l++) {
+    for (const w of [query!, key!, value!, output!]) fillInitial(rng, w, 0, D * D, std, "truncated-normal")
+    const a = layerOffset(spec, l)
+    const p = a + D * D
+    for (let r = 0; r < D; r++) {
+      for (let c = 0; c < D; c++) {
+        let kq = 0
+        let ov = 0
+        for (let k = 0; k < D; k++) {
+          kq += key![k * D + r]! * query![k * D + c]!
+          ov += output![r * D + k]! * value![k * D + c]!
+        }
+        values[a + r * D + c] = kq
+        values[p + r * D + c] = ov
+      }
+    }
+  }
+}
+
+/**
  * Every trained weight drawn with standard deviation `initScale` (N(0, initScale²) by default; domain/Initialisation),
- * from the run's own initialisation stream; the others 0. Initialisations of regression models only (the extension
- * point of RegressionInitDistribution) get their case here.
+ * or von Oswald et al.'s initialisation, from the run's own initialisation stream; the weights outside the model's form
+ * are 0. Initialisations of regression models only (the extension point of RegressionInitDistribution) get their case
+ * here.
  */
 export const initRegressionWeights = (
   spec: RegressionSpec,
@@ -37,7 +70,8 @@ export const initRegressionWeights = (
   distribution: RegressionInitDistribution = "normal"
 ): Float64Array => {
   const values = new Float64Array(parameterCount(spec))
-  fillInitial(keyedRng(seed, "init", 0, 1), values, 0, values.length, initScale, distribution)
+  if (distribution === "von-oswald") vonOswaldWeights(spec, seed, initScale, values)
+  else fillInitial(keyedRng(seed, "init", 0, 1), values, 0, values.length, initScale, distribution)
   const mask = trainableMask(spec)
   if (mask !== null) for (let i = 0; i < values.length; i++) values[i]! *= mask[i]!
   return values
@@ -74,7 +108,8 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
         let gradient: (batch: RegressionBatch) => number
         let engine: EngineInfo
         if (resolveRegressionEngine(config.model.engine, spec) === "fused") {
-          const kernel = makeOneLayerKernel(spec, config.task.n)
+          // One layer: the one-layer kernel over the whole batch (as before the K-layer engine); deeper: chunk by chunk.
+          const kernel = spec.depth === 1 ? makeOneLayerKernel(spec, config.task.n) : makeChunkedDeepKernel(spec, config.task.n)
           gradient = (batch) => kernel(values, batch, grads)
           engine = { engine: "fused", backend: null, precision: "float64" }
         } else {

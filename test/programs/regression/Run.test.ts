@@ -65,11 +65,11 @@ describe("regression runs", () => {
       })
     )
 
-    it.effect("a two-layer run trains on TensorFlow.js and is compared with two GD steps and GD++", () =>
+    it.effect("a two-layer run trains on the fused engine and is compared with two GD steps and GD++", () =>
       Effect.gen(function* () {
         const config = tiny({ model: { layers: 2 } })
         const { summary, dir } = yield* regressionRun(config)
-        assert.strictEqual(summary.engine.engine, "tfjs")
+        assert.deepStrictEqual(summary.engine, { engine: "fused", backend: null, precision: "float64" })
         assert.deepStrictEqual(Object.keys(summary.references).sort(), ["bayes", "gd", "gd++"])
         assert.strictEqual(summary.final.extracted.layers.length, 2)
         // GD++ starts from two-step GD at its grid optimum and moves downhill on the grid-search tasks it is fitted on:
@@ -145,14 +145,23 @@ describe("regression runs", () => {
     it.effect("resumed mid-warm-up and mid-decay, a scheduled run ends byte-identical to an uninterrupted one", () =>
       Effect.gen(function* () {
         // As for classification: 300 steps, checkpoints every 50, resumed from the step-250 checkpoint.
+        // The last two train three layers on the K-layer engine.
         const settings = [
           { schedule: "cosine", warmupSteps: 280 },
           { schedule: "cosine", warmupSteps: 100, minLearningRateFactor: 0.1, clipGradientNorm: 0.1 },
-          { optimizer: "sgd", momentum: 0.9, schedule: "step", warmupSteps: 20, decayEvery: 100, decayFactor: 0.3 }
+          { optimizer: "sgd", momentum: 0.9, schedule: "step", warmupSteps: 20, decayEvery: 100, decayFactor: 0.3 },
+          { schedule: "cosine", warmupSteps: 100, clipGradientNorm: 0.05, layers: 3 },
+          { schedule: "cosine", warmupSteps: 280, layers: 3, recurrent: true }
         ] as const
-        for (const training of settings) {
+        for (const { layers, recurrent, ...training } of settings.map((s) => ({ layers: 1, recurrent: false, ...s }))) {
           const config = (dir: string) =>
-            tiny({ training: { steps: 300, ...training }, evaluation: { every: 100 }, runtime: { checkpointEvery: 50 }, output: { dir } })
+            tiny({
+              model: { layers, recurrent },
+              training: { steps: 300, ...training },
+              evaluation: { every: 100 },
+              runtime: { checkpointEvery: 50 },
+              output: { dir }
+            })
           const reference = yield* regressionRun(config(tempDir()))
           const first = yield* regressionRun(config(tempDir()))
           rmSync(join(first.dir, "summary.json"))

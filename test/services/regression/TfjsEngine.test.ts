@@ -1,6 +1,7 @@
 import { assert, describe, it, layer } from "@effect/vitest"
 import { Effect, Layer } from "effect"
 import { type RegressionActivation, type RegressionConfig, regressionDefaults } from "../../../src/domain/regression/Config.js"
+import { makeChunkedDeepKernel } from "../../../src/domain/regression/ChunkedGradient.js"
 import { makeOneLayerKernel } from "../../../src/domain/regression/FusedKernel.js"
 import { predictBatch, type RegressionSpec, squaredLoss, trainableMask } from "../../../src/domain/regression/Model.js"
 import { sampleRegressionTasks } from "../../../src/domain/regression/Task.js"
@@ -58,6 +59,30 @@ layer(Layer.merge(RegressionTrainer.Default, TfBackend.Default))("TensorFlow.js 
     })
   )
 
+  it.effect("the K-layer fused engine's gradients match autodiff, K = 1…5, every activation, recurrent or not", () =>
+    Effect.gen(function* () {
+      const { tf } = yield* (yield* TfBackend).acquire("auto")
+      // Batches of 70 tasks: two full chunks and a partial one.
+      const batch = sampleRegressionTasks(task, 6, "train", 2, 70)
+      for (let K = 1; K <= 5; K++) {
+        for (const activation of ACTIVATIONS) {
+          for (const recurrent of [false, true]) {
+            const s = spec(activation, K, recurrent)
+            // Weights that keep a degree-(2K + 1) polynomial of order 1 (exp attention feeds labels into exponents).
+            const values = initRegressionWeights(s, 7 + K, activation === "exp" ? 0.05 : K <= 2 ? 0.3 : 0.15)
+            const fused = new Float64Array(values.length)
+            const autodiff = new Float64Array(values.length)
+            const fusedLoss = makeChunkedDeepKernel(s, task.n)(values, batch, fused)
+            const autodiffLoss = regressionLossAndGradients(tf, s, values, batch, autodiff)
+            const what = `${activation}, K = ${K}, recurrent ${recurrent}`
+            assert.approximately(autodiffLoss, fusedLoss, FLOAT32_AGREEMENT * fusedLoss, what)
+            assert.isBelow(relativeError(autodiff, fused), FLOAT32_AGREEMENT, what)
+          }
+        }
+      }
+    })
+  )
+
   it.effect("the kernel form trains only A_xx and P_yy, on either engine, and keeps deep exp attention finite", () =>
     Effect.gen(function* () {
       const trainer = yield* RegressionTrainer
@@ -107,9 +132,9 @@ layer(Layer.merge(RegressionTrainer.Default, TfBackend.Default))("TensorFlow.js 
 })
 
 describe("engine choice", () => {
-  it("auto picks the fused engine for one layer and TensorFlow.js for more", () => {
-    assert.strictEqual(resolveRegressionEngine("auto", spec("exp", 1)), "fused")
-    assert.strictEqual(resolveRegressionEngine("auto", spec("exp", 2)), "tfjs")
+  it("auto picks the fused engine at every depth; an explicit choice is kept", () => {
+    for (let K = 1; K <= 5; K++) assert.strictEqual(resolveRegressionEngine("auto", spec("exp", K)), "fused")
     assert.strictEqual(resolveRegressionEngine("tfjs", spec("exp", 1)), "tfjs")
+    assert.strictEqual(resolveRegressionEngine("tfjs", spec("linear", 4)), "tfjs")
   })
 })
