@@ -57,12 +57,16 @@ export const philox4x32 = (
   return [out[0]! >>> 0, out[1]! >>> 0, out[2]! >>> 0, out[3]! >>> 0]
 }
 
-/** Named streams keep model initialisation, training data, evaluation data and grid-search data independent. */
+/**
+ * Named streams keep model initialisation, training data, evaluation data, grid-search data and the fixed parts of a
+ * task distribution (a regression task family's random feature map) independent.
+ */
 export const Stream = {
   init: 1,
   train: 2,
   evaluation: 3,
-  grid: 4
+  grid: 4,
+  features: 5
 } as const
 export type StreamName = keyof typeof Stream
 

@@ -25,7 +25,14 @@ export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unkn
   ["model.initB", 0],
   // Classification: stopping once the basin is decided (off), as one section (classification/Config's
   // EARLY_STOP_DEFAULTS; the run-id test fails if the two part).
-  ["earlyStop", { basinDecided: false, patience: 2000, minCSigma: 1 }]
+  ["earlyStop", { basinDecided: false, patience: 2000, minCSigma: 1 }],
+  // Regression: the random-features family's fields (regression/Config's RANDOM_FEATURES_DEFAULTS; the run-id test
+  // fails if the two part).
+  ["task.features", 16],
+  ["task.featureGain", 2],
+  ["task.featureSeed", 0],
+  // Regression: no learned embedding before the attention layers.
+  ["model.embedding", null]
 ]
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)

@@ -4,7 +4,7 @@
  * with a non-linear activation. Same shape as the classification config (sections, exact-optional input, defaults,
  * every problem reported by path); `task.family` tells the two apart.
  */
-import { Schema } from "effect"
+import { ParseResult, Schema } from "effect"
 import {
   Bool,
   BackendChoice,
@@ -14,6 +14,7 @@ import {
   decoderOf,
   INIT_DISTRIBUTIONS,
   exactOptional,
+  expecting,
   LogRange,
   Name,
   NonNegativeNumber,
@@ -30,7 +31,7 @@ import {
   trainingIssues
 } from "../ConfigSchema.js"
 
-export const REGRESSION_FAMILIES = ["linear-regression", "gp"] as const
+export const REGRESSION_FAMILIES = ["linear-regression", "gp", "random-features"] as const
 export const RegressionFamily = oneOf(...REGRESSION_FAMILIES)
 export type RegressionFamily = typeof RegressionFamily.Type
 
@@ -52,7 +53,13 @@ export const RegressionTaskConfig = Schema.Struct({
   kernel: FunctionKernel,
   bandwidth: PositiveNumber,
   /** Standard deviation of the Gaussian label noise, on context labels and query targets alike. */
-  noise: NonNegativeNumber
+  noise: NonNegativeNumber,
+  /** "random-features": the width m of the fixed random tanh layer the targets are linear in (regression/FeatureMap). */
+  features: PositiveInt,
+  /** "random-features": the layer's gain g (weights N(0, g²/d), biases N(0, g²/3)). */
+  featureGain: PositiveNumber,
+  /** "random-features": the seed the layer is drawn from (one layer for every task, run and seed of a sweep). */
+  featureSeed: Seed
 })
 export type RegressionTaskConfig = typeof RegressionTaskConfig.Type
 
@@ -72,6 +79,19 @@ export type RegressionActivation = typeof RegressionActivation.Type
 export const RegressionInitDistribution = oneOf(...INIT_DISTRIBUTIONS, "von-oswald")
 export type RegressionInitDistribution = typeof RegressionInitDistribution.Type
 
+/**
+ * A learned MLP embedding before the attention layers (regression/Model): `hidden` widths with `activation`, then a
+ * linear map to `features` dimensions that the tokens carry instead of x. Trained on TensorFlow.js; the weights are
+ * drawn LeCun-normal (N(0, 1/fan-in)), the biases 0.
+ */
+export const EmbeddingConfig = Schema.Struct({
+  hidden: expecting(Schema.Array(PositiveInt), "a list of positive integers (hidden widths)"),
+  features: PositiveInt,
+  activation: oneOf("tanh", "relu")
+})
+export type EmbeddingConfig = typeof EmbeddingConfig.Type
+export const EMBEDDING_DEFAULTS: EmbeddingConfig = { hidden: [64], features: 16, activation: "tanh" }
+
 export const RegressionModelConfig = Schema.Struct({
   attention: RegressionActivation,
   layers: PositiveInt,
@@ -86,10 +106,31 @@ export const RegressionModelConfig = Schema.Struct({
   /** The standard deviation of every trained initial weight. */
   initScale: PositiveNumber,
   initDistribution: RegressionInitDistribution,
+  /** null: the tokens carry x; an object: a learned MLP embedding of x (von Oswald et al.'s deep representations). */
+  embedding: Schema.NullOr(EmbeddingConfig),
   engine: EngineChoice,
   backend: BackendChoice
 })
 export type RegressionModelConfig = typeof RegressionModelConfig.Type
+
+/**
+ * The model section as written: an embedding may leave out any of its fields (EMBEDDING_DEFAULTS fill them in). Null,
+ * or an object whose problems are reported field by field (a plain union would add "Expected null" to each).
+ */
+const EmbeddingInput = Schema.partialWith(EmbeddingConfig, { exact: true })
+const RegressionModelInput = Schema.Struct({
+  ...RegressionModelConfig.fields,
+  embedding: Schema.transformOrFail(Schema.Unknown, Schema.NullOr(Schema.typeSchema(EmbeddingInput)), {
+    strict: true,
+    decode: (value, options, ast) =>
+      value === null
+        ? ParseResult.succeed(null)
+        : typeof value === "object" && !Array.isArray(value)
+          ? ParseResult.decodeUnknown(EmbeddingInput)(value, options)
+          : ParseResult.fail(new ParseResult.Type(ast, value, `expected null or an object { hidden, features, activation }, got ${JSON.stringify(value)}`)),
+    encode: ParseResult.succeed
+  })
+})
 
 export const RegressionReferencesConfig = Schema.Struct({
   /** Tasks of the grid-search set, on which every reference's parameters are chosen. */
@@ -121,11 +162,26 @@ export const RegressionConfig = Schema.Struct({
 })
 export type RegressionConfig = typeof RegressionConfig.Type
 
+/**
+ * The random-features family's fields, added after the first results: at these values every other family samples
+ * exactly as before (RunId's NEUTRAL_FIELDS leaves them out of the run id).
+ */
+export const RANDOM_FEATURES_DEFAULTS = { features: 16, featureGain: 2, featureSeed: 0 } as const
+
 /** Defaults: von Oswald et al.'s setting (d = n = 10, batch 2048, Adam) with one linear self-attention layer. */
 export const regressionDefaults: RegressionConfig = {
   name: "regression",
   seed: 0,
-  task: { family: "linear-regression", d: 10, n: 10, inputs: "auto", kernel: "linear", bandwidth: 1, noise: 0 },
+  task: {
+    family: "linear-regression",
+    d: 10,
+    n: 10,
+    inputs: "auto",
+    kernel: "linear",
+    bandwidth: 1,
+    noise: 0,
+    ...RANDOM_FEATURES_DEFAULTS
+  },
   model: {
     attention: "linear",
     layers: 1,
@@ -133,6 +189,7 @@ export const regressionDefaults: RegressionConfig = {
     form: "full",
     initScale: 0.02,
     initDistribution: "normal",
+    embedding: null,
     engine: "auto",
     backend: "auto"
   },
@@ -166,7 +223,7 @@ export const RegressionConfigInput = objectExpected(
     name: exactOptional(Name),
     seed: exactOptional(Seed),
     task: section(RegressionTaskConfig),
-    model: section(RegressionModelConfig),
+    model: section(RegressionModelInput),
     training: section(TrainingConfig),
     evaluation: section(EvaluationConfig),
     references: section(RegressionReferencesConfig),
@@ -183,7 +240,11 @@ export const resolveRegressionConfig = (input: RegressionConfigInput): Regressio
     name: input.name ?? regressionDefaults.name,
     seed: input.seed ?? regressionDefaults.seed,
     task: { ...task, inputs: task.inputs === "auto" ? (task.family === "gp" ? "sphere" : "cube") : task.inputs },
-    model: { ...regressionDefaults.model, ...input.model },
+    model: {
+      ...regressionDefaults.model,
+      ...input.model,
+      embedding: input.model?.embedding === undefined || input.model.embedding === null ? null : { ...EMBEDDING_DEFAULTS, ...input.model.embedding }
+    },
     training: { ...regressionDefaults.training, ...input.training },
     evaluation: { ...regressionDefaults.evaluation, ...input.evaluation },
     references: { ...regressionDefaults.references, ...input.references },
@@ -195,14 +256,17 @@ export const resolveRegressionConfig = (input: RegressionConfigInput): Regressio
 /** Combinations each field allows alone but that make no experiment together. */
 const crossFieldIssues = (config: RegressionConfig): Array<ConfigIssue> => {
   const issues: Array<ConfigIssue> = trainingIssues(config.training)
-  if (config.task.family === "linear-regression" && config.task.kernel !== "linear") {
+  if (config.task.family !== "gp" && config.task.kernel !== "linear") {
     issues.push({
       path: "task.kernel",
-      message: `linear-regression tasks are linear functions; use family "gp" for the ${JSON.stringify(config.task.kernel)} kernel`
+      message: `${config.task.family} tasks are linear in their ${config.task.family === "random-features" ? "features" : "inputs"}; use family "gp" for the ${JSON.stringify(config.task.kernel)} kernel`
     })
   }
   if ((config.task.kernel === "relu" || config.task.kernel === "mixture") && config.task.inputs !== "sphere") {
     issues.push({ path: "task.inputs", message: `the ${JSON.stringify(config.task.kernel)} kernel is defined for inputs on the sphere; use "sphere"` })
+  }
+  if (config.model.embedding !== null && config.model.engine === "fused") {
+    issues.push({ path: "model.engine", message: `the fused engine has no embedding; use "auto" or "tfjs" with model.embedding` })
   }
   return issues
 }

@@ -266,6 +266,7 @@ const compile = (spec: RegressionSpec): Compiled => {
  * are its share of that batch's mean. `grads` is overwritten.
  */
 export const makeDeepKernel = (spec: RegressionSpec, n: number) => {
+  if ((spec.embedding ?? null) !== null) throw new Error("the fused K-layer engine has no embedding; train embeddings on TensorFlow.js")
   const kernel = compile(spec)
   const { depth: K } = spec
   const D = spec.d + 1

@@ -12,12 +12,12 @@
 import type { RegressionSpec } from "./Model.js"
 import type { RegressionBatch } from "./Task.js"
 
-/** The fused engine covers every regression model: this kernel one layer, DeepKernel any depth. */
-export const fusedCovers = (_spec: RegressionSpec): boolean => true
+/** The fused engine covers every regression model without an embedding: this kernel one layer, DeepKernel any depth. */
+export const fusedCovers = (spec: RegressionSpec): boolean => (spec.embedding ?? null) === null
 
 /** A loss-and-gradient function for tasks with n context points; `grads` is laid out like the parameter vector. */
 export const makeOneLayerKernel = (spec: RegressionSpec, n: number) => {
-  if (spec.depth !== 1) throw new Error(`the fused regression engine needs one layer, got ${spec.depth}`)
+  if (spec.depth !== 1 || !fusedCovers(spec)) throw new Error(`the fused regression engine needs one layer, got ${spec.depth}`)
   const { d, activation } = spec
   const D = d + 1
   const aq = new Float64Array(D)

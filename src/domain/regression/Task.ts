@@ -4,10 +4,12 @@
  *   y:      [B, n]     context labels
  *   query:  [B, d]     query input
  *   target: [B]        the query's label
- * Labels are f(x) + σ ε with f linear, f(x) = w·x with w ~ N(0, I_d) (von Oswald et al.), or drawn from a Gaussian
- * process with a dot-product kernel (Cheng et al.; see GaussianProcess). Task b at counter a draws only from its own
+ * Labels are f(x) + σ ε with f linear, f(x) = w·x with w ~ N(0, I_d) (von Oswald et al.), drawn from a Gaussian
+ * process with a dot-product kernel (Cheng et al.; see GaussianProcess), or linear in a fixed random tanh layer,
+ * f(x) = w·φ(x)/√m with w ~ N(0, I_m) ("random-features"; see FeatureMap). Task b at counter a draws only from its own
  * keyed stream, so a task never depends on how a batch is split.
  */
+import { type FeatureMap, featureMapOf, featuresInto } from "./FeatureMap.js"
 import { clippedCholesky, gramOf } from "./GaussianProcess.js"
 import type { RegressionTaskConfig } from "./Config.js"
 import { keyedRng, type Rng, type StreamName } from "../Rng.js"
@@ -45,20 +47,40 @@ const sampleInput = (rng: Rng, inputs: RegressionTaskConfig["inputs"], out: Floa
   for (let k = 0; k < d; k++) out[offset + k] = 2 * rng.uniform() - 1
 }
 
-/** Buffers reused across the tasks of a batch. */
+/** Buffers reused across the tasks of a batch, and the random-features family's feature map. */
 interface Scratch {
   readonly values: Float64Array
   readonly noise: Float64Array
   readonly w: Float64Array
   readonly points: Float64Array
+  readonly featureMap: FeatureMap | null
+  readonly phi: Float64Array
 }
 
-const makeScratch = (task: RegressionTaskConfig): Scratch => ({
-  values: new Float64Array(task.n + 1),
-  noise: new Float64Array(task.n + 1),
-  w: new Float64Array(task.d),
-  points: new Float64Array((task.n + 1) * task.d)
-})
+const featureMaps = new Map<string, FeatureMap>()
+
+/** The task's feature map ("random-features"), drawn once per process for each (d, m, gain, seed). */
+export const taskFeatureMap = (task: RegressionTaskConfig): FeatureMap => {
+  const key = `${task.d},${task.features},${task.featureGain},${task.featureSeed}`
+  let map = featureMaps.get(key)
+  if (map === undefined) {
+    map = featureMapOf(task)
+    featureMaps.set(key, map)
+  }
+  return map
+}
+
+const makeScratch = (task: RegressionTaskConfig): Scratch => {
+  const featureMap = task.family === "random-features" ? taskFeatureMap(task) : null
+  return {
+    values: new Float64Array(task.n + 1),
+    noise: new Float64Array(task.n + 1),
+    w: new Float64Array(featureMap === null ? task.d : featureMap.m),
+    points: new Float64Array((task.n + 1) * task.d),
+    featureMap,
+    phi: new Float64Array(featureMap === null ? 0 : featureMap.m)
+  }
+}
 
 /** Fills task `index` of `batch` from `rng`. */
 export const sampleRegressionTaskInto = (
@@ -73,7 +95,18 @@ export const sampleRegressionTaskInto = (
   for (let i = 0; i < n; i++) sampleInput(rng, task.inputs, batch.x, xOffset + i * d, d)
   sampleInput(rng, task.inputs, batch.query, index * d, d)
   const { values, noise, w } = scratch
-  if (task.kernel === "linear") {
+  if (scratch.featureMap !== null) {
+    const { featureMap, phi } = scratch
+    const m = featureMap.m
+    rng.fillNormals(w, 0, m)
+    const scale = 1 / Math.sqrt(m)
+    for (let i = 0; i <= n; i++) {
+      featuresInto(featureMap, i < n ? batch.x : batch.query, i < n ? xOffset + i * d : index * d, phi, 0, scale)
+      let v = 0
+      for (let k = 0; k < m; k++) v += w[k]! * phi[k]!
+      values[i] = v
+    }
+  } else if (task.kernel === "linear") {
     // A linear GP draw is w·x with w ~ N(0, I): sampled directly, exactly and cheaply.
     rng.fillNormals(w, 0, d)
     for (let i = 0; i <= n; i++) {

@@ -1,6 +1,7 @@
 /**
  * The regression experiment kind: linear regression learned by K layers of attention (von Oswald et al.) and functions
- * drawn from Gaussian processes learned by attention with a non-linear activation (Cheng, Chen & Sra).
+ * drawn from Gaussian processes learned by attention with a non-linear activation (Cheng, Chen & Sra), and targets
+ * linear in a fixed random feature map learned with an MLP embedding (von Oswald et al.'s deep representations).
  */
 import type { Experiment, RunFailure } from "../Experiment.js"
 import { RegressionServicesLive } from "../../services/regression/ServicesLive.js"

@@ -3,7 +3,9 @@
  * and constructed weights, and the headline tables of the two papers where the sweep has their axes —
  *   function kernel × attention activation (Cheng et al.): final loss of the trained models and of grid-optimal
  *   functional GD with each kernel, the best activation per function class marked;
- *   layers (von Oswald et al.): trained K-layer models against K steps of GD and GD++.
+ *   layers (von Oswald et al.): trained K-layer models against K steps of GD and GD++;
+ *   deep representations (von Oswald et al.'s non-linear regression): models with and without a learned MLP embedding
+ *   against GD on the inputs, on the task's true features and on the model's learned features.
  */
 import { Effect, Option } from "effect"
 import type { RegressionConfig } from "../../domain/regression/Config.js"
@@ -11,6 +13,7 @@ import { band, type BandPoint, seriesFigure } from "../../domain/Figures.js"
 import { formatInterval, meanInterval } from "../../domain/Results.js"
 import { RunStore } from "../../services/RunStore.js"
 import type { RegressionPoint, RegressionSummary } from "./Run.js"
+import { embeddingLabel } from "./Tables.js"
 import { type FinishedRun, loadStoredRun, makeFigureSink, markdownTable, type Report, writeReportDocuments } from "../ReportDocuments.js"
 
 interface StoredRegressionRun extends FinishedRun {
@@ -118,6 +121,42 @@ const layersTable = (runs: ReadonlyArray<StoredRegressionRun>): string | undefin
   ].join("\n")
 }
 
+/**
+ * Deep representations: trained models with and without an MLP embedding on random-features tasks, next to K-step GD
+ * on the inputs x, on the task's true features φ(x), and on each model's own learned features (with its alignment).
+ */
+const representationsTable = (runs: ReadonlyArray<StoredRegressionRun>): string | undefined => {
+  const relevant = runs.filter((r) => r.config.task.family === "random-features" || r.config.model.embedding !== null)
+  if (relevant.length === 0) return undefined
+  const groups = groupBy(relevant, (r) => JSON.stringify([embeddingLabel(r.config), r.config.model.attention, r.config.model.layers, r.config.task]))
+  const rows = [...groups.values()].map((members) => {
+    const first = members[0]!
+    const of = (pick: (r: StoredRegressionRun) => number | undefined) => {
+      const values = members.map((r) => pick(r) ?? Number.NaN)
+      return values.some(Number.isFinite) ? formatInterval(meanInterval(values)) : "—"
+    }
+    return [
+      `${first.config.model.embedding === null ? "attention alone" : `${embeddingLabel(first.config)} + attention`} (${first.config.model.layers} ${first.config.model.attention} layer${first.config.model.layers === 1 ? "" : "s"})`,
+      String(members.length),
+      of((r) => r.summary.final.model.loss),
+      of((r) => r.summary.references["gd"]?.loss),
+      of((r) => r.summary.references["gd-features"]?.loss),
+      of((r) => r.summary.final.learnedFeatures?.loss),
+      of((r) => r.summary.final.learnedFeatures?.alignment.modelCos),
+      of((r) => r.summary.final.learnedFeatures?.alignment.predsDiff),
+      of((r) => r.summary.references["bayes"]?.loss)
+    ]
+  })
+  return [
+    "Final loss (½ MSE on the evaluation set, mean ± 95% CI over seeds) of trained models with and without a learned MLP embedding, next to K-step GD (grid-optimal step size) on the inputs x, on the task's true features φ(x), and on each model's own learned features z = MLP(x) (the attention's GD construction on z, with the trained embedding); model cos and preds diff are the trained model's alignment with GD on its learned features.",
+    "",
+    markdownTable(
+      ["model", "runs", "trained loss", "GD* on x", "GD* on φ(x)", "GD* on learned features", "model cos (learned)", "preds diff (learned)", "Bayes"],
+      rows
+    )
+  ].join("\n")
+}
+
 export const makeRegressionReport = (folder: string, entries: ReadonlyArray<FinishedRun>) =>
   Effect.gen(function* () {
     const store = yield* RunStore
@@ -127,6 +166,7 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
     const groups = [...groupBy(runs, (r) => JSON.stringify(r.axes)).values()]
 
     const alignment: Array<BandPoint> = []
+    const learnedAlignment: Array<BandPoint> = []
     const loss: Array<BandPoint> = []
     const interpolation: Array<BandPoint> = []
     // With an attention axis, one panel per value of the other axes and one line per activation; else one panel.
@@ -141,6 +181,13 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
       members[0]!.rows.forEach((row, i) => {
         const at = (pick: (p: RegressionPoint) => number) => band(members.map((r) => (r.rows[i] ? pick(r.rows[i]!) : Number.NaN)))
         alignment.push({ ...placement(axes, "model cos with K-step GD*"), x: row.step, ...at((p) => p.alignment.gridOptimum.modelCos) })
+        if (row.learnedFeatures !== undefined) {
+          learnedAlignment.push({
+            ...placement(axes, "model cos with GD* on the learned features"),
+            x: row.step,
+            ...at((p) => p.learnedFeatures?.alignment.modelCos ?? Number.NaN)
+          })
+        }
         loss.push({
           ...placement(axes, "loss relative to K-step GD*"),
           x: row.step,
@@ -156,6 +203,13 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
       "Cosine between the trained model's sensitivity ∂ŷ/∂x_q and that of K-step (functional) GD with the model's kernel at its grid optimum, through training; mean and 95% band over seeds.",
       seriesFigure(alignment, "Alignment with K-step GD* through training", "training step", "model cos", false)
     )
+    if (learnedAlignment.length > 0) {
+      yield* emit(
+        "learned-features",
+        "Cosine between the sensitivity ∂ŷ/∂x_q of a model with an MLP embedding and that of K-step GD on its own learned features z = MLP(x) (grid-optimal step size, refitted at every evaluation point), through training; mean and 95% band over seeds.",
+        seriesFigure(learnedAlignment, "Alignment with GD on the learned features", "training step", "model cos", false)
+      )
+    }
     yield* emit(
       "loss",
       "Evaluation loss of the trained model divided by the loss of its K-step GD* reference, through training (1 = as good as the best GD step size).",
@@ -172,6 +226,8 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
     if (kernels !== undefined) sections.push({ heading: "Function kernel × attention activation", markdown: kernels })
     const layers = layersTable(runs)
     if (layers !== undefined) sections.push({ heading: "Layers against GD steps", markdown: layers })
+    const representations = representationsTable(runs)
+    if (representations !== undefined) sections.push({ heading: "Deep representations", markdown: representations })
     const aggregateMd = Option.getOrElse(yield* store.readText(store.join(folder, "aggregate.md")), () => "")
     sections.push({ heading: "Aggregate over seeds", markdown: aggregateMd.split("\n").filter((l) => l.startsWith("|")).join("\n") || "(a single run)" })
     sections.push({

@@ -14,12 +14,16 @@ import { Effect, Option } from "effect"
 import { decodeChecked, encodeChecked } from "../../domain/Checkpoint.js"
 import { evaluationSteps } from "../../domain/EvaluationSchedule.js"
 import { csvNumber, matrixRows } from "../../domain/Results.js"
-import { type KernelGdFit, posteriorMean, scaleMatters } from "../../domain/regression/KernelGd.js"
+import { featureBatch, throughFeatures } from "../../domain/regression/FeatureMap.js"
+import { fitKernelGd, type KernelGdFit, posteriorMean, scaleMatters } from "../../domain/regression/KernelGd.js"
 import type { RegressionActivation, RegressionConfig } from "../../domain/regression/Config.js"
 import { alignmentOf, type RegressionAlignment } from "../../domain/regression/Metrics.js"
 import {
+  attentionParameterCount,
   constructedWeights,
   distinctLayers,
+  embedBatch,
+  embeddingLayers,
   extractSteps,
   offConstructionNorm,
   type Predictions,
@@ -29,10 +33,10 @@ import {
   type StepParameters,
   tokenDim
 } from "../../domain/regression/Model.js"
-import { type RegressionBatch, sampleRegressionTasks } from "../../domain/regression/Task.js"
+import { type RegressionBatch, sampleRegressionTasks, taskFeatureMap } from "../../domain/regression/Task.js"
 import type { EngineInfo } from "../../services/EngineInfo.js"
 import { RegressionReferences } from "../../services/regression/References.js"
-import { RegressionTrainer } from "../../services/regression/Trainer.js"
+import { referenceSpecOf, RegressionTrainer } from "../../services/regression/Trainer.js"
 import { RunStore } from "../../services/RunStore.js"
 import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome } from "../RunFolder.js"
 import { type BatchSource, type LoopPosition, makePhaseClock, trainingLoop, writeRunRecord } from "../TrainingLoop.js"
@@ -44,11 +48,24 @@ export interface ExtractedLayer extends StepParameters {
   readonly offConstruction: number
 }
 
+/**
+ * A model with an embedding against K-step (functional) GD on its own learned features z = MLP(x): the attention
+ * weights of the grid-optimal construction on the grid-search set's embedded inputs, with the model's embedding.
+ */
+export interface LearnedFeaturesPoint {
+  readonly loss: number
+  readonly scale: number
+  readonly eta: number
+  readonly alignment: RegressionAlignment
+}
+
 export interface RegressionPoint {
   readonly step: number
   readonly trainLoss: number | null
   readonly model: { readonly loss: number }
   readonly extracted: { readonly layers: ReadonlyArray<ExtractedLayer>; readonly loss: number }
+  /** Models with an embedding only: GD on the learned features at its grid optimum. */
+  readonly learnedFeatures?: LearnedFeaturesPoint
   readonly alignment: {
     /** Against K-step (functional) GD with this activation at its grid optimum. */
     readonly gridOptimum: RegressionAlignment
@@ -72,16 +89,20 @@ export interface RegressionSummary {
   readonly name: string
   readonly seed: number
   readonly task: RegressionConfig["task"]
-  readonly model: Pick<RegressionConfig["model"], "attention" | "layers" | "recurrent">
+  readonly model: Pick<RegressionConfig["model"], "attention" | "layers" | "recurrent"> & Partial<Pick<RegressionConfig["model"], "embedding">>
   readonly steps: number
   readonly engine: EngineInfo
   readonly final: RegressionPoint
   /**
-   * "gd": K-step (functional) GD with the model's kernel at the grid optimum; "gd++" (linear regression, 2+ layers);
-   * "bayes": the posterior mean; "fgd-<activation>": K-step functional GD with each attention kernel (GP tasks).
+   * "gd": K-step (functional) GD with the model's kernel on the inputs at the grid optimum; "gd++" (linear regression,
+   * 2+ layers); "bayes": the posterior mean; "fgd-<activation>": K-step functional GD with each attention kernel (GP
+   * tasks); "gd-features": "gd" on the task's true features φ(x) (random-features tasks).
    */
   readonly references: Readonly<Record<string, RegressionReferenceSummary>>
-  /** Loss of (1 − α)·trained + α·constructed weights; the construction is the grid-optimal GD reference. */
+  /**
+   * Loss of (1 − α)·trained + α·constructed weights; the construction is the grid-optimal GD reference (with an
+   * embedding: the attention weights only, towards GD on the learned features, the embedding kept).
+   */
   readonly interpolation: ReadonlyArray<{ readonly alpha: number; readonly loss: number }>
 }
 
@@ -149,6 +170,22 @@ const interpolationTarget = (spec: RegressionSpec, values: Float64Array, fit: Ke
   return constructedWeights(spec, steps)
 }
 
+/** Each embedding layer's W (out × in) and b. */
+const embeddingJson = (spec: RegressionSpec, values: Float64Array) =>
+  embeddingLayers(spec).map((layer) => ({
+    W: Array.from({ length: layer.outputs }, (_, r) =>
+      Array.from(values.subarray(layer.weights + r * layer.inputs, layer.weights + (r + 1) * layer.inputs))
+    ),
+    b: Array.from(values.subarray(layer.bias, layer.bias + layer.outputs))
+  }))
+
+/** The model's parameters with the attention part replaced by `attention` (the embedding, if any, kept). */
+const withAttention = (spec: RegressionSpec, values: Float64Array, attention: Float64Array): Float64Array => {
+  const out = values.slice()
+  out.set(attention.subarray(0, attentionParameterCount(spec)))
+  return out
+}
+
 const layersJson = (spec: RegressionSpec, values: Float64Array) => {
   const D = tokenDim(spec)
   return Array.from({ length: distinctLayers(spec) }, (_, l) => ({
@@ -157,10 +194,12 @@ const layersJson = (spec: RegressionSpec, values: Float64Array) => {
   }))
 }
 
-const perContextCsv = (set: RegressionBatch, model: Predictions, gd: Predictions, bayes: Predictions) => {
-  const lines = ["context,target,model,gd,bayes"]
+/** Per evaluation task: target, model, GD on the inputs, Bayes, and (with an embedding) GD on the learned features. */
+const perContextCsv = (set: RegressionBatch, model: Predictions, gd: Predictions, bayes: Predictions, learned: Predictions | null) => {
+  const lines = [`context,target,model,gd,bayes${learned === null ? "" : ",gd_learned"}`]
   for (let t = 0; t < set.size; t++) {
-    lines.push([String(t), ...[set.target[t]!, model.prediction[t]!, gd.prediction[t]!, bayes.prediction[t]!].map(csvNumber)].join(","))
+    const values = [set.target[t]!, model.prediction[t]!, gd.prediction[t]!, bayes.prediction[t]!, ...(learned === null ? [] : [learned.prediction[t]!])]
+    lines.push([String(t), ...values.map(csvNumber)].join(","))
   }
   return `${lines.join("\n")}\n`
 }
@@ -205,6 +244,11 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
     )
     const evalSet = yield* references.frozenSet(config.task, config.evaluation.seed, "evaluation", config.evaluation.size)
     const { d } = config.task
+    // The references' constructions act on the inputs themselves (a model's embedding is its own).
+    const rawSpec = referenceSpecOf(config)
+    const embedded = (spec.embedding ?? null) !== null
+    const featureMap = config.task.family === "random-features" ? taskFeatureMap(config.task) : null
+    const gridSet = embedded ? yield* references.gridSet(config) : null
 
     // References: fitted on the grid-search set, scored on the evaluation set.
     const referenceSummaries: Record<string, RegressionReferenceSummary> = {}
@@ -214,7 +258,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       "references",
       Effect.gen(function* () {
         const gdFit = yield* references.kernelGd(config, spec.activation)
-        const gdPredictions = score(constructedWeights(spec, [stepsOf(gdFit)]))
+        const gdPredictions = score(constructedWeights(rawSpec, [stepsOf(gdFit)]), rawSpec)
         const kindOfGd = spec.activation === "linear" ? "GD" : `functional GD (${spec.activation} kernel)`
         referenceSummaries["gd"] = {
           description: `${spec.depth}-step ${kindOfGd} from 0, grid-optimal step size${scaleMatters(spec.activation) ? " and scale" : ""}`,
@@ -222,7 +266,11 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
           loss: squaredLoss(gdPredictions.prediction, evalSet.target)
         }
         referencesJson["gd"] = gdFit
-        const bayesPredictions = posteriorMean(config.task.kernel, config.task.bandwidth, config.task.noise, evalSet)
+        // Random-features tasks: the posterior mean of w in the feature space, taken back to x_q.
+        const bayesPredictions =
+          featureMap === null
+            ? posteriorMean(config.task.kernel, config.task.bandwidth, config.task.noise, evalSet)
+            : throughFeatures(featureMap, evalSet, posteriorMean("linear", 1, config.task.noise, featureBatch(featureMap, evalSet)))
         referenceSummaries["bayes"] = {
           description: "posterior mean of the prior the tasks are drawn from (Bayes-optimal)",
           parameters: {},
@@ -230,7 +278,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
         }
         if (config.task.family === "linear-regression" && spec.activation === "linear" && spec.depth >= 2) {
           const fit = yield* references.gdPlusPlus(config)
-          const unrolled: RegressionSpec = { ...spec, recurrent: false }
+          const unrolled: RegressionSpec = { ...rawSpec, recurrent: false }
           const values = constructedWeights(
             unrolled,
             fit.etas.map((eta, k) => ({ scale: 1, eta, gamma: fit.gammas[k]! }))
@@ -245,7 +293,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
         if (config.task.family === "gp") {
           for (const activation of ACTIVATIONS) {
             const fit = yield* references.kernelGd(config, activation)
-            const activationSpec: RegressionSpec = { ...spec, activation }
+            const activationSpec: RegressionSpec = { ...rawSpec, activation }
             referenceSummaries[`fgd-${activation}`] = {
               description: `${spec.depth}-step functional GD with the ${activation} attention kernel, grid-optimal`,
               parameters: { scale: fit.scale, eta: fit.eta, steps: spec.depth },
@@ -258,9 +306,26 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
             referencesJson[`fgd-${activation}`] = fit
           }
         }
+        if (featureMap !== null) {
+          const fit = yield* references.featureGd(config, spec.activation)
+          const featureSpec: RegressionSpec = { ...rawSpec, d: featureMap.m }
+          const predictions = predictBatch(featureSpec, constructedWeights(featureSpec, [stepsOf(fit)]), featureBatch(featureMap, evalSet), false)
+          referenceSummaries["gd-features"] = {
+            description: `${spec.depth}-step ${spec.activation === "linear" ? "GD" : `functional GD (${spec.activation} kernel)`} on the task's true features φ(x) (its random tanh layer), grid-optimal`,
+            parameters: { scale: fit.scale, eta: fit.eta, steps: spec.depth },
+            loss: squaredLoss(predictions.prediction, evalSet.target)
+          }
+          referencesJson["gd-features"] = fit
+        }
         return { gdFit, gdPredictions, bayesPredictions }
       })
     )
+
+    /** GD on the model's own learned features: fitted on the embedded grid-search set, with the model's embedding. */
+    const learnedFeatureGd = (values: Float64Array) => {
+      const fit = fitKernelGd(spec.activation, spec.depth, embedBatch(spec, values, gridSet!), config.references)
+      return { fit, weights: withAttention(spec, values, constructedWeights(spec, [stepsOf(fit)])) }
+    }
     yield* store.writeJson(file("references.json"), { ...referencesJson, summaries: referenceSummaries })
 
     const evaluateAt = (step: number, trainLoss: number | null) =>
@@ -269,7 +334,9 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
         Effect.sync(() => {
           const model = score(session.values)
           const steps = extractSteps(spec, session.values)
-          const extracted = score(constructedWeights(spec, steps))
+          const extracted = score(withAttention(spec, session.values, constructedWeights(spec, steps)))
+          const learned = embedded ? learnedFeatureGd(session.values) : null
+          const learnedPredictions = learned === null ? null : score(learned.weights)
           const point: RegressionPoint = {
             step,
             trainLoss,
@@ -278,13 +345,23 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
               layers: steps.map((layer, l) => ({ ...layer, offConstruction: offConstructionNorm(spec, session.values, l) })),
               loss: squaredLoss(extracted.prediction, evalSet.target)
             },
+            ...(learned === null
+              ? {}
+              : {
+                  learnedFeatures: {
+                    loss: squaredLoss(learnedPredictions!.prediction, evalSet.target),
+                    scale: learned.fit.scale,
+                    eta: learned.fit.eta,
+                    alignment: alignmentOf(model, learnedPredictions!, d)
+                  }
+                }),
             alignment: {
               gridOptimum: alignmentOf(model, gdPredictions, d),
               extracted: alignmentOf(model, extracted, d),
               bayes: alignmentOf(model, bayesPredictions, d)
             }
           }
-          return { point, model }
+          return { point, model, learned: learnedPredictions }
         })
       )
 
@@ -314,7 +391,8 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
     const interpolation = yield* timed(
       "evaluation",
       Effect.sync(() => {
-        const target = interpolationTarget(spec, session.values, gdFit)
+        // With an embedding: the attention weights towards GD on the learned features, the embedding kept.
+        const target = withAttention(spec, session.values, interpolationTarget(spec, session.values, embedded ? learnedFeatureGd(session.values).fit : gdFit))
         const count = config.references.interpolationPoints
         return Array.from({ length: count }, (_, i) => {
           const alpha = count === 1 ? 1 : i / (count - 1)
@@ -324,7 +402,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       })
     )
     if (config.output.perContext) {
-      yield* store.writeText(file("per-context.csv"), perContextCsv(evalSet, finalEvaluation.model, gdPredictions, bayesPredictions))
+      yield* store.writeText(file("per-context.csv"), perContextCsv(evalSet, finalEvaluation.model, gdPredictions, bayesPredictions, finalEvaluation.learned))
     }
     yield* store.writeJson(file("weights.json"), {
       d,
@@ -332,7 +410,8 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       layers: spec.depth,
       recurrent: spec.recurrent,
       final: layersJson(spec, session.values),
-      initial: layersJson(spec, session.initial)
+      initial: layersJson(spec, session.initial),
+      ...(embedded ? { embedding: { final: embeddingJson(spec, session.values), initial: embeddingJson(spec, session.initial) } } : {})
     })
     const summary: RegressionSummary = {
       kind: "regression",
@@ -340,7 +419,12 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       name: config.name,
       seed: config.seed,
       task: config.task,
-      model: { attention: config.model.attention, layers: config.model.layers, recurrent: config.model.recurrent },
+      model: {
+        attention: config.model.attention,
+        layers: config.model.layers,
+        recurrent: config.model.recurrent,
+        ...(embedded ? { embedding: config.model.embedding } : {})
+      },
       steps: config.training.steps,
       engine: session.engine,
       final,

@@ -26,8 +26,18 @@ export const REGRESSION_METRICS = [
   "model_diff",
   "model_cos_extracted",
   "model_cos_bayes",
-  "eta"
+  "eta",
+  "gd_features_loss",
+  "learned_gd_loss",
+  "model_cos_learned",
+  "preds_diff_learned"
 ] as const
+
+/** "none", or the embedding's shape: "tanh MLP 2→64→16". */
+export const embeddingLabel = (config: RegressionConfig): string => {
+  const { embedding } = config.model
+  return embedding === null ? "none" : `${embedding.activation} MLP ${[config.task.d, ...embedding.hidden, embedding.features].join("→")}`
+}
 
 export const regressionResultRow = (
   run: SweepRun,
@@ -46,6 +56,7 @@ export const regressionResultRow = (
     attention: config.model.attention,
     layers: config.model.layers,
     recurrent: config.model.recurrent,
+    embedding: embeddingLabel(config),
     d: config.task.d,
     n: config.task.n,
     steps: config.training.steps,
@@ -65,12 +76,19 @@ export const regressionResultRow = (
     model_cos_extracted: f?.alignment.extracted.modelCos ?? null,
     model_cos_bayes: f?.alignment.bayes.modelCos ?? null,
     eta: f?.extracted.layers[0]?.effectiveEta ?? null,
+    gd_features_loss: refs?.["gd-features"]?.loss ?? null,
+    learned_gd_loss: f?.learnedFeatures?.loss ?? null,
+    model_cos_learned: f?.learnedFeatures?.alignment.modelCos ?? null,
+    preds_diff_learned: f?.learnedFeatures?.alignment.predsDiff ?? null,
     wall_seconds: wallSeconds,
     error
   }
 }
 
-const regressionMarkdownColumns = (keyColumns: ReadonlyArray<string>) => [
+/** With random features or an embedding, the columns of GD on the true and on the learned features come in. */
+const FEATURE_COLUMNS = { "GD* on φ(x)": "gd_features_loss", "GD* on learned features": "learned_gd_loss", "model cos (learned)": "model_cos_learned" }
+
+const regressionMarkdownColumns = (keyColumns: ReadonlyArray<string>, groups: ReadonlyArray<AggregateGroup>) => [
   ...keyColumns,
   "runs",
   "final loss",
@@ -79,10 +97,14 @@ const regressionMarkdownColumns = (keyColumns: ReadonlyArray<string>) => [
   "Bayes loss",
   "model cos (GD*)",
   "preds diff (GD*)",
-  "model cos (extracted)"
+  "model cos (extracted)",
+  ...Object.entries(FEATURE_COLUMNS)
+    .filter(([, metric]) => groups.some((g) => g.metrics[metric]!.count > 0))
+    .map(([column]) => column)
 ]
 
 const regressionMarkdownRow = (g: AggregateGroup, keyColumns: ReadonlyArray<string>): Record<string, string> => ({
+  ...Object.fromEntries(Object.entries(FEATURE_COLUMNS).map(([column, metric]) => [column, formatInterval(g.metrics[metric]!)])),
   ...Object.fromEntries(keyColumns.map((c) => [c, String(g.key[c] ?? "")])),
   runs: runsCell(g),
   "final loss": formatInterval(g.metrics["final_loss"]!),
@@ -98,7 +120,7 @@ const regressionMarkdownRow = (g: AggregateGroup, keyColumns: ReadonlyArray<stri
 export const regressionAggregate = (sweepName: string, rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) => {
   const groups = aggregate(rows, keyColumns, REGRESSION_METRICS)
   const markdown = `# Sweep ${sweepName}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs. Losses are ½·mean squared error on the evaluation set; GD* is K-step (functional) GD with the model's kernel at its grid optimum.\n\n${toMarkdown(
-    regressionMarkdownColumns(keyColumns),
+    regressionMarkdownColumns(keyColumns, groups),
     groups.map((g) => regressionMarkdownRow(g, keyColumns))
   )}`
   return { rows: groups.map((g) => aggregateRow(g, REGRESSION_METRICS)), markdown }

@@ -1,13 +1,14 @@
 /**
  * The regression references of a run, cached for the life of the service (a sweep's worker reuses them across runs
  * that share a task): the frozen evaluation and grid-search sets, grid-optimal K-step functional GD for each attention
- * activation, and GD++.
+ * activation (on the inputs, and on a random-features task's true features), and GD++.
  */
 import { Effect } from "effect"
 import { canonicalJson } from "../../domain/ConfigSchema.js"
 import { fitKernelGd, type KernelGdFit } from "../../domain/regression/KernelGd.js"
 import type { RegressionActivation, RegressionConfig, RegressionTaskConfig } from "../../domain/regression/Config.js"
-import { headOfBatch, type RegressionBatch, sampleRegressionTasks } from "../../domain/regression/Task.js"
+import { featureBatch } from "../../domain/regression/FeatureMap.js"
+import { headOfBatch, type RegressionBatch, sampleRegressionTasks, taskFeatureMap } from "../../domain/regression/Task.js"
 import type { StreamName } from "../../domain/Rng.js"
 import { RegressionTrainer } from "./Trainer.js"
 
@@ -55,6 +56,35 @@ export class RegressionReferences extends Effect.Service<RegressionReferences>()
         return fit
       })
 
+    /** The grid-search set's inputs mapped through the task's feature map ("random-features"). */
+    const featureGridSet = (config: RegressionConfig) =>
+      Effect.gen(function* () {
+        const key = canonicalJson({ features: config.task, seed: config.references.gridSeed, size: config.references.gridSize })
+        let set = sets.get(key)
+        if (set === undefined) {
+          set = featureBatch(taskFeatureMap(config.task), yield* gridSet(config))
+          sets.set(key, set)
+        }
+        return set
+      })
+
+    /** Grid-optimal K-step (functional) GD with this activation's kernel on the task's true features φ(x). */
+    const featureGd = (config: RegressionConfig, activation: RegressionActivation) =>
+      Effect.gen(function* () {
+        const { references } = config
+        const key = canonicalJson({
+          features: config.task,
+          grid: [references.gridSize, references.gridSeed, references.eta, references.scale],
+          steps: config.model.layers,
+          activation
+        })
+        const cached = fits.get(key)
+        if (cached !== undefined) return cached
+        const fit = fitKernelGd(activation, config.model.layers, yield* featureGridSet(config), references)
+        fits.set(key, fit)
+        return fit
+      })
+
     /** GD++'s (γ_k, η_k), fitted from K-step GD at its grid-optimal step size. */
     const gdPlusPlus = (config: RegressionConfig) =>
       Effect.gen(function* () {
@@ -74,7 +104,7 @@ export class RegressionReferences extends Effect.Service<RegressionReferences>()
         return fit as GdPlusPlusFit
       })
 
-    return { frozenSet, gridSet, kernelGd, gdPlusPlus } as const
+    return { frozenSet, gridSet, kernelGd, featureGd, gdPlusPlus } as const
   }),
   dependencies: [RegressionTrainer.Default]
 }) {}

@@ -3,7 +3,7 @@
  * the training engine for every regression model, tested against the float64 forward pass and finite differences.
  * Tensors never leave this module: every call runs inside tf.tidy and returns plain numbers.
  */
-import { type RegressionSpec, distinctLayers, tokenDim } from "../../domain/regression/Model.js"
+import { type RegressionSpec, distinctLayers, embeddingLayers, inputDim, tokenDim } from "../../domain/regression/Model.js"
 import type { RegressionBatch } from "../../domain/regression/Task.js"
 import type { TfCore } from "../TfBackend.js"
 
@@ -28,14 +28,47 @@ const tokensOf = (batch: RegressionBatch) => {
   return tokens
 }
 
-/** The predictions [B] of the model for layer weights [A_0, P_0, A_1, P_1, …] (one pair per distinct layer). */
+/** The inputs [B·(n + 1), d] (each task's context, then its query) and labels [B, n + 1, 1] (the query's 0). */
+const inputsOf = (batch: RegressionBatch) => {
+  const { n, d, size: B } = batch
+  const inputs = new Float32Array(B * (n + 1) * d)
+  const labels = new Float32Array(B * (n + 1))
+  for (let t = 0; t < B; t++) {
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < d; k++) inputs[(t * (n + 1) + i) * d + k] = batch.x[(t * n + i) * d + k]!
+      labels[t * (n + 1) + i] = batch.y[t * n + i]!
+    }
+    for (let k = 0; k < d; k++) inputs[(t * (n + 1) + n) * d + k] = batch.query[t * d + k]!
+  }
+  return { inputs, labels }
+}
+
+/**
+ * The predictions [B] of the model for parameter tensors [A_0, P_0, A_1, P_1, …] (one pair per distinct layer), then,
+ * with an embedding, [W_1, b_1, W_2, b_2, …] of its MLP.
+ */
 export const predictionTensor = (tf: TfCore, spec: RegressionSpec, batch: RegressionBatch) => {
   const { n, size: B } = batch
   const D = tokenDim(spec)
   const N = n + 1
-  const tokens = tokensOf(batch)
+  const mlp = embeddingLayers(spec)
+  const tokens = mlp.length === 0 ? tokensOf(batch) : null
+  const raw = mlp.length === 0 ? null : inputsOf(batch)
+  const relu = spec.embedding?.activation === "relu"
+  const initialTokens = (params: ReadonlyArray<Tensor>): Tensor3D => {
+    if (tokens !== null) return tf.tensor3d(tokens, [B, N, D]) as Tensor3D
+    // z = W_L act(… act(W_1 x + b_1) …) + b_L for every token, then [z; y].
+    let h: Tensor = tf.tensor2d(raw!.inputs, [B * N, inputDim(spec)])
+    mlp.forEach((_, l) => {
+      const w = params[2 * distinctLayers(spec) + 2 * l] as Tensor2D
+      const b = params[2 * distinctLayers(spec) + 2 * l + 1]!
+      const u = tf.add(tf.matMul(h as Tensor2D, w, false, true), b)
+      h = l === mlp.length - 1 ? u : relu ? tf.relu(u) : tf.tanh(u)
+    })
+    return tf.concat([tf.reshape(h, [B, N, spec.d]), tf.tensor3d(raw!.labels, [B, N, 1])], 2) as Tensor3D
+  }
   return (layers: ReadonlyArray<Tensor>): Tensor => {
-    let state = tf.tensor3d(tokens, [B, N, D]) as Tensor3D
+    let state = initialTokens(layers)
     for (let k = 0; k < spec.depth; k++) {
       const l = spec.recurrent ? 0 : k
       const a = layers[2 * l] as Tensor2D
@@ -63,11 +96,21 @@ export const regressionLossTensor = (tf: TfCore, spec: RegressionSpec, batch: Re
     tf.mul(0.5, tf.mean(tf.square(tf.sub(predict(layers), tf.tensor1d(target)))))
 }
 
+/** Every parameter as a tensor, in predictionTensor's order; with each tensor's offset in the parameter vector. */
 const layerTensors = (tf: TfCore, spec: RegressionSpec, values: Float64Array) => {
   const D = tokenDim(spec)
-  return Array.from({ length: 2 * distinctLayers(spec) }, (_, m) =>
-    tf.tensor2d(Float32Array.from(values.subarray(m * D * D, (m + 1) * D * D)), [D, D])
-  )
+  const attention = Array.from({ length: 2 * distinctLayers(spec) }, (_, m) => ({
+    offset: m * D * D,
+    tensor: tf.tensor2d(Float32Array.from(values.subarray(m * D * D, (m + 1) * D * D)), [D, D]) as Tensor
+  }))
+  const embedding = embeddingLayers(spec).flatMap((layer) => [
+    {
+      offset: layer.weights,
+      tensor: tf.tensor2d(Float32Array.from(values.subarray(layer.weights, layer.bias)), [layer.outputs, layer.inputs]) as Tensor
+    },
+    { offset: layer.bias, tensor: tf.tensor1d(Float32Array.from(values.subarray(layer.bias, layer.bias + layer.outputs))) as Tensor }
+  ])
+  return [...attention, ...embedding]
 }
 
 /** The loss and its gradient (written into `grads`, laid out like the parameter vector) by autodiff. */
@@ -79,18 +122,20 @@ export const regressionLossAndGradients = (
   grads: Float64Array
 ): number =>
   tf.tidy(() => {
-    const D = tokenDim(spec)
     const loss = regressionLossTensor(tf, spec, batch)
+    const parameters = layerTensors(tf, spec, values)
     const { value, grads: g } = tf.valueAndGrads((...layers: Array<Tensor>) => loss(layers) as ReturnType<TfCore["scalar"]>)(
-      layerTensors(tf, spec, values)
+      parameters.map((p) => p.tensor)
     )
-    g.forEach((tensor, m) => grads.set(tensor.dataSync(), m * D * D))
+    g.forEach((tensor, m) => grads.set(tensor.dataSync(), parameters[m]!.offset))
     return value.dataSync()[0]!
   })
 
 /** The model's predictions in float32 (to test this engine against the float64 forward pass). */
 export const tfjsPredictions = (tf: TfCore, spec: RegressionSpec, values: Float64Array, batch: RegressionBatch): Float64Array =>
-  Float64Array.from(tf.tidy(() => predictionTensor(tf, spec, batch)(layerTensors(tf, spec, values)).dataSync() as Float32Array))
+  Float64Array.from(
+    tf.tidy(() => predictionTensor(tf, spec, batch)(layerTensors(tf, spec, values).map((p) => p.tensor)).dataSync() as Float32Array)
+  )
 
 /**
  * GD++ (von Oswald et al.): K GD layers, each also transforming the inputs x ← (I − γ_k Σ̂) x. Its 2K parameters

@@ -10,7 +10,16 @@ import { initVectorOptimizer, vectorOptimizerStep, type VectorOptimizerState } f
 import { fillInitial } from "../../domain/Initialisation.js"
 import type { BackendUnavailable } from "../../domain/Errors.js"
 import type { RegressionConfig, RegressionInitDistribution } from "../../domain/regression/Config.js"
-import { distinctLayers, layerOffset, parameterCount, type RegressionSpec, tokenDim, trainableMask } from "../../domain/regression/Model.js"
+import {
+  attentionParameterCount,
+  distinctLayers,
+  embeddingLayers,
+  layerOffset,
+  parameterCount,
+  type RegressionSpec,
+  tokenDim,
+  trainableMask
+} from "../../domain/regression/Model.js"
 import type { RegressionBatch } from "../../domain/regression/Task.js"
 import { keyedRng } from "../../domain/Rng.js"
 import type { EngineChoice } from "../../domain/ConfigSchema.js"
@@ -20,12 +29,23 @@ import type { EngineInfo, EngineName } from "../EngineInfo.js"
 import { fitGdPlusPlus, regressionLossAndGradients } from "./TfjsEngine.js"
 import { TfBackend } from "../TfBackend.js"
 
-export const regressionSpecOf = (config: Pick<RegressionConfig, "model" | "task">): RegressionSpec => ({
-  activation: config.model.attention,
+export const regressionSpecOf = (config: Pick<RegressionConfig, "model" | "task">): RegressionSpec => {
+  const { embedding } = config.model
+  return {
+    activation: config.model.attention,
+    d: embedding === null ? config.task.d : embedding.features,
+    depth: config.model.layers,
+    recurrent: config.model.recurrent,
+    form: config.model.form,
+    embedding: embedding === null ? null : { inputs: config.task.d, hidden: embedding.hidden, activation: embedding.activation }
+  }
+}
+
+/** The attention model on the raw inputs (no embedding): the spec of the references' constructions. */
+export const referenceSpecOf = (config: Pick<RegressionConfig, "model" | "task">): RegressionSpec => ({
+  ...regressionSpecOf(config),
   d: config.task.d,
-  depth: config.model.layers,
-  recurrent: config.model.recurrent,
-  form: config.model.form
+  embedding: null
 })
 
 /**
@@ -58,9 +78,9 @@ const vonOswaldWeights = (spec: RegressionSpec, seed: number, initScale: number,
 }
 
 /**
- * Every trained weight drawn with standard deviation `initScale` (N(0, initScale²) by default; domain/Initialisation),
- * or von Oswald et al.'s initialisation, from the run's own initialisation stream; the weights outside the model's form
- * are 0. Initialisations of regression models only (the extension point of RegressionInitDistribution) get their case
+ * Every trained attention weight drawn with standard deviation `initScale` (N(0, initScale²) by default;
+ * domain/Initialisation), or von Oswald et al.'s initialisation, from the run's own initialisation stream; the weights
+ * outside the model's form are 0; an embedding's weights N(0, 1/fan-in) and its biases 0. Initialisations of regression models only (the extension point of RegressionInitDistribution) get their case
  * here.
  */
 export const initRegressionWeights = (
@@ -71,7 +91,12 @@ export const initRegressionWeights = (
 ): Float64Array => {
   const values = new Float64Array(parameterCount(spec))
   if (distribution === "von-oswald") vonOswaldWeights(spec, seed, initScale, values)
-  else fillInitial(keyedRng(seed, "init", 0, 1), values, 0, values.length, initScale, distribution)
+  else fillInitial(keyedRng(seed, "init", 0, 1), values, 0, attentionParameterCount(spec), initScale, distribution)
+  // An embedding's weights LeCun-normal, N(0, 1/fan-in), from a stream of their own; biases 0.
+  const embeddingRng = keyedRng(seed, "init", 0, 2)
+  for (const layer of embeddingLayers(spec)) {
+    fillInitial(embeddingRng, values, layer.weights, layer.outputs * layer.inputs, 1 / Math.sqrt(layer.inputs), "normal")
+  }
   const mask = trainableMask(spec)
   if (mask !== null) for (let i = 0; i < values.length; i++) values[i]! *= mask[i]!
   return values
@@ -153,7 +178,7 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
     ) =>
       backends
         .acquire(config.model.backend)
-        .pipe(Effect.map(({ tf }) => fitGdPlusPlus(tf, regressionSpecOf(config), batch, startEta, iterations)))
+        .pipe(Effect.map(({ tf }) => fitGdPlusPlus(tf, referenceSpecOf(config), batch, startEta, iterations)))
 
     return { open, gdPlusPlus } as const
   }),

@@ -98,4 +98,23 @@ describe("regression report", () => {
       }).pipe(Effect.provide(QuietServicesLive)),
     240_000
   )
+
+  it.live(
+    "a deep-features sweep reports the deep-representations table and the alignment with GD on the learned features",
+    () =>
+      Effect.gen(function* () {
+        const dir = mkdtempSync(join(tmpdir(), "icl-gd-report-"))
+        const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "..", "examples", "quick", "deep-features.json"), "utf8"))
+        const { result } = yield* runSweep(Either.getOrThrow(planSweep({ ...example, output: { dir, progress: false } })), { concurrency: 1 })
+        const report = yield* makeReport(result.folder)
+        assert.deepStrictEqual(report.figures.map((f) => f.name), ["alignment", "learned-features", "loss", "interpolation"])
+        const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
+        assert.include(markdown, "## Deep representations")
+        assert.match(markdown, /\| attention alone \(1 linear layer\) \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| — \| — \| — \| [0-9.]+ \|/)
+        assert.match(markdown, /\| tanh MLP 2→16→6 \+ attention \(1 linear layer\) \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| -?[0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/)
+        const aggregate = readFileSync(join(result.folder, "aggregate.md"), "utf8")
+        assert.include(aggregate, "| GD* on φ(x) | GD* on learned features | model cos (learned) |")
+      }).pipe(Effect.provide(QuietServicesLive)),
+    120_000
+  )
 })

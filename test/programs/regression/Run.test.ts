@@ -117,6 +117,34 @@ describe("regression runs", () => {
       })
     )
 
+    it.effect("random features: a model with an MLP embedding is compared with GD on its learned features, on x and on φ(x)", () =>
+      Effect.gen(function* () {
+        const task = { family: "random-features", d: 2, n: 12, features: 6 } as const
+        const embedded = yield* regressionRun(tiny({ task, model: { embedding: { hidden: [8], features: 4 } } }))
+        const { summary } = embedded
+        assert.strictEqual(summary.engine.engine, "tfjs")
+        assert.deepStrictEqual(Object.keys(summary.references).sort(), ["bayes", "gd", "gd-features"])
+        const learned = summary.final.learnedFeatures!
+        assert.isAbove(learned.alignment.modelCos, -1)
+        // The interpolation's far end is the construction of GD on the learned features, with the trained embedding.
+        assert.approximately(summary.interpolation.at(-1)!.loss, learned.loss, FLOAT64_IDENTITY)
+        // Bayes (the posterior mean of w over φ(x)) beats GD on x and on φ(x).
+        assert.isBelow(summary.references["bayes"]!.loss, summary.references["gd-features"]!.loss)
+        assert.isBelow(summary.references["gd-features"]!.loss, summary.references["gd"]!.loss)
+        const csv = readFileSync(join(embedded.dir, "per-context.csv"), "utf8").split("\n")
+        assert.strictEqual(csv[0], "context,target,model,gd,bayes,gd_learned")
+        const weights = JSON.parse(readFileSync(join(embedded.dir, "weights.json"), "utf8"))
+        assert.deepStrictEqual(
+          weights.embedding.final.map((l: { W: Array<Array<number>> }) => [l.W.length, l.W[0]!.length]),
+          [[8, 2], [4, 8]]
+        )
+        const plain = yield* regressionRun(tiny({ task }))
+        assert.strictEqual(plain.summary.engine.engine, "fused")
+        assert.isUndefined(plain.summary.final.learnedFeatures)
+        assert.strictEqual(plain.summary.references["gd-features"]!.loss, summary.references["gd-features"]!.loss)
+      })
+    )
+
     it.effect("an interrupted run continues from its checkpoint and ends byte-identical to an uninterrupted one", () =>
       Effect.gen(function* () {
         const long = () => tiny({ training: { steps: 3000 }, evaluation: { every: 1000 }, runtime: { checkpointEvery: 50 } })

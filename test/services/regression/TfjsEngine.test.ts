@@ -83,6 +83,34 @@ layer(Layer.merge(RegressionTrainer.Default, TfBackend.Default))("TensorFlow.js 
     })
   )
 
+  it.effect("with an MLP embedding: predictions equal the float64 model, gradients match central differences", () =>
+    Effect.gen(function* () {
+      const { tf } = yield* (yield* TfBackend).acquire("auto")
+      const features = { ...task, family: "random-features" as const, inputs: "cube" as const, kernel: "linear" as const, d: 2 }
+      const batch = sampleRegressionTasks(features, 8, "train", 1, 20)
+      for (const activation of ["tanh", "relu"] as const) {
+        for (const depth of [1, 2]) {
+          const s: RegressionSpec = {
+            activation: "linear",
+            d: 4,
+            depth,
+            recurrent: false,
+            embedding: { inputs: 2, hidden: [6, 5], activation }
+          }
+          const values = initRegressionWeights(s, 9, 0.3)
+          const what = `${activation}, ${depth} layers`
+          const expected = predictBatch(s, values, batch, false).prediction
+          assert.isBelow(relativeError(tfjsPredictions(tf, s, values, batch), expected), FLOAT32_AGREEMENT, what)
+          const grads = new Float64Array(values.length)
+          regressionLossAndGradients(tf, s, values, batch, grads)
+          const numeric = centralDifferences(values, () => squaredLoss(predictBatch(s, values, batch, false).prediction, batch.target))
+          assert.isBelow(relativeError(grads, numeric), FLOAT32_VS_DIFFERENCES, what)
+          assert.isAbove(Math.abs(grads[grads.length - 1]!), 0, "the embedding's last bias is trained")
+        }
+      }
+    })
+  )
+
   it.effect("the kernel form trains only A_xx and P_yy, on either engine, and keeps deep exp attention finite", () =>
     Effect.gen(function* () {
       const trainer = yield* RegressionTrainer
