@@ -94,13 +94,32 @@ describe("regression config", () => {
   it("combinations that make no experiment are refused with the field at fault", () => {
     assert.deepStrictEqual(problems({ task: { family: "linear-regression", kernel: "exp" } }).map((p) => p.split(":")[0]), ["task.kernel"])
     assert.deepStrictEqual(problems({ task: { family: "gp", kernel: "relu", inputs: "cube" } }).map((p) => p.split(":")[0]), ["task.inputs"])
-    const [fused] = problems({ task: { family: "gp" }, model: { engine: "fused", layers: 3 } })
-    assert.include(fused, "model.engine")
-    assert.include(fused, "3 layers")
+    // The fused engine trains any depth, but not an embedding.
+    assert.deepStrictEqual(problems({ task: { family: "gp" }, model: { engine: "fused", layers: 3 } }), [])
+    assert.deepStrictEqual(problems({ task: { family: "gp" }, model: { engine: "fused", embedding: { features: 4 } } }), [
+      'model.engine: the fused engine has no embedding; use "auto" or "tfjs" with model.embedding'
+    ])
+    assert.deepStrictEqual(problems({ task: { family: "random-features", kernel: "relu" } }).map((p) => p.split(":")[0]), ["task.kernel"])
     assert.deepStrictEqual(problems({ task: { family: "gp" }, model: { layers: 0, attention: "tanh" } }).map((p) => p.split(":")[0]).sort(), [
       "model.attention",
       "model.layers"
     ])
+  })
+
+  it("an embedding is null or an object whose every problem is reported with its path; omitted fields take defaults", () => {
+    assert.deepStrictEqual(problems({ task: { family: "random-features" }, model: { embedding: { hidden: [0, 8], features: -1, activation: "gelu", depth: 2 } } }).sort(), [
+      "model.embedding.activation: expected one of \"tanh\" | \"relu\", got \"gelu\"",
+      "model.embedding.depth: is unexpected, expected: \"hidden\" | \"features\" | \"activation\"",
+      "model.embedding.features: expected a positive integer, got -1",
+      "model.embedding.hidden: expected a list of positive integers (hidden widths), got [0,8]"
+    ])
+    assert.deepStrictEqual(problems({ task: { family: "gp" }, model: { embedding: 3 } }), ["model.embedding: expected null or an object { hidden, features, activation }, got 3"])
+    const resolved = decodeRunConfig({ task: { family: "random-features" }, model: { embedding: { features: 8 } } })
+    assert.deepStrictEqual(Either.isRight(resolved) ? (resolved.right as { model: { embedding: unknown } }).model.embedding : null, {
+      hidden: [64],
+      features: 8,
+      activation: "tanh"
+    })
   })
 
   it("a sweep may vary regression fields but not mix regression with classification", () => {
@@ -134,7 +153,8 @@ describe("training options (shared by every kind)", () => {
     for (const family of ["cluster", "gp"]) {
       const found = problems({ task: { family }, training: bad, model: { initDistribution: "laplace" } })
       assert.deepStrictEqual(found.sort(), [
-        `model.initDistribution: expected one of "normal" | "uniform" | "truncated-normal", got "laplace"`,
+        // Regression models have von Oswald et al.'s initialisation besides the shared distributions.
+        `model.initDistribution: expected one of "normal" | "uniform" | "truncated-normal"${family === "gp" ? ' | "von-oswald"' : ""}, got "laplace"`,
         "training.clipGradientNorm: expected a positive number, or null for no clipping, got -2",
         "training.decayEvery: expected a positive integer, got 0",
         "training.decayFactor: expected a number in (0, 1], got 0",

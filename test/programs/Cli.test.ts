@@ -18,7 +18,7 @@ describe("CLI: run", () => {
     for (const line of [
       "training.batchSize: expected a positive integer, got -3",
       'training.learningRate: expected a positive number, got "fast"',
-      'task.family: expected one of "cluster" | "voronoi" (classification) or "linear-regression" | "gp" (regression), got "spiral"',
+      'task.family: expected one of "cluster" | "voronoi" (classification) or "linear-regression" | "gp" | "random-features" (regression), got "spiral"',
       'model.attention: expected one of "linear" | "softmax" | "exp", got "cubic"',
       "evaluation.every: expected a positive integer, got 1.5",
       "bogus: is unexpected"

@@ -262,7 +262,7 @@ const crossFieldIssues = (config: RegressionConfig): Array<ConfigIssue> => {
       message: `${config.task.family} tasks are linear in their ${config.task.family === "random-features" ? "features" : "inputs"}; use family "gp" for the ${JSON.stringify(config.task.kernel)} kernel`
     })
   }
-  if ((config.task.kernel === "relu" || config.task.kernel === "mixture") && config.task.inputs !== "sphere") {
+  if (config.task.family === "gp" && (config.task.kernel === "relu" || config.task.kernel === "mixture") && config.task.inputs !== "sphere") {
     issues.push({ path: "task.inputs", message: `the ${JSON.stringify(config.task.kernel)} kernel is defined for inputs on the sphere; use "sphere"` })
   }
   if (config.model.embedding !== null && config.model.engine === "fused") {
