@@ -115,7 +115,7 @@ describe("regression config", () => {
     ])
     assert.deepStrictEqual(problems({ task: { family: "gp" }, model: { embedding: 3 } }), ["model.embedding: expected null or an object { hidden, features, activation }, got 3"])
     const resolved = decodeRunConfig({ task: { family: "random-features" }, model: { embedding: { features: 8 } } })
-    assert.deepStrictEqual(Either.isRight(resolved) ? (resolved.right as { model: { embedding: unknown } }).model.embedding : null, {
+    assert.deepStrictEqual(Either.isRight(resolved) ? (resolved.right as unknown as { model: { embedding: unknown } }).model.embedding : null, {
       hidden: [64],
       features: 8,
       activation: "tanh"
