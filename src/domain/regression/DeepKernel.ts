@@ -169,10 +169,10 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   }
   rows(true)
   rows(false)
-  emit("function keys(Z, z, G, W, wb, GS, GV, R, n) {")
+  emit("function keys(Z, z, G, W, wb, GS, GV, R, rb, n) {")
   emit("  const N = n + 1;")
   emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const io = i * ${D};`)
+  emit(`    const io = rb + i * ${D};`)
   for (const c of C) emit(`    let v${c} = 0;`)
   emit("    for (let j = 0; j < N; j++) {")
   emit(`      const go = j * ${D}; const w = W[wb + j * n + i];`)
@@ -188,16 +188,20 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   emit("  }")
   emit("}")
 
-  // ∂L/∂A += Σ_i c_i R_iᵀ and ∂L/∂P += Σ_i ∂L/∂V_i c_iᵀ, one row at a time.
-  emit("function weightGradients(grads, a, Z, z, GV, R, n) {")
-  emit(`  const p = a + ${DD};`)
+  // ∂L/∂A += Σ_t Σ_i c_i R_iᵀ and ∂L/∂P += Σ_t Σ_i ∂L/∂V_i c_iᵀ for a layer before the last, over every task of the
+  // call at once (long loops, one write per weight), one row at a time.
+  emit("function weightGradients(grads, a, Z, GV, R, count, l, n) {")
+  emit(`  const p = a + ${DD}; const N = n + 1; const ND = N * ${D}; const nD = n * ${D};`)
   for (const r of C) {
     for (const [out, left, right] of [["a", "Z[o + " + r + "]", "R[io + "], ["p", "GV[io + " + r + "]", "Z[o + "]] as const) {
       emit("  {")
       for (const c of C) emit(`    let s${c} = 0;`)
-      emit("    for (let i = 0; i < n; i++) {")
-      emit(`      const o = z + i * ${D}; const io = i * ${D}; const f = ${left};`)
-      for (const c of C) emit(`      s${c} += f * ${right}${c}];`)
+      emit("    for (let t = 0; t < count; t++) {")
+      emit(`      const zb = (t * ${K} + l) * ND; const rb = (t * ${Math.max(K - 1, 1)} + l) * nD;`)
+      emit("      for (let i = 0; i < n; i++) {")
+      emit(`        const o = zb + i * ${D}; const io = rb + i * ${D}; const f = ${left};`)
+      for (const c of C) emit(`        s${c} += f * ${right}${c}];`)
+      emit("      }")
       emit("    }")
       for (const c of C) emit(`    grads[${out} + ${r * D + c}] += s${c};`)
       emit("  }")
@@ -206,13 +210,13 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   emit("}")
 
   // Key and value sides of ∂L/∂Z_l: ∂L/∂c_i += A R_i + Pᵀ ∂L/∂V_i.
-  emit("function keySide(params, a, Gn, GV, R, n) {")
+  emit("function keySide(params, a, Gn, GV, R, rb, n) {")
   emit(`  const p = a + ${DD};`)
   emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const io = i * ${D};`)
+  emit(`    const io = rb + i * ${D}; const go = i * ${D};`)
   for (const c of C) emit(`    const r${c} = R[io + ${c}]; const v${c} = GV[io + ${c}];`)
   for (const r of C) {
-    emit(`    Gn[io + ${r}] += ${sum(C.map((c) => `params[a + ${r * D + c}] * r${c}`))} + ${sum(C.map((c) => `params[p + ${c * D + r}] * v${c}`))};`)
+    emit(`    Gn[go + ${r}] += ${sum(C.map((c) => `params[a + ${r * D + c}] * r${c}`))} + ${sum(C.map((c) => `params[p + ${c * D + r}] * v${c}`))};`)
   }
   emit("  }")
   emit("}")
@@ -220,29 +224,31 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   emit("return function (params, offsets, x, y, query, target, count, B, n, grads, Z, KY, VY, W, GS, LV, GW, G0, G1, GV, R) {")
   emit(`  const N = n + 1; const ND = N * ${D}; const nD = n * ${D}; const Nn = N * n; const invN = 1 / n; const gScale = 1 / B;`)
   emit("  let lossSum = 0;")
+  // Each task of the call keeps its tokens at every layer (Z) and its R and ∂L/∂V (R, GV) for the weight gradients.
   emit("  for (let t = 0; t < count; t++) {")
+  emit(`    const zt = t * ${K} * ND; const rt = t * ${Math.max(K - 1, 1)} * nD;`)
   emit("    for (let i = 0; i < n; i++) {")
-  emit(`      const src = (t * n + i) * ${d}; const o = i * ${D};`)
+  emit(`      const src = (t * n + i) * ${d}; const o = zt + i * ${D};`)
   for (const k of X) emit(`      Z[o + ${k}] = x[src + ${k}];`)
   emit(`      Z[o + ${d}] = y[t * n + i];`)
   emit("    }")
-  for (const k of X) emit(`    Z[n * ${D} + ${k}] = query[t * ${d} + ${k}];`)
-  emit(`    Z[n * ${D} + ${d}] = 0;`)
-  emit(`    for (let l = 0; l < ${K - 1}; l++) forward(params, offsets[l], Z, l * ND, (l + 1) * ND, KY, VY, l * nD, W, l * Nn, n, invN);`)
-  emit(`    const error = last(params, offsets[${K - 1}], Z, ${K - 1} * ND, W, ${K - 1} * Nn, LV, GW, G0, grads, target[t], gScale, n, invN, ${K > 1});`)
+  for (const k of X) emit(`    Z[zt + n * ${D} + ${k}] = query[t * ${d} + ${k}];`)
+  emit(`    Z[zt + n * ${D} + ${d}] = 0;`)
+  emit(`    for (let l = 0; l < ${K - 1}; l++) forward(params, offsets[l], Z, zt + l * ND, zt + (l + 1) * ND, KY, VY, l * nD, W, l * Nn, n, invN);`)
+  emit(`    const error = last(params, offsets[${K - 1}], Z, zt + ${K - 1} * ND, W, ${K - 1} * Nn, LV, GW, G0, grads, target[t], gScale, n, invN, ${K > 1});`)
   emit("    lossSum += error * error;")
   emit("    let G = G0; let Gn = G1;")
   emit(`    for (let l = ${K - 2}; l >= 0; l--) {`)
-  emit("      const a = offsets[l]; const z = l * ND; const kb = l * nD; const wb = l * Nn;")
+  emit("      const a = offsets[l]; const z = zt + l * ND; const kb = l * nD; const wb = l * Nn; const rb = rt + l * nD;")
   emit("      if (l > 0) rowsIn(Z, z, G, Gn, KY, VY, kb, W, wb, GS, GV, R, n, invN);")
   emit("      else rows(Z, z, G, Gn, KY, VY, kb, W, wb, GS, GV, R, n, invN);")
-  emit("      keys(Z, z, G, W, wb, GS, GV, R, n);")
-  emit("      weightGradients(grads, a, Z, z, GV, R, n);")
+  emit("      keys(Z, z, G, W, wb, GS, GV, R, rb, n);")
   emit("      if (l === 0) break;")
-  emit("      keySide(params, a, Gn, GV, R, n);")
+  emit("      keySide(params, a, Gn, GV, R, rb, n);")
   emit("      const swap = G; G = Gn; Gn = swap;")
   emit("    }")
   emit("  }")
+  emit(`  for (let l = 0; l < ${K - 1}; l++) weightGradients(grads, offsets[l], Z, GV, R, count, l, n);`)
   emit("  return lossSum / (2 * B);")
   emit("};")
   return lines.join("\n")
@@ -272,7 +278,12 @@ export const makeDeepKernel = (spec: RegressionSpec, n: number) => {
   const D = spec.d + 1
   const N = n + 1
   const offsets = Int32Array.from({ length: K }, (_, l) => layerOffset(spec, l))
-  const Z = new Float64Array(K * N * D)
+  // Per task of a call (grown to the largest call): the tokens at every layer, and R and ∂L/∂V of every layer but the
+  // last. Per layer, reused task after task: Aᵀc_i, P c_i, the weights and ∂L/∂S.
+  let capacity = 0
+  let Z = new Float64Array(0)
+  let GV = new Float64Array(0)
+  let R = new Float64Array(0)
   const KY = new Float64Array(K * n * D)
   const VY = new Float64Array(K * n * D)
   const W = new Float64Array(K * N * n)
@@ -281,10 +292,14 @@ export const makeDeepKernel = (spec: RegressionSpec, n: number) => {
   const GW = new Float64Array(n)
   const G0 = new Float64Array(N * D)
   const G1 = new Float64Array(N * D)
-  const GV = new Float64Array(n * D)
-  const R = new Float64Array(n * D)
   const run = (params: Float64Array, batch: RegressionBatch, grads: Float64Array, batchSize = batch.size): number => {
     if (batch.n !== n) throw new Error(`the kernel was made for n = ${n} context points, the batch has ${batch.n}`)
+    if (batch.size > capacity) {
+      capacity = batch.size
+      Z = new Float64Array(capacity * K * N * D)
+      GV = new Float64Array(capacity * Math.max(K - 1, 1) * n * D)
+      R = new Float64Array(capacity * Math.max(K - 1, 1) * n * D)
+    }
     grads.fill(0)
     return kernel(params, offsets, batch.x, batch.y, batch.query, batch.target, batch.size, batchSize, n, grads, Z, KY, VY, W, GS, LV, GW, G0, G1, GV, R)
   }
