@@ -75,8 +75,8 @@ describe("CLI: run", () => {
     const rows = readFileSync(join(folder, "results.csv"), "utf8").trim().split("\n")
     assert.strictEqual(rows.length, 3)
     assert.include(rows[0], "gd_plus_plus_loss")
-    // The engine and backend each run used, as run.json records them: the fused engine for one layer, TensorFlow.js
-    // on the wasm backend the config asked for (not whichever "auto" would pick) for two.
+    // The engine each run used, as run.json records them: the fused engine (float64, no TensorFlow.js backend) for one
+    // layer and for two (the K-layer kernel).
     const engines = readdirSync(folder)
       .filter((f) => f.startsWith("regression-layers-quick-"))
       .map((run) => {
@@ -87,7 +87,7 @@ describe("CLI: run", () => {
       .sort()
     assert.deepStrictEqual(engines, [
       [1, "fused", null, "float64"],
-      [2, "tfjs", "wasm", "float32"]
+      [2, "fused", null, "float64"]
     ])
     const report = await runCli(["report", folder], dir)
     assert.strictEqual(report.status, 0, report.stderr)
