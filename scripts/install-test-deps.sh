@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
-# The system packages the tests need: Debian's Chromium, for the test that opens the HTML report in a real browser.
+# The system packages the tests need: Debian's Chromium, for the test that opens the HTML report in a real browser, and
+# util-linux's `script` (Debian's bsdutils), which gives the Ctrl-C tests a pseudo-terminal.
 set -euo pipefail
-if ! command -v chromium >/dev/null 2>&1; then
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+command -v script >/dev/null 2>&1 || missing+=(bsdutils)
+if [ "${#missing[@]}" -gt 0 ]; then
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  apt-get install -y -qq chromium >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
 fi
 chromium --version
+script --version

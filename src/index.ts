@@ -15,9 +15,22 @@ export {
   StoreError,
   SweepDrift,
   SweepFailed,
+  SweepLocked,
   TrainingDiverged
 } from "./domain/Errors.js"
-export { planSweepWith, type ConfigKind, type RunState, type SweepPlan, type SweepRun } from "./domain/Sweep.js"
+export {
+  planSweepWith,
+  reconcileSweep,
+  type ConfigKind,
+  type Reconciled,
+  type RunState,
+  type RunRecord,
+  type SweepDefinition,
+  type SweepPlan,
+  type SweepRun
+} from "./domain/Sweep.js"
+export { ExitCode } from "./ExitCodes.js"
+export { inspectLock, lockFolder, type LockOwner, type LockState } from "./services/FolderLock.js"
 export { aggregate, meanInterval, type AggregateGroup } from "./domain/Results.js"
 export { evaluationSteps } from "./domain/EvaluationSchedule.js"
 export { keyedRng, Rng } from "./domain/Rng.js"

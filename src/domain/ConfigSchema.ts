@@ -6,12 +6,22 @@
  */
 import { Either, ParseResult, Schema } from "effect"
 
-const show = (value: unknown): string => {
-  if (typeof value === "string") return JSON.stringify(value)
+/** The longest echo of a user's value in a message. */
+const SHOWN_CHARACTERS = 60
+
+/** A user's value as a message echoes it: JSON, cut to SHOWN_CHARACTERS ("nothing" for a missing value). */
+export const showValue = (value: unknown): string => {
   if (value === undefined) return "nothing"
-  const text = JSON.stringify(value)
-  return text.length > 60 ? `${text.slice(0, 57)}...` : text
+  let text: string
+  try {
+    text = JSON.stringify(value) ?? String(value)
+  } catch {
+    // Too deeply nested for the stack.
+    text = Array.isArray(value) ? "[[[…" : "{…"
+  }
+  return text.length > SHOWN_CHARACTERS ? `${text.slice(0, SHOWN_CHARACTERS - 1)}…` : text
 }
+const show = showValue
 
 /** Attaches a user-facing message "expected <what>, got <value>" that replaces the nested failure messages. */
 export const expecting = <S extends Schema.Schema.Any>(schema: S, what: string): S =>

@@ -94,3 +94,19 @@ export const isDeterministicFailure = (error: { readonly _tag: string; readonly 
   error._tag === "ConfigError" ||
   error._tag === "BackendUnavailable" ||
   (error._tag === "StoreError" && error.reason === "Corrupt")
+
+/** Another live process is running the sweep in this folder (exit code 3). */
+export class SweepLocked extends Schema.TaggedError<SweepLocked>()("SweepLocked", {
+  folder: Schema.String,
+  pid: Schema.Number,
+  host: Schema.String,
+  since: Schema.String,
+  command: Schema.String
+}) {
+  override get message(): string {
+    return [
+      `sweep folder ${this.folder} is in use by another icl-gd process: pid ${this.pid} on ${this.host}, since ${this.since}${this.command !== "?" ? ` (${this.command})` : ""}.`,
+      `Wait for it to finish (\`pnpm start status ${this.folder}\` shows its progress), or stop it (Ctrl-C in its terminal, or kill ${this.pid}: it checkpoints) and rerun this command to continue.`
+    ].join("\n")
+  }
+}

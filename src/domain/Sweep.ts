@@ -3,8 +3,8 @@
  * one run per combination, each a complete config whose id is the hash of its canonical resolved form. A config
  * without a sweep section is a sweep of one.
  */
-import { Either, Schema } from "effect"
-import { type BaseConfig, canonicalJson, type ConfigIssue } from "./ConfigSchema.js"
+import { Either } from "effect"
+import { type BaseConfig, canonicalJson, type ConfigIssue, showValue } from "./ConfigSchema.js"
 import { runIdOf, withoutNeutralFields } from "./RunId.js"
 
 /**
@@ -50,17 +50,6 @@ export const decodeWithKinds = (kinds: ReadonlyArray<ConfigKind<any>>, value: un
   )
 }
 
-const SweepSection = Schema.Struct({
-  axes: Schema.optionalWith(Schema.Record({ key: Schema.String, value: Schema.NonEmptyArray(Schema.Unknown) }), {
-    exact: true
-  }),
-  cases: Schema.optionalWith(Schema.NonEmptyArray(Schema.Record({ key: Schema.String, value: Schema.Unknown })), { exact: true }),
-  seeds: Schema.optionalWith(Schema.NonEmptyArray(Schema.Int.pipe(Schema.nonNegative())), { exact: true })
-}).annotations({
-  message: (issue) =>
-    `expected { axes?: { "<field path>": [values…] }, cases?: [{ "<field path>": value, … }, …], seeds?: [integers…] }, got ${JSON.stringify(issue.actual)}`
-})
-
 export interface SweepRun {
   readonly id: string
   readonly seed: number
@@ -77,9 +66,30 @@ export interface SweepPlan {
   /** The values of every axis, and of every field the cases set: the columns that tell runs apart. */
   readonly axes: Readonly<Record<string, ReadonlyArray<unknown>>>
   readonly seeds: ReadonlyArray<number>
-  /** What defines the sweep's results: the base config (without output and runtime), the axes and the seeds. */
-  readonly definition: unknown
+  /** What sweep.json stores: see SweepDefinition. */
+  readonly definition: SweepDefinition
   readonly runs: ReadonlyArray<SweepRun>
+}
+
+/**
+ * What defines a sweep's results (sweep.json): its planned runs, each with its id, seed, axis values and the config
+ * that defines it (without the output and runtime sections, which change how a run executes, not what it computes),
+ * and, for the reader, the axes and seeds they were planned from.
+ */
+export interface SweepDefinition {
+  readonly name: string
+  readonly kind: string
+  readonly axes: Readonly<Record<string, ReadonlyArray<unknown>>>
+  readonly cases?: ReadonlyArray<Readonly<Record<string, unknown>>>
+  readonly seeds: ReadonlyArray<number>
+  readonly runs: ReadonlyArray<RunRecord>
+}
+
+export interface RunRecord {
+  readonly id: string
+  readonly seed: number
+  readonly axes: Readonly<Record<string, unknown>>
+  readonly config: unknown
 }
 
 
@@ -107,73 +117,156 @@ const cartesian = (axes: ReadonlyArray<readonly [string, ReadonlyArray<unknown>]
   )
 
 /**
- * The base config as a sweep's definition holds it: without the sections that do not change results, and without the
- * options added later at their neutral values, so that a sweep folder written before an option existed is resumed.
+ * The part of a resolved config that defines what a run computes, as a sweep's definition holds it: without the
+ * sections that do not change results (output, runtime), and without the options added later at their neutral values,
+ * so that a sweep folder written before an option existed is resumed.
  */
-const definitionBase = (config: BaseConfig) => {
+export const identityOf = (config: BaseConfig): Record<string, unknown> => {
   const { output: _output, runtime: _runtime, ...rest } = config
   return withoutNeutralFields(rest)
+}
+
+const isSeed = (value: unknown): value is number =>
+  typeof value === "number" && Number.isInteger(value) && value >= 0 && value <= Number.MAX_SAFE_INTEGER
+
+/**
+ * The sweep section, checked field by field: every problem with its path and the value at fault
+ * (`sweep.seeds[0]: expected a non-negative integer, got "0"`). Axes and cases with problems are left out of what it
+ * returns, so that the runs of the others are still checked.
+ */
+const decodeSweepSection = (
+  sweep: unknown,
+  defaults: BaseConfig
+): {
+  readonly axes: Record<string, ReadonlyArray<unknown>>
+  readonly cases: ReadonlyArray<Record<string, unknown>> | undefined
+  readonly seeds: ReadonlyArray<number> | undefined
+  readonly issues: Array<ConfigIssue>
+} => {
+  const issues: Array<ConfigIssue> = []
+  const axes: Record<string, ReadonlyArray<unknown>> = {}
+  let seeds: Array<number> | undefined
+  let cases: Array<Record<string, unknown>> | undefined
+  if (!isObject(sweep)) {
+    issues.push({
+      path: "sweep",
+      message: `expected an object { axes?: { "<field path>": [values…] }, cases?: [{ "<field path>": value, … }, …], seeds?: [integers…] }, got ${showValue(sweep)}`
+    })
+    return { axes, cases, seeds, issues }
+  }
+  const checkPath = (where: string, path: string): boolean => {
+    if (path === "seed") issues.push({ path: where, message: "use sweep.seeds for seeds" })
+    else if (path === "name" || path === "output" || path === "runtime" || path.startsWith("output.") || path.startsWith("runtime.")) {
+      issues.push({ path: where, message: "this field does not change results and cannot be an axis" })
+    } else if (!fieldExists(path, defaults)) issues.push({ path: where, message: "no such config field" })
+    else return true
+    return false
+  }
+  for (const key of Object.keys(sweep)) {
+    if (key !== "axes" && key !== "cases" && key !== "seeds") issues.push({ path: `sweep.${key}`, message: "is unexpected (a sweep has axes, cases and seeds)" })
+  }
+  if (sweep["axes"] !== undefined) {
+    const raw = sweep["axes"]
+    if (!isObject(raw)) {
+      issues.push({ path: "sweep.axes", message: `expected an object { "<field path>": [values…] }, got ${showValue(raw)}` })
+    } else {
+      for (const [path, values] of Object.entries(raw)) {
+        const where = `sweep.axes.${path}`
+        if (!checkPath(where, path)) continue
+        if (!Array.isArray(values) || values.length === 0) {
+          issues.push({ path: where, message: `expected a non-empty list of values, got ${showValue(values)}` })
+          continue
+        }
+        const seen = new Set<string>()
+        values.forEach((value, i) => {
+          const text = canonicalJson(value)
+          if (seen.has(text)) issues.push({ path: `${where}[${i}]`, message: `${showValue(value)} is listed twice` })
+          seen.add(text)
+        })
+        axes[path] = values
+      }
+    }
+  }
+  if (sweep["cases"] !== undefined) {
+    const raw = sweep["cases"]
+    if (!Array.isArray(raw) || raw.length === 0) {
+      issues.push({ path: "sweep.cases", message: `expected a non-empty list of cases [{ "<field path>": value, … }, …], got ${showValue(raw)}` })
+    } else {
+      cases = []
+      const seen = new Map<string, number>()
+      raw.forEach((settings, i) => {
+        if (!isObject(settings)) {
+          issues.push({ path: `sweep.cases[${i}]`, message: `expected an object { "<field path>": value, … }, got ${showValue(settings)}` })
+          return
+        }
+        const usable: Record<string, unknown> = {}
+        for (const [path, value] of Object.entries(settings)) {
+          const where = `sweep.cases[${i}].${path}`
+          if (path in axes) issues.push({ path: where, message: "this field is an axis too; set it in one place" })
+          else if (checkPath(where, path)) usable[path] = value
+        }
+        const text = canonicalJson(settings)
+        if (seen.has(text)) issues.push({ path: `sweep.cases[${i}]`, message: `the same settings as sweep.cases[${seen.get(text)}]` })
+        else seen.set(text, i)
+        cases!.push(usable)
+      })
+    }
+  }
+  if (sweep["seeds"] !== undefined) {
+    const raw = sweep["seeds"]
+    if (!Array.isArray(raw) || raw.length === 0) {
+      issues.push({ path: "sweep.seeds", message: `expected a non-empty list of non-negative integers, got ${showValue(raw)}` })
+    } else {
+      seeds = []
+      raw.forEach((seed, i) => {
+        if (!isSeed(seed)) issues.push({ path: `sweep.seeds[${i}]`, message: `expected a non-negative integer, got ${showValue(seed)}` })
+        else if (seeds!.includes(seed)) issues.push({ path: `sweep.seeds[${i}]`, message: `seed ${seed} is listed twice` })
+        else seeds!.push(seed)
+      })
+    }
+  }
+  return { axes, cases, seeds, issues }
 }
 
 const valueAt = (config: unknown, path: string): unknown =>
   path.split(".").reduce<unknown>((node, key) => (isObject(node) ? node[key] : undefined), config)
 
+const describeAxes = (combo: Readonly<Record<string, unknown>>) => Object.entries(combo).map(([p, v]) => `${p} = ${showValue(v)}`).join(", ")
+
+const describeCombo = (combo: Readonly<Record<string, unknown>>, seed: number) =>
+  [...Object.entries(combo).map(([p, v]) => `${p} = ${showValue(v)}`), `seed ${seed}`].join(", ")
+
 /**
  * Expands a parsed config file into its runs, each decoded by its kind; every problem (including those of each run's
  * config) at once. The runs are every combination of the axes' values, crossed with every case (a list of settings,
- * each setting a few fields: for studies that vary one thing at a time around a base), crossed with the seeds.
+ * each setting a few fields: for studies that vary one thing at a time around a base), crossed with the seeds. Each
+ * planned run is validated, not the base alone: a base field that every axis value overrides may be invalid by itself.
+ * Axis values or cases that resolve to the same run are refused (they would count one run twice).
  */
 export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: unknown): Either.Either<SweepPlan, ReadonlyArray<ConfigIssue>> => {
-  if (!isObject(value)) return Either.left([{ path: "", message: `expected a JSON object, got ${JSON.stringify(value)}` }])
+  if (!isObject(value)) return Either.left([{ path: "", message: `expected a JSON object, got ${showValue(value)}` }])
   const { sweep, ...rawBase } = value
-  const issues: Array<ConfigIssue> = []
-  let axes: Record<string, ReadonlyArray<unknown>> = {}
-  let seeds: ReadonlyArray<number> | undefined
-  let cases: ReadonlyArray<Record<string, unknown>> | undefined
-  const checkPath = (where: string, path: string) => {
-    if (path === "seed") issues.push({ path: where, message: "use sweep.seeds for seeds" })
-    else if (path === "name" || path.startsWith("output.") || path.startsWith("runtime.")) {
-      issues.push({ path: where, message: "this field does not change results and cannot be an axis" })
-    } else if (!fieldExists(path, kindOfInput(kinds, rawBase).defaults)) issues.push({ path: where, message: "no such config field" })
-  }
-  if (sweep !== undefined) {
-    const decoded = Schema.decodeUnknownEither(SweepSection, { errors: "all", onExcessProperty: "error" })(sweep)
-    if (Either.isLeft(decoded)) {
-      issues.push({ path: "sweep", message: decoded.left.message.split("\n")[0]! })
-    } else {
-      axes = { ...decoded.right.axes }
-      seeds = decoded.right.seeds
-      cases = decoded.right.cases
-      for (const path of Object.keys(axes)) checkPath(`sweep.axes.${path}`, path)
-      cases?.forEach((settings, i) =>
-        Object.keys(settings).forEach((path) => {
-          if (path in axes) issues.push({ path: `sweep.cases[${i}].${path}`, message: "this field is an axis too; set it in one place" })
-          else checkPath(`sweep.cases[${i}].${path}`, path)
-        })
-      )
-    }
-  }
   const kind = kindOfInput(kinds, rawBase)
+  const section = sweep === undefined ? { axes: {}, cases: undefined, seeds: undefined, issues: [] } : decodeSweepSection(sweep, kind.defaults)
+  const { axes } = section
+  const issues: Array<ConfigIssue> = [...section.issues]
   const base = decodeWithKinds(kinds, rawBase)
-  if (Either.isLeft(base)) issues.push(...base.left)
-  if (Either.isLeft(base)) return Either.left(issues)
-  // Axes that name no usable field are reported above; the values of the others are still checked run by run, so
-  // that every problem is reported at once.
-  const badAxes = new Set(issues.map((issue) => issue.path))
-  const usableAxes = Object.entries(axes).filter(([path]) => !badAxes.has(`sweep.axes.${path}`))
+  // The base's own problems count only where a run keeps them: below, each run is decoded. Axes and seeds with
+  // problems are left out of the expansion (reported above), so that the other axes' values are still checked.
 
-  const seedList = seeds ?? [base.right.seed]
-  const caseList = cases ?? [{}]
-  const usableCases = caseList.map((settings, i) =>
-    Object.fromEntries(Object.entries(settings).filter(([path]) => !badAxes.has(`sweep.cases[${i}].${path}`)))
-  )
-  const casePaths = [...new Set(usableCases.flatMap((settings) => Object.keys(settings)))]
+  const baseSeed = Either.isRight(base) ? base.right.seed : isSeed(rawBase["seed"]) ? rawBase["seed"] : kind.defaults.seed
+  const seedList = section.seeds !== undefined && section.seeds.length > 0 ? section.seeds : [baseSeed]
   const runs: Array<SweepRun> = []
-  for (const axisCombo of cartesian(usableAxes)) for (const settings of usableCases) {
-    const combo = { ...axisCombo, ...settings }
+  const runIssues: Array<{ readonly issue: ConfigIssue; readonly combo: Record<string, unknown>; readonly seed: number }> = []
+  let planned = 0
+  const caseList = section.cases ?? [{}]
+  const casePaths = [...new Set(caseList.flatMap((settings) => Object.keys(settings)))]
+  for (const combo of cartesian(Object.entries(axes)).flatMap((axisCombo) => caseList.map((settings) => ({ axisCombo, combo: { ...axisCombo, ...settings } })))) {
     for (const seed of seedList) {
-      let raw: Record<string, unknown> = { ...rawBase, seed }
-      for (const [path, v] of Object.entries(combo)) raw = withValue(raw, path, v)
+      planned += 1
+      // Without sweep.seeds the file's own seed (valid or not) is the run's.
+      let raw: Record<string, unknown> = section.seeds !== undefined && section.seeds.length > 0 ? { ...rawBase, seed } : { ...rawBase }
+      for (const [path, v] of Object.entries(combo.combo)) raw = withValue(raw, path, v)
       if (kindOfInput(kinds, raw) !== kind) {
         issues.push({
           path: "sweep.axes.task.family",
@@ -183,34 +276,66 @@ export const planSweepWith = (kinds: ReadonlyArray<ConfigKind<any>>) => (value: 
       }
       const decoded = decodeWithKinds(kinds, raw)
       if (Either.isLeft(decoded)) {
-        const where = Object.entries(combo).map(([p, v]) => `${p} = ${JSON.stringify(v)}`).join(", ")
-        for (const issue of decoded.left) {
-          issues.push({ path: issue.path, message: `${issue.message} (in the run with ${where || `seed ${seed}`})` })
-        }
+        for (const issue of decoded.left) runIssues.push({ issue, combo: combo.combo, seed })
         continue
       }
       // Every case field is a column: a run whose case does not set it shows its resolved value.
-      const columns = { ...axisCombo, ...Object.fromEntries(casePaths.map((path) => [path, valueAt(decoded.right, path)])) }
+      const columns = { ...combo.axisCombo, ...Object.fromEntries(casePaths.map((path) => [path, valueAt(decoded.right, path)])) }
       runs.push({ id: runIdOf(decoded.right), seed, axes: columns, config: decoded.right })
     }
   }
+  // A problem every run has is the base's (reported once, as the file states it); one that every seed of an axis
+  // combination has names the combination; others name their run.
+  const key = (issue: ConfigIssue) => `${issue.path}\u0000${issue.message}`
+  const inRuns = new Map<string, number>()
+  const inCombo = new Map<string, number>()
+  for (const { issue, combo } of runIssues) {
+    inRuns.set(key(issue), (inRuns.get(key(issue)) ?? 0) + 1)
+    inCombo.set(`${key(issue)}\u0000${canonicalJson(combo)}`, (inCombo.get(`${key(issue)}\u0000${canonicalJson(combo)}`) ?? 0) + 1)
+  }
+  for (const { issue, combo, seed } of runIssues) {
+    if (inRuns.get(key(issue)) === planned) issues.push(issue)
+    else {
+      const everySeed = inCombo.get(`${key(issue)}\u0000${canonicalJson(combo)}`) === seedList.length && Object.keys(combo).length > 0
+      issues.push({ path: issue.path, message: `${issue.message} (in the run with ${everySeed ? describeAxes(combo) : describeCombo(combo, seed)})` })
+    }
+  }
+  if (issues.length === 0) {
+    const byId = new Map<string, SweepRun>()
+    for (const run of runs) {
+      const first = byId.get(run.id)
+      if (first === undefined) {
+        byId.set(run.id, run)
+        continue
+      }
+      const differing = Object.keys(run.axes).filter((path) => canonicalJson(run.axes[path]) !== canonicalJson(first.axes[path]))
+      issues.push({
+        path: differing.length === 0 ? "sweep" : differing[0]! in axes ? `sweep.axes.${differing[0]}` : "sweep.cases",
+        message: `the runs with ${describeCombo(first.axes, first.seed)} and with ${describeCombo(run.axes, run.seed)} are the same run (${run.id}): ${differing.map((p) => `${p} = ${showValue(first.axes[p])} and ${showValue(run.axes[p])}`).join(", ")} resolve to the same config; keep one of the values`
+      })
+    }
+  }
   if (issues.length > 0) return Either.left(dedupe(issues))
-  const unique = new Map(runs.map((run) => [run.id, run]))
+  const first = runs[0]!.config
+  const columns = {
+    ...axes,
+    ...Object.fromEntries(casePaths.map((path) => [path, [...new Map(runs.map((run) => [canonicalJson(run.axes[path]), run.axes[path]])).values()]]))
+  }
   return Either.right({
-    name: base.right.name,
+    name: first.name,
     kind: kind.name,
-    outputDir: base.right.output.dir,
-    axes: {
-      ...axes,
-      ...Object.fromEntries(
-        casePaths.map((path) => [path, [...new Map(runs.map((run) => [canonicalJson(run.axes[path]), run.axes[path]])).values()]])
-      )
-    },
+    outputDir: first.output.dir,
+    axes: columns,
     seeds: seedList,
-    definition: JSON.parse(
-      canonicalJson({ base: definitionBase(base.right), axes, ...(cases === undefined ? {} : { cases }), seeds: seedList })
-    ),
-    runs: [...unique.values()]
+    definition: {
+      name: first.name,
+      kind: kind.name,
+      axes,
+      ...(section.cases === undefined ? {} : { cases: section.cases }),
+      seeds: seedList,
+      runs: runs.map((run) => ({ id: run.id, seed: run.seed, axes: run.axes, config: JSON.parse(canonicalJson(identityOf(run.config))) as unknown }))
+    },
+    runs
   })
 }
 
@@ -233,4 +358,96 @@ export const describeChanges = (before: unknown, after: unknown, path = ""): Arr
   const a = JSON.stringify(before)
   const b = JSON.stringify(after)
   return a === b ? [] : [`${path}: ${a ?? "(absent)"} → ${b ?? "(absent)"}`]
+}
+
+/**
+ * The runs a stored sweep.json defines. A sweep.json of an earlier version held the base config, the axes and the
+ * seeds instead of the runs: its runs are planned again from them (run ids are stable across versions, see RunId).
+ */
+export const storedRunsOf = (
+  stored: unknown,
+  plan: (value: unknown) => Either.Either<SweepPlan, ReadonlyArray<ConfigIssue>>
+): Either.Either<ReadonlyArray<RunRecord>, string> => {
+  if (isObject(stored) && Array.isArray(stored["runs"])) {
+    const runs = stored["runs"] as Array<unknown>
+    const valid = runs.every(
+      (r) => isObject(r) && typeof r["id"] === "string" && typeof r["seed"] === "number" && isObject(r["axes"]) && isObject(r["config"])
+    )
+    return valid ? Either.right(runs as Array<RunRecord>) : Either.left("its runs are not a list of { id, seed, axes, config }")
+  }
+  if (isObject(stored) && isObject(stored["base"])) {
+    const sweep = {
+      ...(isObject(stored["axes"]) && Object.keys(stored["axes"]).length > 0 ? { axes: stored["axes"] } : {}),
+      ...(Array.isArray(stored["cases"]) ? { cases: stored["cases"] } : {}),
+      ...(Array.isArray(stored["seeds"]) ? { seeds: stored["seeds"] } : {})
+    }
+    const planned = plan({ ...stored["base"], sweep })
+    return Either.isRight(planned)
+      ? Either.right(planned.right.definition.runs)
+      : Either.left(`its definition (from an earlier version) no longer plans: ${planned.left.map((i) => `${i.path}: ${i.message}`).join("; ")}`)
+  }
+  return Either.left("it holds neither runs nor a base config")
+}
+
+/** How a planned sweep relates to the runs stored in its folder. */
+export type Reconciled =
+  /** Nothing stored: the folder is new. */
+  | { readonly _tag: "New"; readonly definition: SweepDefinition }
+  /**
+   * No stored run changed: the plan is the same set of runs, a superset (the sweep is extended) or a different
+   * selection. `definition` is what sweep.json holds from now on (every stored and planned run), `added` the runs the
+   * folder did not have.
+   */
+  | { readonly _tag: "Compatible"; readonly definition: SweepDefinition; readonly added: number; readonly unplanned: number }
+  /** Some planned run replaces a stored run at the same seed and axis values: refused, with what changed. */
+  | { readonly _tag: "Drift"; readonly changes: ReadonlyArray<string> }
+
+const unionOf = (a: Readonly<Record<string, ReadonlyArray<unknown>>>, b: Readonly<Record<string, ReadonlyArray<unknown>>>) => {
+  const out: Record<string, Array<unknown>> = {}
+  for (const source of [a, b]) {
+    for (const [path, values] of Object.entries(source)) {
+      const list = (out[path] ??= [])
+      for (const v of values) if (!list.some((u) => canonicalJson(u) === canonicalJson(v))) list.push(v)
+    }
+  }
+  return out
+}
+
+/**
+ * Judges a plan against the runs stored in its folder, run by run: a planned run whose id is stored is the same run;
+ * a planned run that is not stored extends the sweep, unless a stored run that is not planned has its seed and its
+ * values on every axis both have: then the plan changed that run, and the changes are listed.
+ */
+export const reconcileSweep = (stored: ReadonlyArray<RunRecord> | undefined, plan: SweepPlan): Reconciled => {
+  if (stored === undefined) return { _tag: "New", definition: plan.definition }
+  const storedIds = new Set(stored.map((r) => r.id))
+  const plannedIds = new Set(plan.definition.runs.map((r) => r.id))
+  const added = plan.definition.runs.filter((r) => !storedIds.has(r.id))
+  const unplanned = stored.filter((r) => !plannedIds.has(r.id))
+  const sameCell = (a: RunRecord, b: RunRecord) =>
+    a.seed === b.seed && Object.keys(a.axes).every((path) => !(path in b.axes) || canonicalJson(a.axes[path]) === canonicalJson(b.axes[path]))
+  const changes: Array<string> = []
+  for (const run of added) {
+    const replaced = unplanned.find((old) => sameCell(run, old))
+    if (replaced === undefined) continue
+    const lines = describeChanges(withoutNeutralFields(replaced.config as Record<string, unknown>), withoutNeutralFields(run.config as Record<string, unknown>))
+    for (const line of lines) if (!changes.includes(line)) changes.push(line)
+  }
+  if (changes.length > 0) return { _tag: "Drift", changes }
+  const definition: SweepDefinition =
+    unplanned.length === 0
+      ? plan.definition
+      : {
+          ...plan.definition,
+          axes: unionOf(storedAxesOf(stored), plan.definition.axes),
+          seeds: [...new Set([...stored.map((r) => r.seed), ...plan.definition.seeds])],
+          runs: [...stored, ...added]
+        }
+  return { _tag: "Compatible", definition, added: added.length, unplanned: unplanned.length }
+}
+
+const storedAxesOf = (runs: ReadonlyArray<RunRecord>) => {
+  const axes: Record<string, Array<unknown>> = {}
+  for (const run of runs) for (const [path, v] of Object.entries(run.axes)) (axes[path] ??= []).push(v)
+  return unionOf({}, axes)
 }

@@ -3,6 +3,7 @@
  * a new or partial run with its config and log file, and keep the last two checksummed checkpoints.
  */
 import { Effect, Option } from "effect"
+import { decodeChecked } from "../domain/Checkpoint.js"
 import { runIdOf } from "../domain/RunId.js"
 import type { BaseConfig } from "../domain/ConfigSchema.js"
 import { withRunLogFile } from "../services/Logging.js"
@@ -11,6 +12,11 @@ import { RunStore } from "../services/RunStore.js"
 export interface RunFolderOptions {
   /** The run's folder; by default <output.dir>/<run id>. */
   readonly dir?: string
+  /**
+   * The config config.json records, when the run executes with other output or runtime settings than the user's
+   * (a sweep turns progress off and runs parallel runs without sampler threads): the same run, the same file.
+   */
+  readonly recordedConfig?: BaseConfig
 }
 
 export interface RunOutcome<S> {
@@ -39,7 +45,7 @@ export const inRunFolder = <S, E, R>(
     }
     yield* store.ensureDir(dir)
     yield* store.removeTemporaries(dir)
-    yield* store.writeJson(file("config.json"), config)
+    yield* store.writeJson(file("config.json"), options.recordedConfig ?? config)
     const summary = yield* execute(runId, file).pipe(withRunLogFile(file("run.log")), Effect.annotateLogs({ run: runId }))
     return { runId, dir, summary, reused: false } satisfies RunOutcome<S>
   })
@@ -62,6 +68,21 @@ export const readCheckpoint = <A>(
       yield* Effect.logWarning(`ignoring checkpoint ${name}: ${decoded.problem}`)
     }
     return Option.none<A>()
+  })
+
+/** The step of the newest checkpoint in a run folder that decodes, if any. */
+export const checkpointStep = (dir: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    for (const name of [CHECKPOINT, PREVIOUS_CHECKPOINT]) {
+      const text = yield* store.readText(store.join(dir, name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+      if (Option.isNone(text)) continue
+      const decoded = decodeChecked(text.value)
+      if ("payload" in decoded && typeof (decoded.payload as { step?: unknown }).step === "number") {
+        return Option.some((decoded.payload as { step: number }).step)
+      }
+    }
+    return Option.none<number>()
   })
 
 /** Keeps the last two checkpoints: the current one becomes the previous, then the new one is written atomically. */

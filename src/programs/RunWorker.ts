@@ -15,6 +15,8 @@ import { runExperiment } from "./Registry.js"
 export interface RunRequest {
   readonly config: BaseConfig
   readonly dir: string
+  /** See RunFolderOptions.recordedConfig. */
+  readonly recordedConfig: BaseConfig
 }
 
 export type RunWorkerOutcome =
@@ -48,7 +50,7 @@ if (parentPort !== null && (workerData as { readonly role?: string } | undefined
       if (current) runtime.runFork(Fiber.interrupt(current))
       return
     }
-    const fiber = runtime.runFork(runExperiment(message.config, { dir: message.dir }))
+    const fiber = runtime.runFork(runExperiment(message.config, { dir: message.dir, recordedConfig: message.recordedConfig }))
     current = fiber
     fiber.addObserver((exit) => {
       current = undefined

@@ -10,15 +10,17 @@
  */
 import { availableParallelism } from "node:os"
 import { Worker } from "node:worker_threads"
-import { type Duration, Effect, Option, Queue, Schedule } from "effect"
-import { canonicalJson } from "../domain/ConfigSchema.js"
+import { type Duration, Effect, Either, Option, Queue, Schedule } from "effect"
+import { type BaseConfig, canonicalJson } from "../domain/ConfigSchema.js"
 import { isDeterministicFailure, RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
 import { type ResultRow, toCsv } from "../domain/Results.js"
-import { describeChanges, type RunState, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
-import { formatDuration, makeProgress } from "../services/Logging.js"
+import { reconcileSweep, type RunState, storedRunsOf, type SweepDefinition, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
+import { inspectLock, lockFolder } from "../services/FolderLock.js"
+import { formatDuration, makeProgress, terminalLine } from "../services/Logging.js"
 import { RunStore } from "../services/RunStore.js"
 import type { RunFailure } from "./Experiment.js"
-import { experimentNamed, runExperiment } from "./Registry.js"
+import { experimentNamed, planSweep, runExperiment } from "./Registry.js"
+import { checkpointStep } from "./RunFolder.js"
 import type { RunRequest, RunWorkerOutcome } from "./RunWorker.js"
 import { workerEntry } from "../services/WorkerEntry.js"
 
@@ -161,12 +163,12 @@ const makeWorkerPool = (size: number, onWorkerStart?: (worker: Worker) => void) 
   })
 
 /** results.csv, aggregate.csv and aggregate.md, by the sweep's experiment kind; returns the aggregate's markdown. */
-const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
+const writeTables = (plan: SweepPlan, runs: ReadonlyArray<SweepRun>, folder: string, manifest: Manifest) =>
   Effect.gen(function* () {
     const store = yield* RunStore
     const experiment = experimentNamed(plan.kind)
     const rows: Array<ResultRow> = []
-    for (const run of plan.runs) {
+    for (const run of runs) {
       const entry = manifest.runs.find((r) => r.id === run.id)!
       const dir = store.join(folder, run.id)
       const summary = yield* store.readJson(store.join(dir, "summary.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
@@ -174,7 +176,7 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
       const wall = Option.getOrUndefined(runJson) as { wallSeconds?: number } | undefined
       rows.push(experiment.resultRow(run, entry.state, Option.getOrUndefined(summary), wall?.wallSeconds ?? null, entry.error))
     }
-    const axisColumns = Object.keys(plan.axes)
+    const axisColumns = [...new Set(runs.flatMap((run) => Object.keys(run.axes)))]
     const columns = Object.keys(rows[0] ?? {})
     yield* store.writeText(store.join(folder, "results.csv"), toCsv(columns, rows))
 
@@ -185,18 +187,43 @@ const writeTables = (plan: SweepPlan, folder: string, manifest: Manifest) =>
     return markdown
   })
 
+/** The folder's runs (stored and planned), as runs: a stored run that is not planned executes with the plan's knobs. */
+const folderRuns = (plan: SweepPlan, definition: SweepDefinition): ReadonlyArray<SweepRun> => {
+  const planned = new Map(plan.runs.map((run) => [run.id, run]))
+  const knobs = { output: plan.runs[0]!.config.output, runtime: plan.runs[0]!.config.runtime }
+  return definition.runs.map(
+    (stored) => planned.get(stored.id) ?? { id: stored.id, seed: stored.seed, axes: stored.axes, config: { ...(stored.config as BaseConfig), ...knobs } }
+  )
+}
+
+/**
+ * Trains the planned runs of a sweep in its folder, which this process holds alone (FolderLock) for the duration.
+ * The folder's sweep.json is judged run by run (reconcileSweep): a plan that changes no stored run is accepted (a
+ * superset extends the sweep in place and reuses every finished run); one that changes a stored run is refused.
+ */
 export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
   Effect.scoped(Effect.gen(function* () {
     const store = yield* RunStore
     const folder = store.resolve(plan.outputDir, plan.name)
     const concurrency = Math.max(1, Math.min(options.concurrency ?? availableParallelism(), plan.runs.length))
 
-    const stored = yield* store.readJson(store.join(folder, "sweep.json"))
-    if (Option.isSome(stored) && canonicalJson(stored.value) !== canonicalJson(plan.definition)) {
-      return yield* new SweepDrift({ folder, changes: describeChanges(stored.value, plan.definition) })
+    yield* lockFolder(folder)
+    const storedJson = yield* store.readJson(store.join(folder, "sweep.json"))
+    const stored = Option.isNone(storedJson) ? undefined : storedRunsOf(storedJson.value, planSweep)
+    if (stored !== undefined && Either.isLeft(stored)) {
+      return yield* new StoreError({ reason: "Corrupt", path: store.join(folder, "sweep.json"), detail: stored.left })
     }
-    yield* store.ensureDir(folder)
-    if (Option.isNone(stored)) yield* store.writeJson(store.join(folder, "sweep.json"), plan.definition)
+    const reconciled = reconcileSweep(stored === undefined ? undefined : Either.getOrThrow(stored), plan)
+    if (reconciled._tag === "Drift") return yield* new SweepDrift({ folder, changes: reconciled.changes })
+    const { definition } = reconciled
+    if (reconciled._tag === "Compatible" && reconciled.added > 0) {
+      yield* Effect.logInfo(`extending the sweep in ${folder} with ${reconciled.added} new run${reconciled.added === 1 ? "" : "s"}`)
+    }
+    if (Option.isNone(storedJson) || canonicalJson(storedJson.value) !== canonicalJson(definition)) {
+      yield* store.writeJson(store.join(folder, "sweep.json"), definition)
+    }
+    const runs = folderRuns(plan, definition)
+    const planned = new Set(plan.runs.map((run) => run.id))
 
     const manifest: Manifest = {
       name: plan.name,
@@ -205,7 +232,7 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
       updatedAt: new Date().toISOString(),
       runs: []
     }
-    for (const run of plan.runs) {
+    for (const run of runs) {
       const dir = store.join(folder, run.id)
       const finished = Option.isSome(yield* store.readText(store.join(dir, "summary.json")))
       const failure = yield* store.readJson(store.join(dir, FAILURE_FILE)).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
@@ -227,17 +254,16 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
     )
     yield* saveManifest
 
-    const pending = plan.runs.filter((run) => manifest.runs.find((r) => r.id === run.id)!.state === "pending")
+    const pending = runs.filter((run) => planned.has(run.id) && manifest.runs.find((r) => r.id === run.id)!.state === "pending")
     const alreadyDone = manifest.runs.filter((r) => r.state === "done").length
-    yield* Effect.logInfo(`sweep ${plan.name}: ${plan.runs.length} runs`).pipe(
+    yield* Effect.logInfo(`sweep ${plan.name}: ${runs.length} runs`).pipe(
       Effect.annotateLogs({ done: alreadyDone, pending: pending.length, failed: manifest.runs.filter((r) => r.state === "failed").length, concurrency, folder })
     )
-    const progress = makeProgress(`sweep ${plan.name}`, plan.runs.length, plan.runs.length > 1)
+    const progress = makeProgress(`sweep ${plan.name}`, runs.length, runs.length > 1)
     let finishedCount = alreadyDone
-    const single = plan.runs.length === 1
+    const single = runs.length === 1
     const pool = concurrency > 1 ? yield* makeWorkerPool(concurrency, options.onWorkerStart) : undefined
     const retry = Schedule.exponential(options.retryBase ?? "500 millis", 2).pipe(Schedule.intersect(Schedule.recurs(options.retries ?? 3)))
-
     const runOne = (run: SweepRun) =>
       Effect.gen(function* () {
         const entry = manifest.runs.find((r) => r.id === run.id)!
@@ -257,11 +283,12 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
                         // Runs in parallel use the cores already: each samples its own batches inline.
                         runtime: { ...run.config.runtime, samplerThreads: 0 }
                       },
-                      dir
+                      dir,
+                      recordedConfig: run.config
                     },
                     run.id
                   )
-                : runExperiment(single ? run.config : { ...run.config, output: { ...run.config.output, progress: false } }, { dir }).pipe(
+                : runExperiment(single ? run.config : { ...run.config, output: { ...run.config.output, progress: false } }, { dir, recordedConfig: run.config }).pipe(
                     Effect.asVoid,
                     Effect.mapError(toRunFailed(run.id))
                   )
@@ -292,18 +319,24 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
         finishedCount += 1
         progress.update(finishedCount, `${manifest.runs.filter((r) => r.state === "failed").length} failed`)
         if (entry.state === "done") {
-          yield* Effect.logInfo(`run ${run.id} done (${finishedCount}/${plan.runs.length})`).pipe(
+          yield* Effect.logInfo(`run ${run.id} done (${finishedCount}/${runs.length})`).pipe(
             Effect.annotateLogs({ seed: run.seed, ...Object.fromEntries(Object.entries(run.axes).map(([k, v]) => [k, JSON.stringify(v)])) })
           )
         }
         yield* saveManifest
       }).pipe(
-        // On an interrupt the run keeps its checkpoint; the manifest says it is pending again.
+        // On an interrupt the run keeps its checkpoint (written at the step it stopped at), the manifest says it is
+        // pending again, and the terminal says where it stopped.
         Effect.onInterrupt(() =>
-          Effect.suspend(() => {
+          Effect.gen(function* () {
             const entry = manifest.runs.find((r) => r.id === run.id)!
-            if (entry.state === "running") entry.state = "pending"
-            return saveManifest.pipe(Effect.orDie)
+            if (entry.state !== "running") return
+            entry.state = "pending"
+            yield* saveManifest.pipe(Effect.orDie)
+            const step = yield* checkpointStep(store.join(folder, run.id))
+            yield* terminalLine(
+              `${single ? "" : `run ${run.id}: `}interrupted ${Option.match(step, { onNone: () => "before its first step", onSome: (n) => `at step ${n}` })}; rerun the same command to continue`
+            )
           })
         )
       )
@@ -311,11 +344,11 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
     yield* Effect.forEach(pending, runOne, { concurrency, discard: true }).pipe(Effect.ensuring(Effect.sync(() => progress.done())))
     manifest.pid = 0
     yield* saveManifest
-    const markdown = yield* writeTables(plan, folder, manifest)
+    const markdown = yield* writeTables(plan, runs, folder, manifest)
     const failed = manifest.runs.filter((r) => r.state === "failed").map((r) => ({ runId: r.id, reason: r.error ?? "unknown" }))
     const result: SweepResult = {
       folder,
-      runs: plan.runs.length,
+      runs: runs.length,
       done: manifest.runs.filter((r) => r.state === "done").length,
       reused: alreadyDone,
       failed
@@ -336,15 +369,8 @@ export const sweepStatus = (folder: string) =>
       return yield* new StoreError({ reason: "ReadFailed", path: folder, detail: "no manifest.json here: not a sweep folder" })
     }
     const manifest = manifestJson.value as Manifest
-    let alive = false
-    if (manifest.pid > 0) {
-      try {
-        process.kill(manifest.pid, 0)
-        alive = true
-      } catch {
-        alive = false
-      }
-    }
+    const lock = inspectLock(folder)
+    const alive = lock.state === "held"
     const count = (state: RunState) => manifest.runs.filter((r) => r.state === state).length
     const walls: Array<number> = []
     const partial: Array<string> = []
@@ -365,10 +391,13 @@ export const sweepStatus = (folder: string) =>
     const left = count("pending") + count("running")
     const meanWall = walls.length > 0 ? walls.reduce((s, v) => s + v, 0) / walls.length : Number.NaN
     const eta = (meanWall * left) / Math.max(1, manifest.concurrency)
+    // Runs the manifest says are running, in a folder that no live process holds, were interrupted (killed).
     const running = alive ? count("running") : 0
+    const interrupted = alive ? 0 : count("running")
+    const holder = lock.state === "held" && lock.owner !== undefined ? `pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.since}` : "pid unknown"
     const lines = [
-      `sweep ${manifest.name} (${folder})${alive ? `, running as pid ${manifest.pid}` : ", not running"}`,
-      `  runs      ${manifest.runs.length}: ${count("done")} done, ${running} running, ${count("failed")} failed, ${left - running} pending`,
+      `sweep ${manifest.name} (${folder}): ${alive ? `running (${holder})` : interrupted > 0 ? "interrupted (no process is running it; rerun its command to continue)" : "not running"}`,
+      `  runs      ${manifest.runs.length}: ${count("done")} done, ${running} running, ${count("failed")} failed, ${left - running - interrupted} pending${interrupted > 0 ? `, ${interrupted} interrupted` : ""}`,
       `  ETA       ${left === 0 ? "0s" : Number.isFinite(eta) ? `~${formatDuration(eta)} (mean run ${formatDuration(meanWall)}, ${manifest.concurrency} at a time)` : "unknown until a run finishes"}`,
       ...(partial.length > 0 ? [`  partial   ${partial.join("; ")}`] : []),
       ...(count("failed") > 0

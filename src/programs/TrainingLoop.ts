@@ -10,6 +10,17 @@ import type { EngineInfo } from "../services/EngineInfo.js"
 import { RunStore } from "../services/RunStore.js"
 import { writeCheckpoint } from "./RunFolder.js"
 
+/**
+ * How often the training loop lets node's event loop turn (signals and worker messages are only seen there): the
+ * effect runtime's own yields resume on the microtask queue, which runs before any event.
+ */
+const EVENT_LOOP_YIELD_MS = 20
+
+const yieldToEventLoop = Effect.async<void>((resume) => {
+  const handle = setImmediate(() => resume(Effect.void))
+  return Effect.sync(() => clearImmediate(handle))
+})
+
 export interface PhaseSeconds {
   references: number
   training: number
@@ -87,8 +98,6 @@ export interface TrainingLoopOptions<B, V extends { readonly point: unknown }, E
   readonly logEvaluation: (step: number, trainLoss: number, evaluation: V) => Effect.Effect<void>
   /** The checkpoint text: the model's state at this position. */
   readonly checkpoint: (position: LoopPosition) => string
-  /** Steps between yields to the runtime, so that an interrupt is never held up for long. */
-  readonly yieldEvery: number
   /**
    * Whether training should end at the evaluation point just made, given every metrics row so far (e.g. early stopping
    * once a run's outcome is decided). A function of the rows alone, so that a resumed run stops where an
@@ -137,14 +146,18 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
     const shouldStop = () => options.stopAfter !== undefined && options.stopAfter(rows)
     // A run checkpointed where it stopped early stops there again.
     let stoppedAt: number | null = done > 0 && done < options.steps && shouldStop() ? done : null
+    let lastYield = performance.now()
     const training = Effect.gen(function* () {
       if (stoppedAt !== null) return
       const batches = yield* options.batches(done + 1)
       for (let step = done + 1; step <= options.steps; step++) {
         // The hot loop stays in plain code while batches are ready; it yields to the runtime when it must wait, and
-        // every few steps.
-        if (step % options.yieldEvery === 0) yield* Effect.yieldNow()
+        // to node's event loop every few milliseconds, where a signal (Ctrl-C) or a "stop" message is received.
         const started = performance.now()
+        if (started - lastYield >= EVENT_LOOP_YIELD_MS) {
+          yield* yieldToEventLoop
+          lastYield = performance.now()
+        }
         const batch = batches.poll() ?? (yield* batches.next)
         const loss = options.step(batch)
         yield* batches.release(batch)
@@ -177,7 +190,7 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
         Effect.gen(function* () {
           progress.done()
           if (done > 0) yield* save()
-          yield* Effect.logInfo(`interrupted at step ${done}; rerun the same command to continue`)
+          yield* Effect.logInfo(`interrupted: checkpoint written at step ${done}`)
         }).pipe(Effect.orDie)
       ),
       Effect.ensuring(Effect.sync(() => progress.done()))

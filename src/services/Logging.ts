@@ -3,7 +3,7 @@
  * progress line with an ETA that only a terminal gets.
  */
 import { appendFileSync } from "node:fs"
-import { Cause, Effect, HashMap, Layer, List, Logger, LogLevel } from "effect"
+import { Cause, Console, Effect, HashMap, Layer, List, Logger, LogLevel } from "effect"
 
 const isTerminal = (): boolean => process.stderr.isTTY === true
 
@@ -25,6 +25,13 @@ export const terminalLogger = Logger.make(({ logLevel, message, annotations, cau
   process.stderr.write(`${progressShown ? "\r\x1b[K" : ""}${line}\n`)
   progressShown = false
 })
+
+/** A line on the terminal (stderr) for the person at it, whatever the log level: the progress line is erased first. */
+export const terminalLine = (text: string) =>
+  Effect.sync(() => {
+    process.stderr.write(`${progressShown ? "\r\x1b[K" : ""}${text}\n`)
+    progressShown = false
+  })
 
 /** JSON lines appended to a file: timestamp, level, message, annotations, spans, cause. */
 export const fileLogger = (file: string) =>
@@ -53,6 +60,32 @@ export const TerminalLoggingLive = Layer.merge(
   Logger.minimumLogLevel(
     LogLevel.allLevels.find((level) => level.label === (process.env["LOG_LEVEL"] ?? "INFO").toUpperCase()) ?? LogLevel.Info
   )
+)
+
+const ANSI_SEQUENCE = /\u001b\[[0-9;]*[A-Za-z]/g
+
+/** Text for a stream: ANSI colours and cursor codes only when it is a terminal. */
+const plainFor = (stream: NodeJS.WriteStream) => (args: ReadonlyArray<unknown>): Array<unknown> =>
+  stream.isTTY === true ? [...args] : args.map((arg) => (typeof arg === "string" ? arg.replace(ANSI_SEQUENCE, "") : arg))
+
+/**
+ * The console, without ANSI codes on a stream that is not a terminal (help text and usage errors of @effect/cli are
+ * styled for terminals; in a pipe or a file they would be escape codes).
+ */
+export const PlainConsoleLive = Layer.unwrapEffect(
+  Console.consoleWith((base) => {
+    const out = plainFor(process.stdout)
+    const err = plainFor(process.stderr)
+    return Effect.succeed(
+      Console.setConsole({
+        ...base,
+        log: (...args: ReadonlyArray<unknown>) => base.log(...out(args)),
+        info: (...args: ReadonlyArray<unknown>) => base.info(...out(args)),
+        error: (...args: ReadonlyArray<unknown>) => base.error(...err(args)),
+        warn: (...args: ReadonlyArray<unknown>) => base.warn(...err(args))
+      })
+    )
+  })
 )
 
 const formatDuration = (seconds: number): string => {

@@ -204,11 +204,11 @@ describe("training options (shared by every kind)", () => {
 
   it("a sweep's definition leaves the new options out at their defaults: a sweep folder from before them is resumed", () => {
     const plan = Either.getOrThrow(planSweep({ name: "s", sweep: { seeds: [0, 1] } }))
-    const base = (plan.definition as { base: { training: Record<string, unknown>; model: Record<string, unknown> } }).base
+    const base = plan.definition.runs[0]!.config as { training: Record<string, unknown>; model: Record<string, unknown> }
     assert.deepStrictEqual(Object.keys(base.training).sort(), ["batchSize", "beta1", "beta2", "epsilon", "learningRate", "optimizer", "steps"])
     assert.notProperty(base.model, "initDistribution")
     const cosine = Either.getOrThrow(planSweep({ name: "s", training: { schedule: "cosine" }, sweep: { seeds: [0, 1] } }))
-    assert.propertyVal((cosine.definition as { base: { training: Record<string, unknown> } }).base.training, "schedule", "cosine")
+    assert.propertyVal((cosine.definition.runs[0]!.config as { training: Record<string, unknown> }).training, "schedule", "cosine")
   })
 })
 

@@ -1,4 +1,5 @@
 import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from "node:fs"
+import { hostname } from "node:os"
 import { join } from "node:path"
 import type { Worker } from "node:worker_threads"
 import { FileSystem } from "@effect/platform"
@@ -16,7 +17,8 @@ import { RegressionTrainer } from "../../src/services/regression/Trainer.js"
 import { RunStore } from "../../src/services/RunStore.js"
 import { TaskSampler } from "../../src/services/classification/TaskSampler.js"
 import { QuietConsole, QuietServicesLive } from "../helpers.js"
-import { runCli, startCli, withConfig } from "../support/cli.js"
+import { runCli, startCli, startCliPiped, withConfig } from "../support/cli.js"
+import { waitFor } from "../support/pty.js"
 
 const small = {
   task: { n: 16 },
@@ -193,8 +195,66 @@ describe("CLI: sweeps", () => {
     const again = await runCli(["run", changed.file], dir)
     assert.strictEqual(again.status, 2)
     assert.include(again.stderr, "holds results of a different config")
-    assert.include(again.stderr, "base.training.steps: 20 → 30")
+    assert.include(again.stderr, "training.steps: 20 → 30")
     assert.include(again.stderr, 'give this config another "name"')
+  })
+
+  it("a superset of a finished sweep (more seeds, more axis values) extends it in place, reuses every finished run, and ends as a sweep planned whole", async () => {
+    const quick = { ...small, training: { steps: 40, batchSize: 16 }, evaluation: { every: 20, logSpacedPoints: 0, size: 60 } }
+    // The final config: its axis values in another order than the first one's, and a base field that the axis overrides.
+    const final = { name: "sweep", ...quick, task: { n: 99 }, sweep: { axes: { "task.n": [16, 12] }, seeds: [1, 0] } }
+    const whole = withConfig(final)
+    assert.strictEqual((await runCli(["run", whole.file], whole.dir)).status, 0)
+
+    const grown = withConfig({ name: "sweep", ...quick, sweep: { axes: { "task.n": [12] }, seeds: [0] } })
+    assert.strictEqual((await runCli(["run", grown.file], grown.dir)).status, 0)
+    const folder = join(grown.dir, "out", "sweep")
+    const first = readdirSync(folder).filter((f) => f.startsWith("sweep-"))
+    assert.strictEqual(first.length, 1)
+    const finishedAt = statSync(join(folder, first[0]!, "summary.json")).mtimeMs
+    writeFileSync(grown.file, JSON.stringify(final))
+    const extended = await runCli(["run", grown.file], grown.dir)
+    assert.strictEqual(extended.status, 0, extended.stderr)
+    assert.include(extended.stderr, `extending the sweep in ${folder} with 3 new runs`)
+    assert.strictEqual(statSync(join(folder, first[0]!, "summary.json")).mtimeMs, finishedAt, "the finished run is reused, not retrained")
+    assert.strictEqual(assertSameSweep(join(whole.dir, "out", "sweep"), folder), 4)
+    const again = await runCli(["run", grown.file], grown.dir)
+    assert.strictEqual(again.status, 0, again.stderr)
+    assert.notInclude(again.stderr, "extending")
+  })
+
+  it("one writer per folder: a second run refuses at once (exit 3) naming the live process; status tells running from interrupted; a killed holder's lock is taken over", async () => {
+    const { dir, file } = withConfig({ name: "locked", ...small, training: { steps: 10_000_000, batchSize: 16 } })
+    const folder = join(dir, "out", "locked")
+    const holder = startCli(["run", file], dir)
+    const exited = new Promise<void>((resolve) => holder.once("exit", () => resolve()))
+    const training = () =>
+      existsSync(join(folder, "lock.json")) && readdirSync(folder).some((f) => f.startsWith("locked-") && existsSync(join(folder, f, "metrics.jsonl")))
+    await waitFor(training, "the first run trains", () => holder.exitCode === null)
+
+    const second = await runCli(["run", file], dir)
+    assert.strictEqual(second.status, 3, second.stderr)
+    assert.include(second.stderr, `is in use by another icl-gd process: pid ${holder.pid} on ${hostname()}, since 20`)
+    assert.include(second.stderr, "rerun this command to continue")
+    assert.notInclude(second.stderr, "INFO  sweep", "the second process wrote nothing")
+    const running = await runCli(["status", folder], dir)
+    assert.include(running.stdout, `running (pid ${holder.pid} on ${hostname()}, since 20`)
+    assert.include(running.stdout, "1 running")
+
+    holder.kill("SIGKILL")
+    await exited
+    const interrupted = await runCli(["status", folder], dir)
+    assert.include(interrupted.stdout, "interrupted (no process is running it; rerun its command to continue)")
+    assert.include(interrupted.stdout, "0 running, 0 failed, 0 pending, 1 interrupted")
+
+    // The next run takes the dead holder's lock over, says so, and trains; Ctrl-C (SIGINT) ends it with 130.
+    const next = startCliPiped(["run", file], dir)
+    await waitFor(() => next.stderr().includes("resuming softmax attention from step"), "the next run resumes", () => next.child.exitCode === null)
+    assert.include(next.stderr(), `took over the lock of ${folder} left by pid ${holder.pid} on ${hostname()}`)
+    next.child.kill("SIGINT")
+    assert.strictEqual(await next.exited, 130, next.stderr())
+    assert.match(next.stderr(), /interrupted at step \d+; rerun the same command to continue/)
+    assert.isFalse(existsSync(join(folder, ".lock")))
   })
 
   it("a diverging run is marked failed with its reason while the others finish; the end lists it", async () => {

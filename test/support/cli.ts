@@ -37,6 +37,17 @@ export const runNode = (args: ReadonlyArray<string>, cwd: string): Promise<CliRe
     child.once("close", (status, signal) => resolve({ status, signal, stdout, stderr }))
   })
 
+/** Starts the CLI without waiting, its stderr readable; the caller kills it. */
+export const startCliPiped = (args: ReadonlyArray<string>, cwd: string) => {
+  const child = spawn(process.execPath, cliArgs(args), { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+  let stderr = ""
+  child.stderr.on("data", (data: Buffer) => {
+    stderr += data.toString("utf8")
+  })
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)))
+  return { child, exited, stderr: () => stderr }
+}
+
 /** Starts the CLI without waiting; the caller kills it. */
 export const startCli = (args: ReadonlyArray<string>, cwd: string) =>
   spawn(process.execPath, cliArgs(args), { cwd, env, stdio: "ignore" })

@@ -318,7 +318,6 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           })
         ),
       checkpoint: (position) => encodeCheckpoint({ ...position, weights: session.weights, optimizer: session.optimizer }),
-      yieldEvery: 64,
       batches,
       step,
       ...(config.earlyStop.basinDecided ? { stopAfter: basinDecidedIn } : {})

@@ -382,8 +382,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
         Effect.logDebug("evaluation").pipe(
           Effect.annotateLogs({ step, trainLoss, evalLoss: point.model.loss, modelCos: point.alignment.gridOptimum.modelCos })
         ),
-      checkpoint: (position) => encodeState({ ...position, values: session.values, optimizer: session.optimizer }),
-      yieldEvery: 16
+      checkpoint: (position) => encodeState({ ...position, values: session.values, optimizer: session.optimizer })
     })
 
     const finalEvaluation = last ?? (yield* evaluateAt(config.training.steps, null))
