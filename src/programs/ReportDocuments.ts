@@ -69,6 +69,7 @@ export const makeFigureSink = (out: string) =>
     const store = yield* RunStore
     const renderer = yield* FigureRenderer
     yield* store.ensureDir(out)
+    yield* store.removeTemporaries(out)
     const figures: Array<ReportFigure> = []
     const emit = (name: string, caption: string, spec: TopLevelSpec) =>
       Effect.gen(function* () {

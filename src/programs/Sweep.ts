@@ -208,6 +208,8 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
     const concurrency = Math.max(1, Math.min(options.concurrency ?? availableParallelism(), plan.runs.length))
 
     yield* lockFolder(folder)
+    // Temporary files of writes that a killed process left here (a live process's stay: it is not this folder's writer).
+    yield* store.removeTemporaries(folder)
     const storedJson = yield* store.readJson(store.join(folder, "sweep.json"))
     const stored = Option.isNone(storedJson) ? undefined : storedRunsOf(storedJson.value, planSweep)
     if (stored !== undefined && Either.isLeft(stored)) {

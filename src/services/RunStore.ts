@@ -9,6 +9,19 @@ import { StoreError } from "../domain/Errors.js"
 
 const detailOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
 
+/** A temporary file of an atomic write: `.<target>.<pid>.<counter>.tmp`. */
+const TEMPORARY = /^\..+\.(\d+)\.\d+\.tmp$/
+
+const isLiveProcess = (pid: number): boolean => {
+  if (pid === process.pid) return true
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === "EPERM"
+  }
+}
+
 export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
   effect: Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
@@ -22,17 +35,21 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
       fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(writeFailed(dir)))
 
     /**
-     * Writes a temporary file beside the target with `write`, then renames it over the target. When either step fails
-     * (or is interrupted) the temporary file is removed and the target keeps its old content.
+     * Writes a temporary file beside the target with `write`, then renames it over the target. The two steps are not
+     * interrupted (an interrupt waits for the rename); when either fails the temporary file is removed and the target
+     * keeps its old content.
      */
     const atomically = <E>(file: string, write: (temporary: string) => Effect.Effect<void, E>) =>
       Effect.suspend(() => {
         counter += 1
         const temporary = path.join(path.dirname(file), `.${path.basename(file)}.${process.pid}.${counter}.tmp`)
-        return Effect.zipRight(write(temporary), fs.rename(temporary, file)).pipe(
-          Effect.onExit((exit) => (exit._tag === "Success" ? Effect.void : fs.remove(temporary).pipe(Effect.ignore)))
+        return write(temporary).pipe(
+          Effect.zipRight(fs.rename(temporary, file)),
+          Effect.onError(() => fs.remove(temporary).pipe(Effect.ignore)),
+          Effect.uninterruptible,
+          Effect.mapError(writeFailed(file))
         )
-      }).pipe(Effect.mapError(writeFailed(file)))
+      })
 
     /** Writes text to a file atomically. */
     const writeText = (file: string, text: string) => atomically(file, (temporary) => fs.writeFileString(temporary, text))
@@ -44,12 +61,18 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         Effect.mapError(writeFailed(to))
       )
 
-    /** Deletes temporary files that a killed process left behind in a folder (their targets are intact). */
+    /**
+     * Deletes the temporary files that processes no longer running left behind in a folder (their targets are intact).
+     * A temporary file names the process that writes it (`.<file>.<pid>.<n>.tmp`); a live process's are left alone.
+     */
     const removeTemporaries = (dir: string) =>
       fs.readDirectory(dir).pipe(
         Effect.flatMap((names) =>
           Effect.forEach(
-            names.filter((name) => name.startsWith(".") && name.endsWith(".tmp")),
+            names.filter((name) => {
+              const match = TEMPORARY.exec(name)
+              return match !== null && !isLiveProcess(Number(match[1]))
+            }),
             (name) => fs.remove(path.join(dir, name)).pipe(Effect.ignore),
             { discard: true }
           )
