@@ -63,6 +63,20 @@ export const loadStoredRun = <C extends { readonly seed: number }, S, P>(entry: 
     return { ...entry, seed: entry.seed >= 0 ? entry.seed : config.seed, config, summary, rows }
   })
 
+/**
+ * What the report shows of the sweep's definition: its axes, cases and seeds, how many runs, and the config of its first
+ * run (sweep.json holds every run's config; the report shows one). A folder without sweep.json shows its run's config.
+ */
+export const sweepSummary = (folder: string, firstConfig: unknown) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const stored = yield* store.readJson(store.join(folder, "sweep.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
+    const value = Option.getOrUndefined(stored) as { runs?: ReadonlyArray<unknown> } | undefined
+    if (value === undefined || !Array.isArray(value.runs)) return JSON.stringify(value ?? firstConfig, null, 2)
+    const { runs, ...rest } = value
+    return JSON.stringify({ ...rest, runs: runs.length, firstRun: runs[0] }, null, 2)
+  })
+
 /** Renders figures into `out` (<name>.vl.json, .svg, .png) and collects them for the documents. */
 export const makeFigureSink = (out: string) =>
   Effect.gen(function* () {

@@ -1,6 +1,6 @@
 /**
  * A sweep, run to completion and resumable: `<output.dir>/<name>/` holds
- *   sweep.json        what defines the sweep (base config, axes, seeds): a different config is refused here
+ *   sweep.json        what defines the sweep: its runs (id, seed, axis values, config), judged run by run on a rerun
  *   manifest.json     every run with its id, axes, seed and state (pending, running, done, failed)
  *   <run id>/         each run's folder (see the kind's Run module)
  *   results.csv       one row per run

@@ -27,7 +27,8 @@ import {
   makeFigureSink,
   markdownTable,
   type Report,
-  writeReportDocuments
+  writeReportDocuments,
+  sweepSummary
 } from "../ReportDocuments.js"
 import type { RunSummary } from "./Run.js"
 
@@ -309,7 +310,7 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
 
     // Tables and the report documents.
     const aggregateMd = Option.getOrElse(yield* store.readText(store.join(folder, "aggregate.md")), () => "")
-    const sweepJson = Option.getOrElse(yield* store.readText(store.join(folder, "sweep.json")), () => JSON.stringify(runs[0]!.config, null, 2))
+    const sweepJson = yield* sweepSummary(folder, runs[0]!.config)
     const resultRows = runs.map((r) => {
       const f = r.summary.final
       const u = r.summary.uncertainty

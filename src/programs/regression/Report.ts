@@ -14,7 +14,7 @@ import { formatInterval, meanInterval } from "../../domain/Results.js"
 import { RunStore } from "../../services/RunStore.js"
 import type { RegressionPoint, RegressionSummary } from "./Run.js"
 import { embeddingLabel } from "./Tables.js"
-import { type FinishedRun, loadStoredRun, makeFigureSink, markdownTable, type Report, writeReportDocuments } from "../ReportDocuments.js"
+import { type FinishedRun, loadStoredRun, makeFigureSink, markdownTable, type Report, sweepSummary, writeReportDocuments } from "../ReportDocuments.js"
 
 interface StoredRegressionRun extends FinishedRun {
   readonly config: RegressionConfig
@@ -250,7 +250,7 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
         })
       )
     })
-    const sweepJson = Option.getOrElse(yield* store.readText(store.join(folder, "sweep.json")), () => JSON.stringify(runs[0]!.config, null, 2))
+    const sweepJson = yield* sweepSummary(folder, runs[0]!.config)
     yield* writeReportDocuments(out, {
       title: `icl-gd report: ${folder.split("/").pop()}`,
       intro: `${runs.length} finished regression run${runs.length === 1 ? "" : "s"} in ${groups.length} configuration${groups.length === 1 ? "" : "s"}. Losses are ½·mean squared error on the evaluation set. Made from stored results by pnpm start report.`,
