@@ -398,7 +398,7 @@ export const sweepStatus = (folder: string) =>
     const interrupted = alive ? 0 : count("running")
     const holder = lock.state === "held" && lock.owner !== undefined ? `pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.since}` : "pid unknown"
     const lines = [
-      `sweep ${manifest.name} (${folder}): ${alive ? `running (${holder})` : interrupted > 0 ? "interrupted (no process is running it; rerun its command to continue)" : "not running"}`,
+      `sweep ${manifest.name} (${folder}): ${alive ? `running (${holder})` : interrupted > 0 ? "not running, interrupted (rerun its command to continue)" : "not running"}`,
       `  runs      ${manifest.runs.length}: ${count("done")} done, ${running} running, ${count("failed")} failed, ${left - running - interrupted} pending${interrupted > 0 ? `, ${interrupted} interrupted` : ""}`,
       `  ETA       ${left === 0 ? "0s" : Number.isFinite(eta) ? `~${formatDuration(eta)} (mean run ${formatDuration(meanWall)}, ${manifest.concurrency} at a time)` : "unknown until a run finishes"}`,
       ...(partial.length > 0 ? [`  partial   ${partial.join("; ")}`] : []),

@@ -244,7 +244,7 @@ describe("CLI: sweeps", () => {
     holder.kill("SIGKILL")
     await exited
     const interrupted = await runCli(["status", folder], dir)
-    assert.include(interrupted.stdout, "interrupted (no process is running it; rerun its command to continue)")
+    assert.include(interrupted.stdout, "not running, interrupted (rerun its command to continue)")
     assert.include(interrupted.stdout, "0 running, 0 failed, 0 pending, 1 interrupted")
 
     // The next run takes the dead holder's lock over, says so, and trains; Ctrl-C (SIGINT) ends it with 130.
