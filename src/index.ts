@@ -31,7 +31,7 @@ export {
 } from "./domain/Sweep.js"
 export { ExitCode } from "./ExitCodes.js"
 export { inspectLock, lockFolder, type LockOwner, type LockState } from "./services/FolderLock.js"
-export { aggregate, meanInterval, type AggregateGroup } from "./domain/Results.js"
+export { aggregate, meanAndSe, meanInterval, pairedDifference, spreadOf, type AggregateGroup, type Estimate, type Spread } from "./domain/Results.js"
 export { evaluationSteps } from "./domain/EvaluationSchedule.js"
 export { keyedRng, Rng } from "./domain/Rng.js"
 export { configHash, runIdOf } from "./domain/RunId.js"
@@ -87,9 +87,21 @@ export {
   type Decision,
   type TrajectoryPoint
 } from "./domain/classification/Basins.js"
-export { alignment, perContext, performance, type Alignment, type Performance, type Predictions } from "./domain/classification/Metrics.js"
+export {
+  alignment,
+  pairedDifferences,
+  perContext,
+  performance,
+  standardErrors,
+  type Alignment,
+  type PairedDifferences,
+  type Performance,
+  type Predictions
+} from "./domain/classification/Metrics.js"
 export { forwardBatch, initWeights, modelSpecOf, type ModelSpec, type Weights } from "./domain/classification/Model.js"
-export { sampleTasks, type TaskBatch } from "./domain/classification/Task.js"
+export { sampleShiftedTasks, sampleTasks, type TaskBatch } from "./domain/classification/Task.js"
+export { contextFeatures, effectiveSteps, type ContextFeatures } from "./domain/classification/ContextFeatures.js"
+export { binnedMeans, following, quantileBins, type Bins } from "./domain/classification/Adaptability.js"
 export { makeFusedKernel } from "./domain/classification/FusedKernel.js"
 export { CHUNK_TASKS, makeChunkGradient } from "./domain/classification/ChunkedGradient.js"
 
@@ -134,6 +146,7 @@ export { makeReport } from "./programs/MakeReport.js"
 export type { Report, ReportFigure } from "./programs/ReportDocuments.js"
 export { loadRun, type StoredRun } from "./programs/classification/LoadRun.js"
 export { evaluateAtContextLengths, type ContextLengthRow } from "./programs/classification/ContextLengths.js"
+export { evaluateShifts, standardShifts, type NamedShift, type ShiftResult } from "./programs/classification/OutOfDistribution.js"
 export { formatRunResult } from "./programs/classification/ResultText.js"
 export { formatRegressionResult } from "./programs/regression/ResultText.js"
 export { trainRun, type RunResult, type RunSummary } from "./programs/classification/Run.js"

@@ -18,8 +18,6 @@ export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unkn
   ...Object.entries(TRAINING_OPTION_DEFAULTS).map(([field, neutral]) => [`training.${field}`, neutral] as const),
   // The initial weights' distribution (both kinds' model section).
   ["model.initDistribution", "normal"],
-  // Classification: no extra evaluation sets.
-  ["evaluation.seeds", []],
   // Classification: the construction's a and b added to the initial weights.
   ["model.initA", 0],
   ["model.initB", 0],
@@ -32,7 +30,11 @@ export const NEUTRAL_FIELDS: ReadonlyArray<readonly [path: string, neutral: unkn
   ["task.featureGain", 2],
   ["task.featureSeed", 0],
   // Regression: no learned embedding before the attention layers.
-  ["model.embedding", null]
+  ["model.embedding", null],
+  // Classification: every block trained; no extra evaluation sets, no shift of the evaluation tasks.
+  ["model.restrictBlocks", false],
+  ["evaluation.seeds", []],
+  ["evaluation.shift", { inputScale: 1, noise: null, imbalance: 1, queryClass: "any", contextClasses: null }]
 ]
 
 const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)

@@ -48,6 +48,27 @@ describe("config", () => {
     assert.deepStrictEqual(Either.isLeft(wrongType) ? wrongType.left.map((i) => i.path) : [], ["evaluation.seeds"])
   })
 
+  it("evaluation.shift: a partial shift fills in the rest, the neutral one keeps the run id, impossible ones name their field", () => {
+    const shifted = decodeOk({ evaluation: { shift: { inputScale: 2 } } })
+    assert.deepStrictEqual(shifted.evaluation.shift, { inputScale: 2, noise: null, imbalance: 1, queryClass: "any", contextClasses: null })
+    assert.strictEqual(configHash(decodeOk({ name: "x", evaluation: { shift: { inputScale: 1, queryClass: "any" } } })), configHash(decodeOk({ name: "x" })))
+    assert.notStrictEqual(configHash(decodeOk({ name: "x", evaluation: { shift: { imbalance: 3 } } })), configHash(decodeOk({ name: "x" })))
+    const problems = (value: unknown) => {
+      const result = decodeConfig(value)
+      return Either.isLeft(result) ? result.left.map((i) => `${i.path}: ${i.message}`) : []
+    }
+    assert.deepStrictEqual(
+      problems({ evaluation: { shift: { inputScale: 0, imbalance: 0.5, queryClass: "gone", contextClasses: 0, noise: -1 } } }).map((p) => p.split(":")[0]).sort(),
+      ["evaluation.shift.contextClasses", "evaluation.shift.imbalance", "evaluation.shift.inputScale", "evaluation.shift.noise", "evaluation.shift.queryClass"]
+    )
+    const [tooMany] = problems({ task: { C: 5 }, evaluation: { shift: { contextClasses: 5, queryClass: "absent" } } })
+    assert.include(tooMany, "evaluation.shift.contextClasses: expected at most 4 classes")
+    const voronoi = problems({ task: { family: "voronoi" }, evaluation: { shift: { noise: 0.1, inputScale: 2 } } })
+    assert.deepStrictEqual(voronoi.map((p) => p.split(":")[0]), ["evaluation.shift.noise"], "input scaling applies to voronoi tasks too")
+    const plan = planSweep({ sweep: { axes: { "evaluation.shift.inputScale": [0.5, 1, 2] } } })
+    assert.strictEqual(Either.isRight(plan) ? plan.right.runs.length : 0, 3)
+  })
+
   it("a config.json stored before a field existed reads with the field at its neutral value", () => {
     const { seeds: _seeds, ...evaluation } = defaults.evaluation
     const stored = JSON.parse(JSON.stringify({ ...defaults, evaluation }))

@@ -67,6 +67,11 @@ export const ModelConfig = Schema.Struct({
   initA: FiniteNumber,
   initB: FiniteNumber,
   expShift: FiniteNumber,
+  /**
+   * Train only the blocks the GD construction reads, A (W_KQ's x-rows × x-columns) and B_yy (W_PV's label rows ×
+   * label columns), with every other entry fixed at 0 (spec §2.2 restrict_blocks, the E11 ablation).
+   */
+  restrictBlocks: Bool,
   engine: EngineChoice,
   backend: BackendChoice
 })
@@ -74,16 +79,59 @@ export type ModelConfig = typeof ModelConfig.Type
 
 const SeedList = expecting(Schema.Array(Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER))), "a list of non-negative integer seeds")
 
+const Nullable = <S extends Schema.Schema.Any>(schema: S, what: string) =>
+  expecting(Schema.NullOr(schema), `null or ${what}`) as unknown as Schema.NullOr<S>
+
 /**
- * The evaluation section: the shared fields (cadence, set size, the set's seed) and `seeds`, independent evaluation
+ * A distribution shift of the evaluation tasks away from the training tasks (spec §6 E9), applied to the evaluation
+ * sets only (never to training batches or the references' grid-search set). Each field's neutral value leaves the
+ * tasks exactly as trained on.
+ */
+export const EvaluationShift = Schema.Struct({
+  /** x → αx for every context input and the query, after sampling on the sphere (1: none). */
+  inputScale: PositiveNumber,
+  /** The class noise ε of the evaluation tasks (null: the task's own `task.noise`). Cluster family only. */
+  noise: Nullable(NonNegativeNumber, "a non-negative number"),
+  /**
+   * Class imbalance ρ ≥ 1 of the context: each task ranks the classes its context may hold at random and draws
+   * context labels with probability ∝ ρ^(−rank/(m−1)), m classes, so the most frequent class is ρ times as likely as
+   * the rarest (1: uniform). Cluster family only.
+   */
+  imbalance: expecting(Schema.Number.pipe(Schema.greaterThanOrEqualTo(1), Schema.finite()), "a number ≥ 1"),
+  /** "any": the query's class is drawn as in training; "absent": the context holds no point of the query's class. */
+  queryClass: oneOf("any", "absent"),
+  /**
+   * The number k of classes present in the context: a random subset of k classes per task (holding the query's class
+   * unless it is absent), context labels drawn among them (null: every class). Cluster family only.
+   */
+  contextClasses: Nullable(PositiveInt, "a positive integer")
+})
+export type EvaluationShift = typeof EvaluationShift.Type
+
+/** The shift that leaves the evaluation tasks as trained on. */
+export const NO_SHIFT: EvaluationShift = { inputScale: 1, noise: null, imbalance: 1, queryClass: "any", contextClasses: null }
+
+/**
+ * The evaluation section: the shared fields (cadence, set size, the set's seed); `seeds`, independent evaluation
  * sets of the same size on which the final model and every reference are scored again, to measure how much the
- * reported numbers depend on the one set `seed` fixes.
+ * reported numbers depend on the one set `seed` fixes; and `shift`, a distribution shift of every evaluation set.
  */
 export const ClassificationEvaluation = Schema.Struct({
   ...EvaluationConfig.fields,
-  seeds: SeedList
+  seeds: SeedList,
+  shift: EvaluationShift
 })
 export type ClassificationEvaluation = typeof ClassificationEvaluation.Type
+
+/** What a user may write in the evaluation section: every field optional, the shift's too. */
+const EvaluationInput = Schema.Struct({
+  every: exactOptional(EvaluationConfig.fields.every),
+  logSpacedPoints: exactOptional(EvaluationConfig.fields.logSpacedPoints),
+  size: exactOptional(EvaluationConfig.fields.size),
+  seed: exactOptional(EvaluationConfig.fields.seed),
+  seeds: exactOptional(SeedList),
+  shift: section(EvaluationShift)
+})
 
 export const ReferencesConfig = Schema.Struct({
   gridSize: PositiveInt,
@@ -142,6 +190,7 @@ export const defaults: ExperimentConfig = {
     initA: 0,
     initB: 0,
     expShift: 0,
+    restrictBlocks: false,
     engine: "auto",
     backend: "auto"
   },
@@ -155,7 +204,7 @@ export const defaults: ExperimentConfig = {
     batchSize: 512,
     steps: 12000
   },
-  evaluation: { every: 500, logSpacedPoints: 8, size: 10000, seed: 1001, seeds: [] },
+  evaluation: { every: 500, logSpacedPoints: 8, size: 10000, seed: 1001, seeds: [], shift: NO_SHIFT },
   references: {
     gridSize: 10000,
     gridSeed: 2002,
@@ -178,7 +227,7 @@ export const ConfigInput = objectExpected(
     task: section(TaskConfig),
     model: section(ModelConfig),
     training: section(TrainingConfig),
-    evaluation: section(ClassificationEvaluation),
+    evaluation: exactOptional(objectExpected(EvaluationInput, "an object")),
     references: section(ReferencesConfig),
     earlyStop: section(EarlyStopConfig),
     output: section(OutputConfig),
@@ -201,7 +250,7 @@ export const resolveConfig = (input: ConfigInput): ExperimentConfig => {
     task: { ...defaults.task, ...input.task },
     model: { ...model, attendToQuery: resolveAttendToQuery(model) },
     training: { ...defaults.training, ...input.training },
-    evaluation: { ...defaults.evaluation, ...input.evaluation },
+    evaluation: { ...defaults.evaluation, ...input.evaluation, shift: { ...defaults.evaluation.shift, ...input.evaluation?.shift } },
     references: { ...defaults.references, ...input.references },
     earlyStop: { ...defaults.earlyStop, ...input.earlyStop },
     output: { ...defaults.output, ...input.output },
@@ -222,6 +271,35 @@ const crossFieldIssues = (config: ExperimentConfig): ReadonlyArray<ConfigIssue> 
       path: "evaluation.seeds",
       message: `expected seeds different from each other and from evaluation.seed (${seed}), got ${JSON.stringify(seeds)}: ${repeated.join(", ")} would score the same set twice`
     })
+  }
+  issues.push(...shiftIssues(config.task, config.evaluation.shift))
+  return issues
+}
+
+/** A shift that the task family cannot take, or that asks for more classes than the context may hold. */
+export const shiftIssues = (task: TaskConfig, shift: EvaluationShift): Array<ConfigIssue> => {
+  const issues: Array<ConfigIssue> = []
+  const at = (field: keyof EvaluationShift, message: string) => issues.push({ path: `evaluation.shift.${field}`, message })
+  if (task.family !== "cluster") {
+    const clusterOnly = (field: keyof EvaluationShift, neutral: unknown) => {
+      if (shift[field] !== neutral) {
+        at(field, `shifts the class composition or noise of cluster tasks; task.family "${task.family}" draws labels from the nearest class vector and has neither (got ${JSON.stringify(shift[field])})`)
+      }
+    }
+    clusterOnly("noise", null)
+    clusterOnly("imbalance", 1)
+    clusterOnly("queryClass", "any")
+    clusterOnly("contextClasses", null)
+  }
+  const available = shift.queryClass === "absent" ? task.C - 1 : task.C
+  if (shift.contextClasses !== null && shift.contextClasses > available) {
+    at(
+      "contextClasses",
+      `expected at most ${available} classes (task.C = ${task.C}${shift.queryClass === "absent" ? ", without the query's class" : ""}), got ${shift.contextClasses}`
+    )
+  }
+  if (shift.queryClass === "absent" && task.queryClassInContext) {
+    at("queryClass", `"absent" contradicts task.queryClassInContext = true`)
   }
   return issues
 }

@@ -65,6 +65,20 @@ export const initWeights = (
 
 export const copyWeights = (w: Weights): Weights => ({ D: w.D, kq: w.kq.slice(), pv: w.pv.slice() })
 
+/**
+ * In place: every entry of a pair of D×D matrices (weights or their gradients) outside the blocks the GD
+ * construction reads set to 0, A = W_KQ[:d, :d] and B_yy = W_PV[d:, d:] kept (spec §2.2 restrict_blocks). Applied to
+ * the initial weights and to every gradient, it trains A and B_yy alone with the rest fixed at 0.
+ */
+export const restrictToConstructionBlocks = (m: { readonly kq: Float64Array; readonly pv: Float64Array }, d: number, D: number): void => {
+  for (let r = 0; r < D; r++) {
+    for (let c = 0; c < D; c++) {
+      if (!(r < d && c < d)) m.kq[r * D + c] = 0
+      if (!(r >= d && c >= d)) m.pv[r * D + c] = 0
+    }
+  }
+}
+
 /** Scratch space for {@link forwardTask}, reused across tasks of one batch. */
 export class ForwardScratch {
   readonly u: Float64Array

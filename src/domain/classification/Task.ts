@@ -9,7 +9,7 @@
  * Task b of the batch at counter (a, b) draws only from its own keyed stream, so tasks are independent of how a batch
  * is split and of which other tasks are drawn.
  */
-import type { TaskConfig } from "./Config.js"
+import type { EvaluationShift, TaskConfig } from "./Config.js"
 import { keyedRng, type Rng, type StreamName } from "../Rng.js"
 
 export interface TaskBatch {
@@ -151,13 +151,79 @@ const labelPresent = (labels: Int32Array, offset: number, n: number, label: numb
   return false
 }
 
-/** Fills task `index` of `batch` with one task drawn from `rng` (spec §1.2 cluster, §1.3 voronoi). */
+/** Whether a shift changes which classes the context holds (and so the order in which a task's labels are drawn). */
+const relabels = (shift: EvaluationShift): boolean => shift.imbalance !== 1 || shift.queryClass !== "any" || shift.contextClasses !== null
+
+/**
+ * Labels of a context under a label shift, after the query's class c_q = queryLabel: the classes the context may
+ * hold (all, or all but c_q when it is absent), a random subset of `contextClasses` of them (c_q first when it is
+ * present), and n labels drawn among them with probabilities ∝ ρ^(−rank/(m−1)) for a random ranking (ρ = imbalance).
+ */
+const sampleShiftedLabels = (rng: Rng, task: TaskConfig, shift: EvaluationShift, queryLabel: number, labels: Int32Array, offset: number): void => {
+  const { n, C } = task
+  const others = Array.from({ length: C }, (_, c) => c).filter((c) => c !== queryLabel)
+  const absent = shift.queryClass === "absent"
+  const size = shift.contextClasses ?? (absent ? C - 1 : C)
+  const pick = absent ? size : size - 1
+  // A partial Fisher–Yates shuffle of the other classes: the first `pick` are a uniform random subset.
+  for (let i = 0; i < pick; i++) {
+    const j = i + rng.int(others.length - i)
+    const tmp = others[i]!
+    others[i] = others[j]!
+    others[j] = tmp
+  }
+  const classes = absent ? others.slice(0, pick) : [queryLabel, ...others.slice(0, pick)]
+  const m = classes.length
+  const cumulative = new Float64Array(m)
+  let total = 0
+  if (shift.imbalance === 1 || m === 1) {
+    for (let j = 0; j < m; j++) cumulative[j] = total += 1
+  } else {
+    const ranks = Array.from({ length: m }, (_, r) => r)
+    for (let i = m - 1; i > 0; i--) {
+      const j = rng.int(i + 1)
+      const tmp = ranks[i]!
+      ranks[i] = ranks[j]!
+      ranks[j] = tmp
+    }
+    for (let j = 0; j < m; j++) cumulative[j] = total += Math.pow(shift.imbalance, -ranks[j]! / (m - 1))
+  }
+  for (let i = 0; i < n; i++) {
+    const u = rng.uniform() * total
+    let j = 0
+    while (j < m - 1 && u >= cumulative[j]!) j++
+    labels[offset + i] = classes[j]!
+  }
+}
+
+/**
+ * Fills task `index` of `batch` with one task drawn from `rng` (spec §1.2 cluster, §1.3 voronoi); `shift` moves the
+ * task away from the training distribution (evaluation sets only; see EvaluationShift). Without a shift, or with one
+ * that leaves the labels alone, the draws are those of training.
+ */
 export const sampleTaskInto = (
   rng: Rng,
   task: TaskConfig,
   batch: TaskBatch,
   index: number,
-  classVectors: Float64Array = new Float64Array(task.C * task.d)
+  classVectors: Float64Array = new Float64Array(task.C * task.d),
+  shift?: EvaluationShift
+): void => {
+  sampleUnscaledTaskInto(rng, task, batch, index, classVectors, shift)
+  if (shift !== undefined && shift.inputScale !== 1) {
+    const { n, d } = task
+    for (let k = index * n * d; k < (index + 1) * n * d; k++) batch.x[k]! *= shift.inputScale
+    for (let k = index * d; k < (index + 1) * d; k++) batch.query[k]! *= shift.inputScale
+  }
+}
+
+const sampleUnscaledTaskInto = (
+  rng: Rng,
+  task: TaskConfig,
+  batch: TaskBatch,
+  index: number,
+  classVectors: Float64Array,
+  shift: EvaluationShift | undefined
 ): void => {
   const { n, d, C } = task
   sampleOnSphere(rng, classVectors, 0, d, C)
@@ -166,12 +232,21 @@ export const sampleTaskInto = (
   const queryOffset = index * d
   switch (task.family) {
     case "cluster": {
+      const noise = shift?.noise ?? task.noise
+      if (shift !== undefined && relabels(shift)) {
+        const queryLabel = rng.int(C)
+        batch.queryLabel[index] = queryLabel
+        sampleShiftedLabels(rng, task, shift, queryLabel, batch.labels, labelOffset)
+        sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, noise, batch.x, xOffset, d, n)
+        sampleAroundClasses(rng, classVectors, batch.queryLabel, index, noise, batch.query, queryOffset, d, 1)
+        return
+      }
       sampleContextLabels(rng, task, batch.labels, labelOffset)
-      sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, task.noise, batch.x, xOffset, d, n)
+      sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, noise, batch.x, xOffset, d, n)
       let queryLabel = rng.int(C)
       while (task.queryClassInContext && !labelPresent(batch.labels, labelOffset, n, queryLabel)) queryLabel = rng.int(C)
       batch.queryLabel[index] = queryLabel
-      sampleAroundClasses(rng, classVectors, batch.queryLabel, index, task.noise, batch.query, queryOffset, d, 1)
+      sampleAroundClasses(rng, classVectors, batch.queryLabel, index, noise, batch.query, queryOffset, d, 1)
       return
     }
     case "voronoi": {
@@ -211,6 +286,18 @@ export const sampleTasks = (
   const classVectors = new Float64Array(task.C * task.d)
   const rng = keyedRng(seed, stream, counter, first)
   for (let b = 0; b < size; b++) sampleTaskInto(rng.rekey(seed, stream, counter, first + b), task, batch, at + b, classVectors)
+  return batch
+}
+
+/**
+ * The frozen set of `size` tasks keyed by (seed, stream), each moved by `shift`: the same tasks as
+ * {@link sampleTasks} when the shift is neutral, else tasks drawn from the shifted distribution.
+ */
+export const sampleShiftedTasks = (task: TaskConfig, shift: EvaluationShift, seed: number, stream: StreamName, size: number, into?: TaskBatch): TaskBatch => {
+  const batch = into ?? allocateBatch(size, task.n, task.d, task.C)
+  const classVectors = new Float64Array(task.C * task.d)
+  const rng = keyedRng(seed, stream, 0, 0)
+  for (let b = 0; b < size; b++) sampleTaskInto(rng.rekey(seed, stream, 0, b), task, batch, b, classVectors, shift)
   return batch
 }
 

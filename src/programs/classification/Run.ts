@@ -215,7 +215,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
         steps: config.training.steps
       })
     )
-    const evalSet = yield* sampler.evaluationSet(config.task, config.evaluation.seed, config.evaluation.size)
+    const evalSet = yield* sampler.evaluationSet(config.task, config.evaluation.seed, config.evaluation.size, config.evaluation.shift)
 
     const matching = referenceShapeOf(spec)
     const referenceSummaries = {} as Record<ReferenceKind, ReferenceSummary>
@@ -448,7 +448,7 @@ const scoreOnSets = (
     const metrics = yield* MetricsCollector
     const extra = yield* Effect.forEach(config.evaluation.seeds, (seed) =>
       Effect.gen(function* () {
-        const set = yield* sampler.freshSet("evaluation", config.task, seed, config.evaluation.size)
+        const set = yield* sampler.freshSet("evaluation", config.task, seed, config.evaluation.size, config.evaluation.shift)
         const references = {} as Record<ReferenceKind, Scored>
         for (const kind of REFERENCE_KINDS) {
           references[kind] = yield* metrics.scoreReference(shapeFor(kind, matching), grids[kind].best, set)

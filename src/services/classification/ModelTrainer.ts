@@ -11,7 +11,7 @@ import type { EngineChoice } from "../../domain/ConfigSchema.js"
 import type { BackendUnavailable } from "../../domain/Errors.js"
 import type { Gradients } from "../../domain/classification/FusedGradient.js"
 import { makeFusedKernel } from "../../domain/classification/FusedKernel.js"
-import { copyWeights, initWeights, type ModelSpec, modelSpecOf, type Weights } from "../../domain/classification/Model.js"
+import { copyWeights, initWeights, restrictToConstructionBlocks, type ModelSpec, modelSpecOf, type Weights } from "../../domain/classification/Model.js"
 import type { TaskBatch } from "../../domain/classification/Task.js"
 import type { EngineInfo, EngineName } from "../EngineInfo.js"
 import { TfBackend } from "../TfBackend.js"
@@ -62,6 +62,9 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           a: config.model.initA,
           b: config.model.initB
         })
+        // Restricted blocks: the same draws for A and B_yy as the full model's, every other entry 0 and kept there.
+        const restrict = config.model.restrictBlocks === true
+        if (restrict) restrictToConstructionBlocks(initial, spec.d, initial.D)
         const weights = copyWeights(initial)
         const optimizer = initOptimizer(weights.D)
         const grads: Gradients = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
@@ -77,6 +80,7 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           engine = { engine: "tfjs", backend: name, precision: "float32" }
         }
         const applied = (loss: number) => {
+          if (restrict) restrictToConstructionBlocks(grads, spec.d, weights.D)
           if (Number.isFinite(loss)) optimizerStep(weights, grads, optimizer, config.training)
           return loss
         }
@@ -110,6 +114,7 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           gradients: (batch) =>
             Effect.sync(() => {
               const loss = compute(batch)
+              if (restrict) restrictToConstructionBlocks(grads, spec.d, weights.D)
               return { loss, grads: { kq: grads.kq.slice(), pv: grads.pv.slice() } }
             })
         }

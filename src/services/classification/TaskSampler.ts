@@ -4,9 +4,9 @@
  */
 import { Worker } from "node:worker_threads"
 import { Effect, type Scope } from "effect"
-import type { TaskConfig } from "../../domain/classification/Config.js"
+import { type EvaluationShift, NO_SHIFT, type TaskConfig } from "../../domain/classification/Config.js"
 import { canonicalJson } from "../../domain/ConfigSchema.js"
-import { allocateBatch, sampleTasks, type TaskBatch } from "../../domain/classification/Task.js"
+import { allocateBatch, sampleShiftedTasks, sampleTasks, type TaskBatch } from "../../domain/classification/Task.js"
 import { type BatchMessage, type BatchWorkerInput, transferList } from "./BatchProtocol.js"
 import { workerEntry } from "../WorkerEntry.js"
 
@@ -113,13 +113,18 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
   sync: () => {
     // Frozen sets are shared by every run of a process (a sweep over seeds evaluates on the same tasks).
     const frozen = new Map<string, TaskBatch>()
-    const frozenSet = (stream: "evaluation" | "grid", task: TaskConfig, seed: number, size: number) =>
+    const isNeutral = (shift: EvaluationShift) => canonicalJson(shift) === canonicalJson(NO_SHIFT)
+    const sample = (stream: "evaluation" | "grid", task: TaskConfig, seed: number, size: number, shift: EvaluationShift, shared: boolean) => {
+      const into = allocateBatch(size, task.n, task.d, task.C, shared)
+      return isNeutral(shift) ? sampleTasks(task, seed, stream, 0, size, 0, into) : sampleShiftedTasks(task, shift, seed, stream, size, into)
+    }
+    const frozenSet = (stream: "evaluation" | "grid", task: TaskConfig, seed: number, size: number, shift: EvaluationShift = NO_SHIFT) =>
       Effect.sync(() => {
-        const key = canonicalJson({ stream, task, seed, size })
+        const key = canonicalJson(isNeutral(shift) ? { stream, task, seed, size } : { stream, task, seed, size, shift })
         let set = frozen.get(key)
         if (set === undefined) {
           // In shared memory: a worker thread (a grid search) reads the set without a copy of its own.
-          set = sampleTasks(task, seed, stream, 0, size, 0, allocateBatch(size, task.n, task.d, task.C, true))
+          set = sample(stream, task, seed, size, shift, true)
           frozen.set(key, set)
         }
         return set
@@ -143,16 +148,16 @@ export class TaskSampler extends Effect.Service<TaskSampler>()("icl-gd/TaskSampl
         threads > 0 && lastStep >= firstStep
           ? workerStream({ task, seed, batchSize, firstStep, lastStep, depth: 2, threads })
           : Effect.sync(() => inlineStream(task, seed, batchSize, firstStep)),
-      /** The frozen evaluation set. */
-      evaluationSet: (task: TaskConfig, seed: number, size: number) => frozenSet("evaluation", task, seed, size),
+      /** The frozen evaluation set, moved by `shift` (evaluation.shift) when one is given. */
+      evaluationSet: (task: TaskConfig, seed: number, size: number, shift?: EvaluationShift) => frozenSet("evaluation", task, seed, size, shift),
       /** The frozen grid-search set for the GD references' grid-optimal parameters. */
       gridSet: (task: TaskConfig, seed: number, size: number) => frozenSet("grid", task, seed, size),
       /**
        * The same tasks as the frozen set of this stream and seed, sampled afresh and not kept: for sets used once (the
        * extra evaluation sets of evaluation.seeds, shifted sets), which would otherwise stay in memory all sweep long.
        */
-      freshSet: (stream: "evaluation" | "grid", task: TaskConfig, seed: number, size: number) =>
-        Effect.sync(() => sampleTasks(task, seed, stream, 0, size))
+      freshSet: (stream: "evaluation" | "grid", task: TaskConfig, seed: number, size: number, shift: EvaluationShift = NO_SHIFT) =>
+        Effect.sync(() => sample(stream, task, seed, size, shift, false))
     } as const
   }
 }) {}

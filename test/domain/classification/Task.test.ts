@@ -1,5 +1,6 @@
 import { assert, describe, it } from "@effect/vitest"
-import { sampleTasks, sliceBatch } from "../../../src/domain/classification/Task.js"
+import { NO_SHIFT } from "../../../src/domain/classification/Config.js"
+import { sampleShiftedTasks, sampleTasks, sliceBatch } from "../../../src/domain/classification/Task.js"
 import { task } from "../../helpers.js"
 
 describe("task sampling", () => {
@@ -110,5 +111,84 @@ describe("task sampling", () => {
         assert.include(context, present.queryLabel[t]!)
       }
     }
+  })
+})
+
+describe("shifted evaluation tasks (spec E9)", () => {
+  const base = task({ d: 5, C: 5, n: 60 })
+  const norm = (v: Float64Array, offset: number, d: number) => Math.hypot(...Array.from(v.subarray(offset, offset + d)))
+  const labelsOf = (batch: ReturnType<typeof sampleTasks>, t: number) => Array.from(batch.labels.subarray(t * batch.n, (t + 1) * batch.n))
+
+  it("the neutral shift draws exactly the training distribution's tasks", () => {
+    assert.deepStrictEqual(sampleShiftedTasks(base, NO_SHIFT, 9, "evaluation", 40), sampleTasks(base, 9, "evaluation", 0, 40))
+  })
+
+  it("x → αx scales every context input and the query to norm α and keeps their directions", () => {
+    const plain = sampleTasks(base, 9, "evaluation", 0, 30)
+    for (const alpha of [0.5, 2]) {
+      const scaled = sampleShiftedTasks(base, { ...NO_SHIFT, inputScale: alpha }, 9, "evaluation", 30)
+      assert.deepStrictEqual(scaled.labels, plain.labels)
+      for (let i = 0; i < scaled.size * scaled.n; i++) assert.closeTo(norm(scaled.x, i * 5, 5), alpha, 1e-12)
+      for (let t = 0; t < scaled.size; t++) assert.closeTo(norm(scaled.query, t * 5, 5), alpha, 1e-12)
+      scaled.x.forEach((v, k) => assert.closeTo(v, alpha * plain.x[k]!, 1e-15))
+    }
+  })
+
+  it("another class noise keeps labels and class vectors: at ε = 0 every point is its class vector", () => {
+    const plain = sampleTasks(base, 9, "evaluation", 0, 30)
+    const exact = sampleShiftedTasks(base, { ...NO_SHIFT, noise: 0 }, 9, "evaluation", 30)
+    assert.deepStrictEqual(exact.labels, plain.labels)
+    assert.deepStrictEqual(exact.queryLabel, plain.queryLabel)
+    for (let t = 0; t < exact.size; t++) {
+      const labels = labelsOf(exact, t)
+      const i = labels.indexOf(exact.queryLabel[t]!)
+      if (i >= 0) for (let k = 0; k < 5; k++) assert.closeTo(exact.query[t * 5 + k]!, exact.x[(t * 60 + i) * 5 + k]!, 1e-12)
+      for (let j = 0; j < 60; j++) {
+        const first = labels.indexOf(labels[j]!)
+        for (let k = 0; k < 5; k++) assert.strictEqual(exact.x[(t * 60 + j) * 5 + k], exact.x[(t * 60 + first) * 5 + k])
+      }
+    }
+  })
+
+  it("the query's class absent: no context point of it, in any task", () => {
+    const absent = sampleShiftedTasks(base, { ...NO_SHIFT, queryClass: "absent" }, 9, "evaluation", 300)
+    const seen = new Set<number>()
+    for (let t = 0; t < absent.size; t++) {
+      assert.notInclude(labelsOf(absent, t), absent.queryLabel[t]!)
+      seen.add(absent.queryLabel[t]!)
+    }
+    assert.strictEqual(seen.size, 5, "the query still takes every class")
+  })
+
+  it("k classes present: exactly k distinct context labels, the query's among them (or not, when absent)", () => {
+    for (const queryClass of ["any", "absent"] as const) {
+      const few = sampleShiftedTasks(base, { ...NO_SHIFT, contextClasses: 2, queryClass }, 9, "evaluation", 200)
+      for (let t = 0; t < few.size; t++) {
+        const present = new Set(labelsOf(few, t))
+        assert.strictEqual(present.size, 2)
+        assert.strictEqual(present.has(few.queryLabel[t]!), queryClass === "any")
+      }
+    }
+  })
+
+  it("an imbalance ρ makes the most frequent class ρ times as likely as the rarest, in random order", () => {
+    const C = 5
+    const rho = 10
+    const long = task({ d: 3, C, n: 2000 })
+    const batch = sampleShiftedTasks(long, { ...NO_SHIFT, imbalance: rho }, 9, "evaluation", 60)
+    // Expected proportions by rank: ρ^(−r/4) / Σ_r ρ^(−r/4).
+    const weights = Array.from({ length: C }, (_, r) => rho ** (-r / (C - 1)))
+    const expected = weights.map((w) => w / weights.reduce((s, v) => s + v, 0))
+    const sortedMeans = new Array(C).fill(0)
+    const topClass = new Set<number>()
+    for (let t = 0; t < batch.size; t++) {
+      const counts = new Array(C).fill(0)
+      for (const l of labelsOf(batch, t)) counts[l]++
+      topClass.add(counts.indexOf(Math.max(...counts)))
+      counts.sort((a, b) => b - a).forEach((c, r) => (sortedMeans[r] += c / 2000 / batch.size))
+    }
+    // Over 60 tasks of 2000 labels a proportion p has an SE of about √(p(1−p)/120000) ≤ 0.0015: 0.01 is 6 SEs.
+    sortedMeans.forEach((m, r) => assert.closeTo(m, expected[r]!, 0.01, `rank ${r}`))
+    assert.isAbove(topClass.size, 3, "which class is frequent changes from task to task")
   })
 })

@@ -5,6 +5,7 @@ import { assert, describe, layer } from "@effect/vitest"
 import { Deferred, Effect, Fiber, Schema } from "effect"
 import { formatTable, longerContexts } from "../../../examples/longer-contexts.js"
 import { ExperimentConfig } from "../../../src/domain/classification/Config.js"
+import { formatShiftTable, outOfDistribution } from "../../../examples/out-of-distribution.js"
 import { contextFeatures, effectiveSteps } from "../../../src/domain/classification/ContextFeatures.js"
 import { initWeights } from "../../../src/domain/classification/Model.js"
 import { sampleTasks } from "../../../src/domain/classification/Task.js"
@@ -362,6 +363,33 @@ describe("trainRun", () => {
         assert.isFalse(loaded.config.earlyStop.basinDecided)
         assert.deepStrictEqual(loaded.config, before.config)
         assert.strictEqual(runIdOf(loaded.config), runIdOf(before.config), "and it keeps its run id")
+      })
+    )
+
+    it.effect("the example program evaluates a stored run on shifted tasks; in distribution it gives the stored final losses", () =>
+      Effect.gen(function* () {
+        const run = yield* trainRun(tinyConfig({ model: { attention: "linear" }, training: { steps: 400 }, output: { dir: tempDir() } }))
+        const rows = yield* outOfDistribution(run.dir)
+        assert.include(formatShiftTable(rows), "model − reference")
+        assert.deepStrictEqual(rows.map((r) => r.name), [
+          "in distribution",
+          "inputs ×0.5",
+          "inputs ×2",
+          "noise 0.25",
+          "noise 1",
+          "imbalanced (ρ = 10)",
+          "query's class absent",
+          "2 of 5 classes present"
+        ])
+        const [inDistribution] = rows
+        assert.strictEqual(inDistribution!.model.loss, run.summary.final.model.loss)
+        assert.strictEqual(inDistribution!.atExtracted.loss, run.summary.final.reference.atExtracted.loss)
+        assert.strictEqual(inDistribution!.atGridOptimum.loss, run.summary.final.reference.atGridOptimum.loss)
+        assert.strictEqual(inDistribution!.modelSe.loss, run.summary.uncertainty!.model.loss)
+        const absent = rows.find((r) => r.name === "query's class absent")!
+        assert.isBelow(absent.model.accuracy, inDistribution!.model.accuracy, "a selection rule cannot name a class it has not seen")
+        // Linear attention is the GD step under every shift: its logits scale with the inputs, like GD-lin's.
+        for (const row of rows) assert.isAbove(row.modelCos, 0.9, row.name)
       })
     )
 

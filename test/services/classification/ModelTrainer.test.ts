@@ -86,6 +86,42 @@ describe("TensorFlow.js engine", () => {
       })
     )
 
+    it.effect("restricted blocks: only A and B_yy train, from the full model's initial values; every other entry stays 0", () =>
+      Effect.gen(function* () {
+        const trainer = yield* ModelTrainer
+        for (const engine of ["fused", "tfjs"] as const) {
+          for (const attention of ["linear", "softmax"] as const) {
+            const full = yield* trainer.open(tinyConfig({ model: { engine, attention } }))
+            const restricted = yield* trainer.open(tinyConfig({ model: { engine, attention, restrictBlocks: true } }))
+            const { D } = restricted.weights
+            const inA = (r: number, c: number) => r < d && c < d
+            const inB = (r: number, c: number) => r >= d && c >= d
+            for (let i = 0; i < D * D; i++) {
+              const [r, c] = [Math.floor(i / D), i % D]
+              assert.strictEqual(restricted.initial.kq[i], inA(r, c) ? full.initial.kq[i] : 0, `initial W_KQ[${r}, ${c}]`)
+              assert.strictEqual(restricted.initial.pv[i], inB(r, c) ? full.initial.pv[i] : 0, `initial W_PV[${r}, ${c}]`)
+            }
+            const losses: Array<number> = []
+            for (let step = 0; step < 40; step++) losses.push(yield* restricted.step(batch))
+            let movedA = 0
+            let movedB = 0
+            for (let i = 0; i < D * D; i++) {
+              const [r, c] = [Math.floor(i / D), i % D]
+              if (!inA(r, c)) assert.strictEqual(restricted.weights.kq[i], 0, `${engine}/${attention}: W_KQ[${r}, ${c}] stays 0`)
+              if (!inB(r, c)) assert.strictEqual(restricted.weights.pv[i], 0, `${engine}/${attention}: W_PV[${r}, ${c}] stays 0`)
+              if (inA(r, c) && restricted.weights.kq[i] !== restricted.initial.kq[i]) movedA++
+              if (inB(r, c) && restricted.weights.pv[i] !== restricted.initial.pv[i]) movedB++
+            }
+            assert.strictEqual(movedA, d * d, `${engine}/${attention}: every entry of A trains`)
+            assert.strictEqual(movedB, C * C, `${engine}/${attention}: every entry of B_yy trains`)
+            assert.isBelow(losses[39]!, losses[0]!, `${engine}/${attention}: the loss went down`)
+            const probe = yield* restricted.gradients(batch)
+            assert.strictEqual(probe.grads.kq[d * D], 0, "the probe's gradient is restricted too (A_yx)")
+          }
+        }
+      })
+    )
+
     it.effect("both engines follow the same trajectory over 30 Adam steps", () =>
       Effect.gen(function* () {
         const trainer = yield* ModelTrainer
