@@ -29,49 +29,74 @@ export const band = (values: ReadonlyArray<number>, bounds?: Bounds): Pick<BandP
   return { mean: m.mean, lo: m.lo, hi: m.hi }
 }
 
-/** Alignment metrics through training (Figures 4a, 5a): mean line and a band over seeds. */
-export const alignmentFigure = (points: ReadonlyArray<BandPoint & { readonly metric: string }>, title: string): TopLevelSpec => ({
+/** A metric of the alignment figure: its name in the data, its axis title (with what it measures), its scale. */
+export interface AlignmentMetric {
+  readonly metric: string
+  readonly title: string
+  /** A log axis, for a distance whose curves span orders of magnitude (model diff). */
+  readonly log?: boolean
+}
+
+/**
+ * Alignment metrics through training (Figures 4a, 5a): mean line and a band over seeds, one row per configuration,
+ * one panel per metric with its own y axis and title. On a log axis a band's lower end at or below 0 is drawn at the mean.
+ */
+export const alignmentFigure = (
+  points: ReadonlyArray<BandPoint & { readonly metric: string }>,
+  title: string,
+  metrics: ReadonlyArray<AlignmentMetric> = [...new Set(points.map((p) => p.metric))].map((metric) => ({ metric, title: metric }))
+): TopLevelSpec => ({
   $schema: SCHEMA,
   title,
-  data: { values: points as Array<BandPoint & { metric: string }> },
-  // One row per configuration, one column per metric: sweeps with many configurations grow down, not across.
-  facet: {
-    row: { field: "panel", type: "nominal", title: null, header: { labelAngle: 0, labelAlign: "left", labelLimit: 220 } },
-    column: { field: "metric", type: "nominal", title: null }
+  data: {
+    values: points.map((p) => (metrics.find((m) => m.metric === p.metric)?.log && !(p.lo > 0) ? { ...p, lo: p.mean } : p)) as Array<
+      BandPoint & { metric: string }
+    >
   },
-  spec: {
-    width: 260,
-    height: 120,
-    layer: [
-      {
-        mark: { type: "area", opacity: 0.25 },
-        encoding: {
-          x: {
-            field: "x",
-            type: "quantitative",
-            scale: { type: "symlog" },
-            title: "training step",
-            axis: {
-              values: [0, 1, 10, 100, 1000, 10000, 100000],
-              labelExpr: "datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"
-            }
-          },
-          y: { field: "lo", type: "quantitative", title: null },
-          y2: { field: "hi" },
-          color: { field: "series", type: "nominal", title: "against" }
+  // One row per configuration (sweeps with many configurations grow down, not across), one panel per metric, each with
+  // its own y axis and title.
+  vconcat: [...new Set(points.map((p) => p.panel))].map((panel) => ({
+    title: { text: panel, anchor: "start" as const, fontSize: 12 },
+    hconcat: metrics.map(({ metric, title: yTitle, log }) => ({
+      transform: [{ filter: { and: [{ field: "panel", equal: panel }, { field: "metric", equal: metric }] } }],
+      width: 260,
+      height: 120,
+      layer: [
+        {
+          mark: { type: "area" as const, opacity: 0.25 },
+          encoding: {
+            x: {
+              field: "x",
+              type: "quantitative" as const,
+              scale: { type: "symlog" as const },
+              title: "training step",
+              axis: {
+                values: [0, 1, 10, 100, 1000, 10000, 100000],
+                labelExpr: "datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value"
+              }
+            },
+            y: {
+              field: "lo",
+              type: "quantitative" as const,
+              title: yTitle,
+              ...(log ? { scale: { type: "log" as const }, axis: { tickCount: 4, format: "~g" } } : {})
+            },
+            y2: { field: "hi" },
+            color: { field: "series", type: "nominal" as const, title: "against" }
+          }
+        },
+        {
+          mark: { type: "line" as const, point: { size: 12 } },
+          encoding: {
+            x: { field: "x", type: "quantitative" as const, scale: { type: "symlog" as const } },
+            y: { field: "mean", type: "quantitative" as const, scale: log ? { type: "log" as const } : { zero: false } },
+            color: { field: "series", type: "nominal" as const }
+          }
         }
-      },
-      {
-        mark: { type: "line", point: { size: 12 } },
-        encoding: {
-          x: { field: "x", type: "quantitative", scale: { type: "symlog" } },
-          y: { field: "mean", type: "quantitative", scale: { zero: false } },
-          color: { field: "series", type: "nominal" }
-        }
-      }
-    ]
-  },
-  resolve: { scale: { y: "independent" } },
+      ]
+    })),
+    resolve: { scale: { y: "independent" as const } }
+  })),
   ...FONT
 })
 
@@ -99,8 +124,8 @@ export const scatterFigure = (panels: ReadonlyArray<ScatterPanel>, title: string
           data: { values: panel.points as Array<{ reference: number; model: number }> },
           mark: { type: "circle", size: 6, opacity: 0.35 },
           encoding: {
-            x: { field: "reference", type: "quantitative", title: referenceLabel, scale: { domain: [lo, hi] } },
-            y: { field: "model", type: "quantitative", title: "trained model", scale: { domain: [lo, hi] } }
+            x: { field: "reference", type: "quantitative", title: `${referenceLabel}: ${panel.metric}`, scale: { domain: [lo, hi] } },
+            y: { field: "model", type: "quantitative", title: `trained model: ${panel.metric}`, scale: { domain: [lo, hi] } }
           }
         },
         {
@@ -124,40 +149,54 @@ export const scatterFigure = (panels: ReadonlyArray<ScatterPanel>, title: string
   ...FONT
 })
 
+/** Fixed colours and dashes for a figure's series (e.g. models solid, references dashed). */
+export interface SeriesStyle {
+  readonly color?: { readonly domain: ReadonlyArray<string>; readonly range: ReadonlyArray<string> }
+  readonly strokeDash?: { readonly domain: ReadonlyArray<string>; readonly range: ReadonlyArray<ReadonlyArray<number>> }
+}
+
 /** Mean ± 95% CI of some quantity along an axis, one line per series (final loss, learned c_σ, context length). */
 export const seriesFigure = (
   points: ReadonlyArray<BandPoint>,
   title: string,
   xTitle: string,
   yTitle: string,
-  logX: boolean
-): TopLevelSpec => ({
-  $schema: SCHEMA,
-  title,
-  data: { values: points as Array<BandPoint> },
-  facet: { column: { field: "panel", type: "nominal", title: null } },
-  spec: {
-    width: 300,
-    height: 220,
-    layer: [
-      {
-        mark: { type: "errorbar", ticks: true },
-        encoding: {
-          x: { field: "x", type: "quantitative", scale: logX ? { type: "log", nice: false } : { zero: false, nice: false }, title: xTitle },
-          y: { field: "lo", type: "quantitative", title: yTitle },
-          y2: { field: "hi" },
-          color: { field: "series", type: "nominal", title: null }
+  logX: boolean,
+  style: SeriesStyle = {}
+): TopLevelSpec => {
+  const color = { field: "series", type: "nominal", title: null, ...(style.color ? { scale: { domain: [...style.color.domain], range: [...style.color.range] } } : {}) } as const
+  const strokeDash = style.strokeDash
+    ? { strokeDash: { field: "series", type: "nominal", title: null, scale: { domain: [...style.strokeDash.domain], range: style.strokeDash.range.map((d) => [...d]) } } as const }
+    : {}
+  return {
+    $schema: SCHEMA,
+    title,
+    data: { values: points as Array<BandPoint> },
+    facet: { column: { field: "panel", type: "nominal", title: null } },
+    spec: {
+      width: 300,
+      height: 220,
+      layer: [
+        {
+          mark: { type: "errorbar", ticks: true },
+          encoding: {
+            x: { field: "x", type: "quantitative", scale: logX ? { type: "log", nice: false } : { zero: false, nice: false }, title: xTitle },
+            y: { field: "lo", type: "quantitative", title: yTitle },
+            y2: { field: "hi" },
+            color
+          }
+        },
+        {
+          mark: { type: "line", point: true },
+          encoding: {
+            x: { field: "x", type: "quantitative" },
+            y: { field: "mean", type: "quantitative", scale: { zero: false } },
+            color,
+            ...strokeDash
+          }
         }
-      },
-      {
-        mark: { type: "line", point: true },
-        encoding: {
-          x: { field: "x", type: "quantitative" },
-          y: { field: "mean", type: "quantitative", scale: { zero: false } },
-          color: { field: "series", type: "nominal" }
-        }
-      }
-    ]
-  },
-  ...FONT
-})
+      ]
+    },
+    ...FONT
+  }
+}

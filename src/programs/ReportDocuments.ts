@@ -128,13 +128,19 @@ const sectionHtml = (md: string) => {
   return blocks.join("\n")
 }
 
+/** A section of a report after its figures: a heading and markdown (prose and tables). */
+export interface ReportSection {
+  readonly heading: string
+  readonly markdown: string
+}
+
 export interface ReportDocument {
   readonly title: string
   readonly intro: string
   readonly figures: ReadonlyArray<ReportFigure>
   readonly skipped: ReadonlyArray<string>
   /** Markdown sections after the figures: prose and tables. */
-  readonly sections: ReadonlyArray<{ readonly heading: string; readonly markdown: string }>
+  readonly sections: ReadonlyArray<ReportSection>
   readonly config: string
 }
 

@@ -4,9 +4,17 @@
  */
 import type { TopLevelSpec } from "vega-lite"
 import { FONT, SCHEMA } from "../Figures.js"
+import type { ReferenceKind } from "./GdMath.js"
+
+/** The name a reference goes by in figures and tables. */
+export const referenceName = (kind: ReferenceKind): string =>
+  ({ "gd-linear": "GD-lin", "kgd-fixed": "KGD-fixed", "ca-kgd": "CA-KGD", "ca-gd-linear": "CA-GD-lin" })[kind]
 
 export interface ContextPanel {
   readonly view: string
+  /** The coordinates shown ("x₁", "x₂"). */
+  readonly xTitle: string
+  readonly yTitle: string
   readonly points: ReadonlyArray<{ readonly u: number; readonly v: number; readonly label: string }>
   readonly arrows: ReadonlyArray<{ readonly u: number; readonly v: number; readonly label: string }>
 }
@@ -24,8 +32,8 @@ export const contextsFigure = (panels: ReadonlyArray<ContextPanel>, title: strin
         data: { values: panel.points as Array<{ u: number; v: number; label: string }> },
         mark: { type: "circle", size: 22, opacity: 0.8 },
         encoding: {
-          x: { field: "u", type: "quantitative", scale: { domain: [-1.1, 1.1] }, title: null },
-          y: { field: "v", type: "quantitative", scale: { domain: [-1.1, 1.1] }, title: null },
+          x: { field: "u", type: "quantitative", scale: { domain: [-1.1, 1.1] }, title: panel.xTitle },
+          y: { field: "v", type: "quantitative", scale: { domain: [-1.1, 1.1] }, title: panel.yTitle },
           color: { field: "label", type: "nominal", title: "class" }
         }
       },
@@ -70,6 +78,36 @@ export interface TrajectoryPoint {
   readonly last: boolean
 }
 
+/**
+ * Ticks of a symlog axis with linear part `constant`: 0 and ±10^k from the constant up to the data's extent; every
+ * other decade when one side would get more than four.
+ */
+const symlogTicks = (lo: number, hi: number, constant: number): Array<number> => {
+  const side = (extent: number) => {
+    const decades: Array<number> = []
+    for (let k = Math.ceil(Math.log10(constant)); 10 ** k <= extent; k++) decades.push(10 ** k)
+    return decades.length > 4 ? decades.filter((_, i) => (decades.length - 1 - i) % 2 === 0) : decades
+  }
+  return [...side(-lo).map((v) => -v).reverse(), 0, ...side(hi)]
+}
+const SYMLOG_LABEL = "abs(datum.value) >= 1000 ? format(datum.value / 1000, '~g') + 'k' : format(datum.value, '~g')"
+
+/**
+ * A label per end point, "seed 3: (c_σ, b)"; seeds whose end points coincide to the label's precision share one label
+ * ("seeds 0, 3: (…)"), which would otherwise be written over each other.
+ */
+export const endLabels = (trajectories: ReadonlyArray<TrajectoryPoint>): Array<TrajectoryPoint & { readonly label: string }> => {
+  const groups = new Map<string, Array<TrajectoryPoint>>()
+  for (const p of trajectories.filter((t) => t.last)) {
+    const key = `(${p.cSigma.toFixed(1)}, ${p.scale.toFixed(2)})`
+    groups.set(key, [...(groups.get(key) ?? []), p])
+  }
+  return [...groups.entries()].map(([values, members]) => ({
+    ...members[0]!,
+    label: `${members.length === 1 ? members[0]!.run : `seeds ${members.map((m) => m.run.replace(/^seed /, "")).join(", ")}`}: ${values}`
+  }))
+}
+
 /** The CA-KGD loss landscape over (c_σ, b) with the learned parameters through training overlaid. */
 export const landscapeFigure = (
   cells: ReadonlyArray<LandscapeCell>,
@@ -86,14 +124,26 @@ export const landscapeFigure = (
       data: { values: cells as Array<LandscapeCell> },
       mark: { type: "rect" },
       encoding: {
-        x: { field: "x0", type: "quantitative", scale: { type: "symlog", constant: 0.1 }, title: "c_σ (kernel inverse width)" },
+        x: {
+          field: "x0",
+          type: "quantitative",
+          scale: { type: "symlog", constant: 0.1 },
+          title: "c_σ (kernel inverse width; symlog)",
+          axis: { values: symlogTicks(Math.min(...cells.map((c) => c.x0)), Math.max(...cells.map((c) => c.x1)), 0.1), labelExpr: SYMLOG_LABEL }
+        },
         x2: { field: "x1" },
-        y: { field: "y0", type: "quantitative", scale: { type: "symlog", constant: 0.01 }, title: "b = c_η / n (step)" },
+        y: {
+          field: "y0",
+          type: "quantitative",
+          scale: { type: "symlog", constant: 0.01 },
+          title: "b = c_η / n (step; symlog)",
+          axis: { values: symlogTicks(Math.min(...cells.map((c) => c.y0)), Math.max(...cells.map((c) => c.y1)), 0.01), labelExpr: SYMLOG_LABEL }
+        },
         y2: { field: "y1" },
         color: {
           field: "loss",
           type: "quantitative",
-          title: "mean CE",
+          title: "mean CE (nats)",
           scale: { scheme: "viridis", reverse: true, domainMax: clip, clamp: true }
         }
       }
@@ -116,7 +166,297 @@ export const landscapeFigure = (
         y: { field: "scale", type: "quantitative" },
         tooltip: [{ field: "run" }, { field: "cSigma" }, { field: "scale" }]
       }
+    },
+    {
+      // Each end point labelled with its values, (c_σ, b).
+      data: { values: endLabels(trajectories) as Array<TrajectoryPoint & { label: string }> },
+      mark: { type: "text", align: "left", dx: 7, dy: -6, fontSize: 10, color: "white", stroke: "black", strokeWidth: 0.25 },
+      encoding: {
+        x: { field: "cSigma", type: "quantitative" },
+        y: { field: "scale", type: "quantitative" },
+        text: { field: "label" }
+      }
     }
   ],
   ...FONT
 })
+
+/**
+ * How each learner is drawn in every classification figure: trained models solid, references dashed, a model and the
+ * reference it implements in one hue (linear SA and GD-lin blue, exp SA and KGD-fixed orange, softmax SA and CA-KGD
+ * green), CA-GD-lin purple. Series named otherwise get the fallback colours in order.
+ */
+export const LEARNER_STYLES: ReadonlyArray<{ readonly name: string; readonly color: string; readonly dashed: boolean }> = [
+  { name: "linear SA", color: "#1f77b4", dashed: false },
+  { name: "GD-lin*", color: "#6baed6", dashed: true },
+  { name: "exp SA", color: "#e6550d", dashed: false },
+  { name: "KGD-fixed*", color: "#fdae6b", dashed: true },
+  { name: "softmax SA", color: "#2ca02c", dashed: false },
+  { name: "CA-KGD*", color: "#74c476", dashed: true },
+  { name: "CA-GD-lin*", color: "#9467bd", dashed: true }
+]
+const FALLBACK_COLORS = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", "#d62728"]
+
+/**
+ * A colour scale and a dash scale for the given series names: LEARNER_STYLES for the learners it knows; `dashed`
+ * decides the rest (references: dashed).
+ */
+export const learnerScales = (series: ReadonlyArray<string>, dashed: (name: string) => boolean = () => false) => {
+  const names = [...new Set(series)]
+  let fallback = 0
+  const styles = names.map((name) => {
+    const known = LEARNER_STYLES.find((s) => s.name === name)
+    return known ?? { name, color: FALLBACK_COLORS[fallback++ % FALLBACK_COLORS.length]!, dashed: dashed(name) }
+  })
+  return {
+    color: { domain: names, range: styles.map((s) => s.color) },
+    strokeDash: { domain: names, range: styles.map((s) => (s.dashed ? [6, 3] : [1, 0])) }
+  }
+}
+
+export interface ShiftPoint {
+  /** The configuration ("softmax SA vs CA-KGD"). */
+  readonly panel: string
+  /** The evaluation tasks ("inputs ×2"), in `order`. */
+  readonly shift: string
+  readonly order: number
+  /** "trained model", "reference at extracted parameters", "reference at grid optimum". */
+  readonly series: string
+  readonly mean: number
+  readonly lo: number
+  readonly hi: number
+}
+
+export const SHIFT_SERIES = ["trained model", "reference at extracted parameters", "reference at grid optimum"] as const
+
+/**
+ * Loss of trained models and their references on shifted evaluation tasks (spec E9): points and intervals per shift,
+ * on a log axis of its own per configuration (losses on shifted tasks span orders of magnitude). An interval's lower
+ * end at or below 0 is drawn at the point.
+ */
+export const shiftFigure = (points: ReadonlyArray<ShiftPoint>, title: string, yTitle: string): TopLevelSpec => {
+  const order = [...new Map([...points].sort((a, b) => a.order - b.order).map((p) => [p.shift, p.order])).keys()]
+  const color = { field: "series", type: "nominal", title: null, scale: { domain: [...SHIFT_SERIES], range: ["#2c7fb8", "#d95f0e", "#7f7f7f"] } } as const
+  const x = { field: "shift", type: "nominal", sort: order, title: "evaluation tasks", axis: { labelAngle: -35, labelLimit: 200 } } as const
+  return {
+    $schema: SCHEMA,
+    title,
+    data: { values: points.map((p) => (p.lo > 0 ? p : { ...p, lo: p.mean })) as Array<ShiftPoint> },
+    facet: { column: { field: "panel", type: "nominal", title: null, header: { labelFontSize: 12 } } },
+    spec: {
+      width: 340,
+      height: 240,
+      layer: [
+        {
+          mark: { type: "errorbar", ticks: true },
+          encoding: { x, xOffset: { field: "series", sort: [...SHIFT_SERIES] }, y: { field: "lo", type: "quantitative", title: `${yTitle}; log`, scale: { type: "log" } }, y2: { field: "hi" }, color }
+        },
+        {
+          mark: { type: "point", filled: true, size: 45 },
+          encoding: {
+            x,
+            xOffset: { field: "series", sort: [...SHIFT_SERIES] },
+            y: { field: "mean", type: "quantitative", scale: { type: "log" } },
+            color,
+            shape: { field: "series", type: "nominal", title: null, scale: { domain: [...SHIFT_SERIES], range: ["circle", "diamond", "square"] } },
+            tooltip: [{ field: "panel" }, { field: "shift" }, { field: "series" }, { field: "mean", format: ".4f" }, { field: "lo", format: ".4f" }, { field: "hi", format: ".4f" }]
+          }
+        }
+      ]
+    },
+    resolve: { scale: { y: "independent" } },
+    ...FONT
+  }
+}
+
+export interface AdaptabilityPoint {
+  /** The context feature on the x axis ("context points of the query's class"). */
+  readonly feature: string
+  /** "p(correct class)" or "entropy (nats)". */
+  readonly metric: string
+  /** The learner ("softmax SA", "CA-KGD (extracted)", "CA-KGD*"). */
+  readonly series: string
+  readonly x: number
+  readonly mean: number
+  readonly lo: number
+  readonly hi: number
+  /** Contexts in the bin (of one run). */
+  readonly contexts: number
+}
+
+/**
+ * Binned confidence against what the context offers (spec E10): one row per metric, one column per context feature,
+ * one line per learner with its interval; trained models solid, references at the extracted parameters dashed, at
+ * the grid optimum dotted.
+ */
+/** How one series is drawn: its colour and its dash pattern. */
+export interface SeriesLook {
+  readonly series: string
+  readonly color: string
+  readonly dash: ReadonlyArray<number>
+}
+
+export const adaptabilityFigure = (points: ReadonlyArray<AdaptabilityPoint>, title: string, looks: ReadonlyArray<SeriesLook>): TopLevelSpec => {
+  const series = looks.map((l) => l.series)
+  const color = { field: "series", type: "nominal", title: "learner", scale: { domain: series, range: looks.map((l) => l.color) } } as const
+  // The same field and title as the colour: one legend, with each series' colour and dash.
+  const strokeDash = { field: "series", type: "nominal", title: "learner", scale: { domain: series, range: looks.map((l) => [...l.dash]) } } as const
+  const metrics = [...new Set(points.map((p) => p.metric))]
+  const features = [...new Set(points.map((p) => p.feature))]
+  return {
+    $schema: SCHEMA,
+    title,
+    data: { values: points as Array<AdaptabilityPoint> },
+    // One panel per (metric, feature), each with its own axis titles: the metric with its unit, the feature.
+    vconcat: metrics.map((metric) => ({
+      hconcat: features.map((feature) => ({
+        transform: [{ filter: { and: [{ field: "metric", equal: metric }, { field: "feature", equal: feature }] } }],
+        width: 250,
+        height: 180,
+        layer: [
+          {
+            mark: { type: "area" as const, opacity: 0.15 },
+            encoding: {
+              x: { field: "x", type: "quantitative" as const, title: feature, scale: { zero: false } },
+              y: { field: "lo", type: "quantitative" as const, title: metric },
+              y2: { field: "hi" },
+              color
+            }
+          },
+          {
+            mark: { type: "line" as const, point: { size: 14 } },
+            encoding: {
+              x: { field: "x", type: "quantitative" as const, scale: { zero: false } },
+              y: { field: "mean", type: "quantitative" as const, scale: { zero: false } },
+              color,
+              strokeDash,
+              tooltip: [{ field: "series" }, { field: "feature" }, { field: "x", format: ".3f" }, { field: "mean", format: ".4f" }, { field: "contexts" }]
+            }
+          }
+        ]
+      }))
+    })),
+    ...FONT
+  }
+}
+
+export interface WeightCell {
+  /** The configuration ("softmax SA, seed 0"). */
+  readonly panel: string
+  /** "W_KQ" or "W_PV". */
+  readonly matrix: string
+  /** Row and column labels: x1 … xd, then y1 … yC. */
+  readonly row: string
+  readonly column: string
+  readonly value: number
+}
+
+/**
+ * Heatmaps of the final W_KQ and W_PV (spec E1c): the blocks the GD construction reads (A ≈ aI in W_KQ's x-rows and
+ * x-columns, B_yy ≈ bI in W_PV's y-rows and y-columns) against the rest. One row per configuration, each matrix on a
+ * diverging colour scale of its own, centred at 0.
+ */
+export const weightsFigure = (cells: ReadonlyArray<WeightCell>, labels: ReadonlyArray<string>, title: string): TopLevelSpec => {
+  const panels = [...new Set(cells.map((c) => c.panel))]
+  const matrices = ["W_KQ", "W_PV"]
+  return {
+    $schema: SCHEMA,
+    title,
+    vconcat: panels.map((panel) => ({
+      hconcat: matrices.map((matrix) => {
+        const values = cells.filter((c) => c.panel === panel && c.matrix === matrix)
+        const extent = Math.max(1e-12, ...values.map((c) => Math.abs(c.value)))
+        return {
+          title: { text: `${panel}: ${matrix}`, fontSize: 12 },
+          width: 22 * labels.length,
+          height: 22 * labels.length,
+          data: { values: values as Array<WeightCell> },
+          mark: { type: "rect" as const },
+          encoding: {
+            x: { field: "column", type: "nominal" as const, sort: [...labels], title: "column (input token entry)", axis: { labelAngle: 0 } },
+            y: { field: "row", type: "nominal" as const, sort: [...labels], title: "row (output entry)" },
+            color: {
+              field: "value",
+              type: "quantitative" as const,
+              title: `${matrix} entry`,
+              scale: { scheme: "redblue", domain: [-extent, extent], reverse: true }
+            },
+            tooltip: [{ field: "row" }, { field: "column" }, { field: "value", format: ".4f" }]
+          }
+        }
+      }),
+      resolve: { scale: { color: "independent" as const } }
+    })),
+    ...FONT
+  }
+}
+
+export interface TrainingPoint {
+  /** The configuration. */
+  readonly panel: string
+  /** "evaluation loss (nats)", "η", "c_σ", "b". */
+  readonly quantity: string
+  /** "trained model (seed 0)" lines, one per seed, and the grid optimum's levels. */
+  readonly series: string
+  readonly seed: string
+  readonly x: number
+  readonly y: number
+}
+
+/**
+ * Through training (spec E1a, E1d): the evaluation loss with the grid-optimal reference's level, and the parameters
+ * read off the weights (η, or c_σ and b) against their grid optima. Every seed is its own line: seeds in different
+ * basins (c_σ > 0, c_σ < 0) are never averaged.
+ */
+export const trainingFigure = (
+  points: ReadonlyArray<TrainingPoint>,
+  quantities: ReadonlyArray<string>,
+  title: string,
+  /** Quantities whose values span orders of magnitude of either sign: a symlog y axis. */
+  symlog: ReadonlyArray<string> = []
+): TopLevelSpec => {
+  const series = [...new Set(points.map((p) => p.series))]
+  const reference = (s: string) => s !== "trained model"
+  const palette = ["#2c7fb8", "#d95f0e", "#31a354", "#756bb1"]
+  const panels = [...new Set(points.map((p) => p.panel))]
+  const color = { field: "series", type: "nominal" as const, title: null, scale: { domain: series, range: series.map((_, i) => palette[i % palette.length]!) } }
+  const strokeDash = { field: "series", type: "nominal" as const, title: null, scale: { domain: series, range: series.map((s) => (reference(s) ? [6, 3] : [1, 0])) } }
+  return {
+    $schema: SCHEMA,
+    title,
+    data: { values: points as Array<TrainingPoint> },
+    // One row per configuration: its loss, then its parameters, each panel with its own y title (quantity and unit).
+    vconcat: panels.map((panel) => ({
+      title: { text: panel, anchor: "start" as const, fontSize: 12 },
+      hconcat: quantities
+        .filter((quantity) => points.some((p) => p.panel === panel && p.quantity === quantity))
+        .map((quantity) => ({
+          transform: [{ filter: { and: [{ field: "panel", equal: panel }, { field: "quantity", equal: quantity }] } }],
+          width: 240,
+          height: 140,
+          mark: { type: "line" as const, strokeWidth: 1.5 },
+          encoding: {
+            x: {
+              field: "x",
+              type: "quantitative" as const,
+              scale: { type: "symlog" as const },
+              title: "training step",
+              axis: { values: [0, 1, 10, 100, 1000, 10000, 100000], labelExpr: "datum.value >= 1000 ? datum.value / 1000 + 'k' : datum.value" }
+            },
+            y: {
+              field: "y",
+              type: "quantitative" as const,
+              title: symlog.includes(quantity) ? `${quantity}; symlog` : quantity,
+              scale: symlog.includes(quantity) ? { type: "symlog" as const } : { zero: false }
+            },
+            color,
+            strokeDash,
+            detail: { field: "seed", type: "nominal" as const },
+            tooltip: [{ field: "panel" }, { field: "series" }, { field: "seed" }, { field: "x" }, { field: "y", format: ".4f" }]
+          }
+        })),
+      resolve: { scale: { y: "independent" as const } }
+    })),
+    ...FONT
+  }
+}

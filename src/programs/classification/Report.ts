@@ -13,15 +13,21 @@ import {
   type ContextPanel,
   type LandscapeCell,
   landscapeFigure,
+  learnerScales,
+  referenceName,
   type TrajectoryPoint
 } from "../../domain/classification/Figures.js"
 import type { GridResult } from "../../domain/classification/GridSearch.js"
-import { formatEstimate, formatInterval, meanInterval } from "../../domain/Results.js"
+import { type Bounds, COSINE, formatEstimate, formatInterval, meanInterval, NON_NEGATIVE } from "../../domain/Results.js"
 import { exampleTask } from "../../domain/classification/Task.js"
 import { RunStore } from "../../services/RunStore.js"
 import { basinSections } from "./BasinReport.js"
 import { evaluateAtContextLengths } from "./ContextLengths.js"
+import { adaptabilityPart } from "./ReportAdaptability.js"
+import { trainingPart } from "./ReportTraining.js"
+import { oodPart } from "./ReportOod.js"
 import {
+  type ReportSection,
   type FinishedRun,
   loadStoredRun,
   makeFigureSink,
@@ -32,7 +38,7 @@ import {
 } from "../ReportDocuments.js"
 import type { RunSummary } from "./Run.js"
 
-interface StoredRun {
+export interface StoredRun {
   readonly id: string
   readonly dir: string
   readonly seed: number
@@ -42,15 +48,34 @@ interface StoredRun {
   readonly rows: ReadonlyArray<EvaluationPoint>
 }
 
-interface Group {
+export interface Group {
   readonly label: string
   readonly axes: Readonly<Record<string, unknown>>
   readonly runs: ReadonlyArray<StoredRun>
 }
 
+/** Contexts per set at each other context length: enough for a loss to ±0.01, few enough to keep the report quick. */
+const LENGTH_SET = 2000
+const lengthSetSize = (config: ExperimentConfig) => Math.min(LENGTH_SET, config.evaluation.size)
+
 /** At most this many contexts per scatter: enough to see the cloud, small enough for an inline SVG. */
 const SCATTER_POINTS = 1500
 const TASK_AXES = ["task.n", "task.d", "task.C", "task.noise"] as const
+/** Axis titles of the task fields a sweep varies: the paper's symbol and what it is. */
+const AXIS_TITLES: Readonly<Record<(typeof TASK_AXES)[number], string>> = {
+  "task.n": "n (context length)",
+  "task.d": "d (input dimension)",
+  "task.C": "C (number of classes)",
+  "task.noise": "ε (class noise)"
+}
+/** A file name made of a configuration's label: "softmax SA, n=16" → "softmax-n16". */
+const slug = (label: string) =>
+  label
+    .replace(/ SA\b/g, "")
+    .replace(/[=.]/g, "")
+    .replace(/[^A-Za-z0-9-]+/g, "-")
+    .replace(/^-+|-+$/g, "")
+    .toLowerCase()
 
 const groupLabel = (axes: Readonly<Record<string, unknown>>, attention: string) => {
   const parts = Object.entries(axes)
@@ -59,12 +84,12 @@ const groupLabel = (axes: Readonly<Record<string, unknown>>, attention: string) 
   return [`${attention} SA`, ...parts].join(", ")
 }
 
-const parseCsv = (text: string) => {
+export const parseCsv = (text: string) => {
   const [header, ...lines] = text.trim().split("\n")
   const columns = header!.split(",")
   return lines.map((line) => {
     const cells = line.split(",")
-    return Object.fromEntries(columns.map((c, i) => [c, Number(cells[i])])) as Record<string, number>
+    return Object.fromEntries(columns.map((c, i) => [c, cells[i] === "" || cells[i] === undefined ? Number.NaN : Number(cells[i])])) as Record<string, number>
   })
 }
 
@@ -96,6 +121,13 @@ const groupRuns = (runs: ReadonlyArray<StoredRun>): Array<Group> => {
 }
 
 type Pick = (p: EvaluationPoint) => number | undefined
+/** The alignment figure's metrics: axis titles with what each measures; model diff on a log axis. */
+const ALIGNMENT_METRICS = [
+  { metric: "model cos", title: "model cos (1: same ∂z/∂x_q)" },
+  { metric: "preds diff", title: "preds diff ‖p − p_ref‖₂" },
+  { metric: "model diff", title: "model diff ‖J̃ − J̃_ref‖₂ (log)", log: true }
+]
+const ALIGNMENT_BOUNDS: Readonly<Record<string, Bounds>> = { "model cos": COSINE, "preds diff": NON_NEGATIVE, "model diff": NON_NEGATIVE }
 const AGAINST: ReadonlyArray<readonly [string, string, Pick]> = [
   ["model cos", "GD at extracted parameters", (p) => p.alignment.atExtracted.modelCos],
   ["model cos", "GD* (grid optimum)", (p) => p.alignment.atGridOptimum.modelCos],
@@ -118,7 +150,7 @@ const alignmentData = (groups: ReadonlyArray<Group>) =>
           .filter((p): p is EvaluationPoint => p !== undefined)
           .map((p) => pick(p) ?? Number.NaN)
           .filter(Number.isFinite)
-        return values.length === 0 ? [] : [{ panel: group.label, metric, series, x: step, ...band(values) }]
+        return values.length === 0 ? [] : [{ panel: group.label, metric, series, x: step, ...band(values, ALIGNMENT_BOUNDS[metric]) }]
       })
     )
   })
@@ -154,7 +186,7 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
     yield* emit(
       "alignment",
       `Alignment of each trained model with its GD reference through training, mean and 95% band over seeds. Final model cos at the extracted parameters: ${finalCos.join("; ")}.`,
-      alignmentFigure(alignmentData(groups), "Alignment with the GD reference through training")
+      alignmentFigure(alignmentData(groups), "Alignment with the GD reference through training", ALIGNMENT_METRICS)
     )
 
     // Per-context scatters (Figures 4b–d, 5b–d), for the first seed of at most two configurations per attention kind,
@@ -165,7 +197,7 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
         .sort((a, b) => Math.abs(a.runs[0]!.config.task.n - 100) - Math.abs(b.runs[0]!.config.task.n - 100))
         .slice(0, 2)
     )
-    for (const [index, group] of scatterGroups.entries()) {
+    for (const group of scatterGroups) {
       const run = group.runs[0]!
       const text = yield* store.readText(store.join(run.dir, "per-context.csv"))
       if (Option.isNone(text)) {
@@ -175,9 +207,9 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       const rows = parseCsv(text.value)
       const panels = (
         [
-          ["loss", "model_loss", "extracted_loss"],
+          ["loss (nats)", "model_loss", "extracted_loss"],
           ["p(correct class)", "model_p_correct", "extracted_p_correct"],
-          ["entropy", "model_entropy", "extracted_entropy"]
+          ["entropy (nats)", "model_entropy", "extracted_entropy"]
         ] as const
       ).map(([metric, model, reference]) => ({
         metric,
@@ -187,9 +219,9 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       }))
       const reference = run.summary.final.reference.kind
       yield* emit(
-        `per-context-${index + 1}`,
+        `per-context-${slug(group.label)}`,
         `${group.label} (seed ${run.seed}) against ${reference} at its extracted parameters, one point per evaluation context (${Math.min(rows.length, SCATTER_POINTS)} of ${rows.length} shown; dotted lines at the means over all): loss ${panels[0]!.meanModel.toFixed(4)} vs ${panels[0]!.meanReference.toFixed(4)}.`,
-        scatterFigure(panels, `${group.label}: per-context model vs ${reference}`, `${reference} (extracted parameters)`)
+        scatterFigure(panels, `${group.label}: per-context model vs ${referenceName(reference)}`, `${referenceName(reference)} at the extracted parameters`)
       )
     }
 
@@ -202,6 +234,8 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       for (const [a, b] of views) {
         panels.push({
           view: d === 2 ? "d = 2" : `d = 3, coordinates (${a! + 1}, ${b! + 1})`,
+          xTitle: `x_${a! + 1} (input coordinate)`,
+          yTitle: `x_${b! + 1} (input coordinate)`,
           points: Array.from({ length: batch.n }, (_, i) => ({ u: batch.x[i * d + a!]!, v: batch.x[i * d + b!]!, label: `class ${batch.labels[i]! + 1}` })),
           arrows: Array.from({ length: baseTask.C }, (_, c) => ({ u: classVectors[c * d + a!]!, v: classVectors[c * d + b!]!, label: `class ${c + 1}` }))
         })
@@ -238,6 +272,7 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
     const basinTables = yield* basinSections(runs, emit)
 
     // Final loss and learned c_σ along a task axis of the sweep.
+    let axisTable: ReportSection | undefined
     const axis = TASK_AXES.find((path) => runs.some((r) => path in r.axes))
     if (axis === undefined) {
       skipped.push("final loss and learned c_σ along an axis: the sweep has no axis over task.n, task.d, task.C or task.noise")
@@ -255,37 +290,74 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       const lossPoints: Array<BandPoint> = []
       const cSigmaPoints: Array<BandPoint> = []
       const referencesSeen = new Set<string>()
+      // The table along the axis: trained models over seeds, references with their SE over contexts.
+      const tableRows = new Map<string, Record<string, string>>()
+      const cell = (panel: string, x: number) => {
+        const key = JSON.stringify([panel, x])
+        const row = tableRows.get(key) ?? { panel, [AXIS_TITLES[axis]]: String(x) }
+        tableRows.set(key, row)
+        return row
+      }
       for (const members of byPoint.values()) {
         const first = members[0]!
         const x = Number(first.axes[axis])
         const panel = otherKey(first)
-        lossPoints.push({ panel, series: `${first.config.model.attention} SA`, x, ...band(members.map((r) => r.summary.final.model.loss)) })
+        const series = `${first.config.model.attention} SA`
+        const losses = members.map((r) => r.summary.final.model.loss)
+        lossPoints.push({ panel, series, x, ...band(losses, NON_NEGATIVE) })
+        const overSeeds = meanInterval(losses, NON_NEGATIVE)
+        cell(panel, x)[series] = `${formatEstimate({ mean: overSeeds.mean, se: overSeeds.se })} (${overSeeds.count})`
         const refKey = JSON.stringify([panel, x])
         if (!referencesSeen.has(refKey)) {
           referencesSeen.add(refKey)
           for (const [kind, label] of [["gd-linear", "GD-lin*"], ["kgd-fixed", "KGD-fixed*"], ["ca-kgd", "CA-KGD*"], ["ca-gd-linear", "CA-GD-lin*"]] as const) {
-            const losses = members.map((r) => r.summary.references[kind]?.evaluation.loss ?? Number.NaN)
-            if (losses.some(Number.isFinite)) lossPoints.push({ panel, series: label, x, ...band(losses) })
+            const references = members.map((r) => r.summary.references[kind]).filter((r) => r !== undefined)
+            if (references.length === 0) continue
+            lossPoints.push({ panel, series: label, x, ...band(references.map((r) => r.evaluation.loss), NON_NEGATIVE) })
+            // Every seed of a configuration shares its reference (one grid-search set, one evaluation set).
+            cell(panel, x)[label] = formatEstimate({ mean: references[0]!.evaluation.loss, se: references[0]!.evaluationSe?.loss ?? Number.NaN })
           }
           cSigmaPoints.push({ panel, series: "grid optimum, selection", x, ...band(members.map((r) => r.summary.references["ca-kgd"].selection?.cSigma ?? Number.NaN)) })
           cSigmaPoints.push({ panel, series: "grid optimum, elimination", x, ...band(members.map((r) => r.summary.references["ca-kgd"].elimination?.cSigma ?? Number.NaN)) })
         }
         if (first.config.model.attention === "softmax") {
-          cSigmaPoints.push({ panel, series: "learned (softmax SA)", x, ...band(members.map((r) => r.summary.final.extracted.cSigma ?? Number.NaN)) })
+          // Learned c_σ within each basin: seeds of both kinds averaged together describe no model.
+          for (const kind of ["selection", "elimination"] as const) {
+            const ofKind = members.filter((r) => r.summary.final.extracted.solution === kind)
+            if (ofKind.length > 0) cSigmaPoints.push({ panel, series: `learned, ${kind} seeds`, x, ...band(ofKind.map((r) => r.summary.final.extracted.cSigma ?? Number.NaN)) })
+          }
         }
       }
       const logX = axis !== "task.noise"
+      const axisTitle = AXIS_TITLES[axis]
+      const lossSeries = lossPoints.map((p) => p.series)
       yield* emit(
         "final-loss",
-        `Final evaluation loss along ${axis}, mean ± 95% CI over seeds: trained models next to the grid-optimal references (GD-lin*, KGD-fixed*, CA-KGD*).`,
-        seriesFigure(lossPoints, `Final loss along ${axis}`, axis, "mean cross-entropy", logX)
+        `Final evaluation loss along ${axisTitle}, mean and 95% interval over seeds: trained models (solid) next to the grid-optimal references (dashed; GD-lin*, KGD-fixed*, CA-KGD*, CA-GD-lin*), each model in the colour of the reference it implements.`,
+        seriesFigure(lossPoints, `Final loss along ${axisTitle}`, axisTitle, "mean cross-entropy (nats)", logX, learnerScales(lossSeries, (name) => name.endsWith("*")))
       )
-      if (cSigmaPoints.some((p) => p.series.startsWith("learned"))) {
+      const cSigmaSeries = [...new Set(cSigmaPoints.map((p) => p.series))]
+      if (cSigmaSeries.some((name) => name.startsWith("learned"))) {
         yield* emit(
           "c-sigma",
-          `Learned c_σ of the softmax models against the grid-optimal c_σ of CA-KGD (both basins) along ${axis}.`,
-          seriesFigure(cSigmaPoints, `Learned and grid-optimal c_σ along ${axis}`, axis, "c_σ", logX)
+          `Learned c_σ of the softmax models (solid; mean and 95% interval over the seeds of each basin) against the grid-optimal c_σ of CA-KGD in each basin (dashed) along ${axisTitle}.`,
+          seriesFigure(cSigmaPoints, `Learned and grid-optimal c_σ along ${axisTitle}`, axisTitle, "c_σ (inverse kernel width)", logX, {
+            color: { domain: cSigmaSeries, range: cSigmaSeries.map((name) => (name.includes("selection") ? (name.startsWith("learned") ? "#2ca02c" : "#74c476") : name.startsWith("learned") ? "#d62728" : "#ff9896")) },
+            strokeDash: { domain: cSigmaSeries, range: cSigmaSeries.map((name) => (name.startsWith("learned") ? [1, 0] : [6, 3])) }
+          })
         )
+      }
+      const learners = ["linear SA", "exp SA", "softmax SA", "GD-lin*", "KGD-fixed*", "CA-KGD*", "CA-GD-lin*"].filter((l) => lossSeries.includes(l))
+      const ordered = [...tableRows.values()].sort((a, b) => a["panel"]!.localeCompare(b["panel"]!) || Number(a[axisTitle]) - Number(b[axisTitle]))
+      const panels = new Set(ordered.map((r) => r["panel"]))
+      const header = [...(panels.size > 1 ? ["panel"] : []), axisTitle, ...learners]
+      axisTable = {
+        heading: `Final loss along ${axisTitle}`,
+        markdown: [
+          "Trained models: mean ± SE over seeds (number of seeds); references: loss at the grid optimum ± SE over evaluation contexts.",
+          "",
+          [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...ordered.map((r) => `| ${header.map((h) => r[h] ?? "—").join(" | ")} |`)].join("\n")
+        ].join("\n")
       }
     }
 
@@ -295,7 +367,7 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       const n = group.runs[0]!.config.task.n
       const lengths = [Math.max(2, Math.round(n / 4)), Math.max(2, Math.round(n / 2)), n, 2 * n, 4 * n]
       const results = yield* Effect.forEach(group.runs, (run) =>
-        evaluateAtContextLengths(run.dir, lengths, Math.min(2000, run.config.evaluation.size))
+        evaluateAtContextLengths(run.dir, lengths, lengthSetSize(run.config))
       )
       lengths.forEach((length, i) => {
         lengthPoints.push({ panel: group.label, series: "trained model", x: length, ...band(results.map((r) => r[i]!.modelLoss)) })
@@ -304,9 +376,22 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
     }
     yield* emit(
       "context-length",
-      "Loss of the trained models evaluated at context lengths other than the trained one (n/4 … 4n), next to their GD reference at the parameters read off the weights (c_η = n·b follows n).",
-      seriesFigure(lengthPoints, "Evaluation at other context lengths", "context length n", "mean cross-entropy", true)
+      `Loss of the trained models evaluated at context lengths other than the trained one (n/4 … 4n), next to their GD reference at the parameters read off the weights (c_η = n·b follows n); mean and 95% interval over seeds. Each length is evaluated on a set of ${lengthSetSize(runs[0]!.config)} contexts (a subset of the size of the runs' own evaluation set, ${runs[0]!.config.evaluation.size}).`,
+      seriesFigure(lengthPoints, "Evaluation at other context lengths", "n (context length at evaluation)", "mean cross-entropy (nats)", true, {
+        color: { domain: ["trained model", "GD reference* (extracted parameters)"], range: ["#2c7fb8", "#d95f0e"] },
+        strokeDash: { domain: ["trained model", "GD reference* (extracted parameters)"], range: [[1, 0], [6, 3]] }
+      })
     )
+
+    // Final weights and training curves (spec E1 extras).
+    const training = yield* trainingPart(groups, emit)
+    skipped.push(...training.skipped)
+
+    // Adaptability to context (spec E10) and out-of-distribution evaluation (spec E9).
+    const adaptability = yield* adaptabilityPart(groups, emit)
+    skipped.push(...adaptability.skipped)
+    const ood = yield* oodPart(groups, emit)
+    skipped.push(...ood.skipped)
 
     // Tables and the report documents.
     const aggregateMd = Option.getOrElse(yield* store.readText(store.join(folder, "aggregate.md")), () => "")
@@ -351,6 +436,9 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       sections: [
         { heading: "Aggregate over seeds", markdown: aggregateMd.split("\n").filter((l) => l.startsWith("|")).join("\n") || "(a single run)" },
         ...basinTables,
+        ...(axisTable === undefined ? [] : [axisTable]),
+        ...adaptability.sections,
+        ...ood.sections,
         { heading: "Runs", markdown: markdownTable(resultHeader, resultRows) }
       ],
       config: sweepJson

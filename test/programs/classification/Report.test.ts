@@ -3,12 +3,15 @@ import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Either } from "effect"
+import { beforeAll } from "vitest"
 import { QuietServicesLive, tinyConfig } from "../../helpers.js"
 import { openInChromium } from "../../support/browser.js"
+import { evaluateShifts } from "../../../src/programs/classification/OutOfDistribution.js"
 import { planSweep } from "../../../src/programs/Registry.js"
 import { makeReport } from "../../../src/programs/MakeReport.js"
+import type { Report } from "../../../src/programs/ReportDocuments.js"
 import { runSweep } from "../../../src/programs/Sweep.js"
-import { trainRun } from "../../../src/programs/classification/Run.js"
+import { type RunSummary, trainRun } from "../../../src/programs/classification/Run.js"
 
 
 /** The quick variant of examples/figures.json (every figure at a few steps), run into a fresh folder. */
@@ -29,6 +32,8 @@ interface Stored {
   readonly dir: string
   readonly summary: any
   readonly rows: Array<any>
+  /** A column of the run's per-context.csv. */
+  readonly column: (name: string) => Array<number>
 }
 
 const storedRuns = (folder: string): Array<Stored> =>
@@ -43,7 +48,12 @@ const storedRuns = (folder: string): Array<Stored> =>
         seed: config.seed,
         dir,
         summary: JSON.parse(readFileSync(join(dir, "summary.json"), "utf8")),
-        rows: readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+        rows: readFileSync(join(dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l)),
+        column: (name: string) => {
+          const [header, ...lines] = readFileSync(join(dir, "per-context.csv"), "utf8").trim().split("\n")
+          const index = header!.split(",").indexOf(name)
+          return lines.map((l) => Number(l.split(",")[index]))
+        }
       }
     })
 
@@ -77,8 +87,9 @@ const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
         const point = alignment.find((p) => p.panel === panel && p.metric === metric && p.series === series && p.x === row.step)
         assert.isDefined(point, `${panel} ${metric} ${series} at step ${row.step}`)
         close(point!.mean, mean(values), `${panel} ${metric} at step ${row.step}`)
-        // The report's t quantile is numerical (jStat, to about 1e-8).
-        close(point!.hi - point!.mean, (T95_ONE * Math.abs(values[0]! - values[1]!)) / 2, `${panel} ${metric} band at step ${row.step}`, 1e-7)
+        // The report's t quantile is numerical (jStat, to about 1e-8); a cosine's band stops at 1.
+        const upper = point!.mean + (T95_ONE * Math.abs(values[0]! - values[1]!)) / 2
+        close(point!.hi, metric === "model cos" ? Math.min(1, upper) : upper, `${panel} ${metric} band at step ${row.step}`, 1e-7)
       }
     })
   }
@@ -90,7 +101,7 @@ const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
   const csv = readFileSync(join(scatterRun.dir, "per-context.csv"), "utf8").trim().split("\n")
   const columns = csv[0]!.split(",")
   const table = csv.slice(1).map((line) => line.split(",").map(Number))
-  const scatter = spec("per-context-1").hconcat as Array<any>
+  const scatter = spec("per-context-linear-n16").hconcat as Array<any>
   for (const [panel, model, reference] of [[0, "model_loss", "extracted_loss"], [1, "model_p_correct", "extracted_p_correct"], [2, "model_entropy", "extracted_entropy"]] as const) {
     const plotted = scatter[panel].layer[0].data.values as Array<{ reference: number; model: number }>
     assert.deepStrictEqual(plotted, table.map((cells) => ({ reference: cells[columns.indexOf(reference)]!, model: cells[columns.indexOf(model)]! })), model)
@@ -121,7 +132,11 @@ const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
     close(at(finalLoss, `${group.attention} SA`).mean, mean(group.runs.map((r) => r.summary.final.model.loss)), `final loss ${group.attention} n=${group.n}`)
     close(at(finalLoss, "CA-KGD*").mean, mean(group.runs.map((r) => r.summary.references["ca-kgd"].evaluation.loss)), `CA-KGD* n=${group.n}`)
     if (group.attention === "softmax") {
-      close(at(cSigma, "learned (softmax SA)").mean, mean(group.runs.map((r) => r.summary.final.extracted.cSigma)), `learned c_σ n=${group.n}`)
+      // Learned c_σ within each basin, never across.
+      for (const kind of ["selection", "elimination"]) {
+        const ofKind = group.runs.filter((r) => r.summary.final.extracted.solution === kind)
+        if (ofKind.length > 0) close(at(cSigma, `learned, ${kind} seeds`).mean, mean(ofKind.map((r) => r.summary.final.extracted.cSigma)), `learned c_σ (${kind}) n=${group.n}`)
+      }
     }
   }
 
@@ -136,20 +151,37 @@ const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
 }
 
 describe("classification report", () => {
+  // One quick sweep and its report, shared by the tests below (they only read them).
+  let folder = ""
+  let report: Report
+  beforeAll(
+    () =>
+      Effect.runPromise(
+        Effect.gen(function* () {
+          folder = yield* storedSweep()
+          report = yield* makeReport(folder)
+        }).pipe(Effect.provide(QuietServicesLive))
+      ),
+    240_000
+  )
+
   it.live(
     "makes every figure from a stored sweep, and the HTML report renders them in a real browser without console errors",
     () =>
       Effect.gen(function* () {
-        const folder = yield* storedSweep()
-        const report = yield* makeReport(folder)
         const expected: Record<string, ReadonlyArray<string>> = {
-          alignment: ["model cos", "preds diff", "model diff", "GD* (grid optimum)", "GD at extracted parameters", "GD* in the learned basin", "softmax SA, n=16"],
-          "per-context-1": ["loss", "p(correct class)", "entropy", "trained model"],
-          contexts: ["d = 2", "d = 3, coordinates (1, 3)", "class 5"],
-          landscape: ["c_σ (kernel inverse width)", "mean CE"],
-          "final-loss": ["GD-lin*", "KGD-fixed*", "CA-KGD*", "linear SA", "exp SA", "softmax SA"],
-          "c-sigma": ["learned (softmax SA)", "grid optimum, selection", "grid optimum, elimination"],
-          "context-length": ["trained model", "GD reference* (extracted parameters)"]
+          alignment: ["model cos", "preds diff", "model diff", "GD* (grid optimum)", "GD at extracted parameters", "GD* in the learned basin", "softmax SA, n=16", "training step"],
+          "per-context-softmax-n16": ["loss (nats)", "p(correct class)", "entropy (nats)", "trained model", "CA-KGD at the extracted parameters"],
+          "per-context-linear-n16": ["GD-lin at the extracted parameters"],
+          contexts: ["d = 2", "d = 3, coordinates (1, 3)", "class 5", "x_3 (input coordinate)"],
+          landscape: ["c_σ (kernel inverse width; symlog)", "b = c_η / n (step; symlog)", "mean CE (nats)"],
+          "final-loss": ["GD-lin*", "KGD-fixed*", "CA-KGD*", "CA-GD-lin*", "linear SA", "exp SA", "softmax SA", "n (context length)", "mean cross-entropy (nats)"],
+          "c-sigma": ["grid optimum, selection", "grid optimum, elimination", "c_σ (inverse kernel width)", "n (context length)"],
+          "context-length": ["trained model", "GD reference* (extracted parameters)"],
+          weights: ["W_KQ", "W_PV", "x5", "y5", "softmax SA, n=16, seed 0"],
+          training: ["evaluation loss (nats)", "c_σ (inverse kernel width)", "b = c_η/n (CA-KGD step)", "η = a·b (GD-lin step)", "grid optimum, elimination basin"],
+          adaptability: ["p(correct class)", "entropy (nats)", "context points of the query's class", "linear SA", "GD-lin*", "softmax SA"],
+          ood: ["inputs ×2", "query's class absent", "2 of 5 classes present", "imbalanced (ρ = 10)", "reference at grid optimum", "mean cross-entropy (nats)"]
         }
         assert.includeMembers(report.figures.map((f) => f.name), Object.keys(expected))
         for (const [name, series] of Object.entries(expected)) {
@@ -161,6 +193,17 @@ describe("classification report", () => {
           assert.match(spec.$schema, /vega-lite/)
         }
         assertPlottedValuesAreStored(folder, report.dir)
+        // Each end point of the landscape is labelled with its values.
+        const landscape = JSON.parse(readFileSync(join(report.dir, "landscape.vl.json"), "utf8"))
+        const labels = landscape.layer[3].data.values.map((p: { label: string }) => p.label)
+        for (const end of landscape.layer[2].data.values) {
+          const values = `(${end.cSigma.toFixed(1)}, ${end.scale.toFixed(2)})`
+          const seed = end.run.replace("seed ", "")
+          assert.isTrue(
+            labels.some((l: string) => l.endsWith(`: ${values}`) && new RegExp(`seeds? (\\d+, )*${seed}(, \\d+)*:`).test(l)),
+            `${end.run} labelled ${values} among ${labels.join("; ")}`
+          )
+        }
         assert.isTrue(existsSync(join(report.dir, "report.md")))
         assert.include(readFileSync(join(report.dir, "report.md"), "utf8"), "![alignment](alignment.svg)")
 
@@ -168,7 +211,7 @@ describe("classification report", () => {
         assert.deepStrictEqual(outcome.errors, [])
         assert.strictEqual(outcome.figureSizes.length, report.figures.length, "every figure is in the page")
         for (const [width, height] of outcome.figureSizes) assert.isTrue(width! > 100 && height! > 100, "every figure rendered with a size")
-        assert.isAtLeast(outcome.tables, 2, "aggregate and runs tables")
+        assert.isAtLeast(outcome.tables, 5, "aggregate, final loss along n, adaptability, out-of-distribution and runs tables")
       }).pipe(Effect.provide(QuietServicesLive)),
     240_000
   )
@@ -179,7 +222,7 @@ describe("classification report", () => {
       const report = yield* makeReport(run.dir)
       assert.strictEqual(report.dir, join(run.dir, "report"))
       const names = report.figures.map((f) => f.name)
-      assert.includeMembers(names, ["alignment", "per-context-1", "contexts", "landscape", "context-length"])
+      assert.includeMembers(names, ["alignment", "per-context-softmax", "contexts", "landscape", "context-length", "weights", "training", "adaptability", "ood"])
       assert.notInclude(names, "final-loss", "a figure along a sweep axis needs a sweep")
       assert.isTrue(report.skipped.some((line) => line.includes("no axis")), report.skipped.join("\n"))
       // One run: every alignment point is that run's stored value, with no band.
@@ -194,6 +237,131 @@ describe("classification report", () => {
       assert.include(markdown, run.runId)
     }).pipe(Effect.provide(QuietServicesLive))
   )
+
+  /** The seeds of one configuration at n = 16 split as the report splits them: by the solution each learned. */
+  const subgroups = (attention: string) => {
+    const runs = storedRuns(folder).filter((r) => r.attention === attention && r.n === 16)
+    const kinds = [...new Set(runs.map((r) => r.summary.final.extracted.solution))]
+    return kinds.map((kind) => {
+      const members = runs.filter((r) => r.summary.final.extracted.solution === kind)
+      const label = kind === null ? `${attention} SA, n=16` : `${attention} SA, n=16 (${kind}, ${members.length} seed${members.length === 1 ? "" : "s"})`
+      return { kind, label, members }
+    })
+  }
+
+  it.live("the ood figure plots each run's stored final losses in distribution, and the program's on shifted tasks", () =>
+    Effect.gen(function* () {
+      const points = JSON.parse(readFileSync(join(report.dir, "ood.vl.json"), "utf8")).data.values as Array<{
+        panel: string
+        shift: string
+        series: string
+        mean: number
+      }>
+      for (const [attention, reference] of [["linear", "GD-lin"], ["exp", "KGD-fixed"], ["softmax", "CA-KGD"]] as const) {
+        assert.strictEqual(subgroups(attention).reduce((s, g) => s + g.members.length, 0), 2, `two seeds of ${attention}`)
+        for (const { label, members } of subgroups(attention)) {
+          const at = (shift: string, series: string) => {
+            const found = points.filter((p) => p.panel === `${label} vs ${reference}` && p.shift === shift && p.series === series)
+            assert.strictEqual(found.length, 1, `${label}: ${shift}, ${series}`)
+            return found[0]!.mean
+          }
+          // In distribution the shifted set is the run's own evaluation set: the stored final losses, averaged over seeds.
+          assert.closeTo(at("in distribution", "trained model"), mean(members.map((r) => r.summary.final.model.loss)), 1e-12)
+          assert.closeTo(at("in distribution", "reference at extracted parameters"), mean(members.map((r) => r.summary.final.reference.atExtracted.loss)), 1e-12)
+          assert.closeTo(at("in distribution", "reference at grid optimum"), mean(members.map((r) => r.summary.final.reference.atGridOptimum.loss)), 1e-12)
+          const shifted = yield* Effect.forEach(members, (r) => evaluateShifts(r.dir))
+          for (const [i, result] of shifted[0]!.entries()) {
+            assert.closeTo(at(result.name, "trained model"), mean(shifted.map((s) => s[i]!.model.loss)), 1e-12, result.name)
+            assert.closeTo(at(result.name, "reference at extracted parameters"), mean(shifted.map((s) => s[i]!.atExtracted.loss)), 1e-12, result.name)
+          }
+        }
+      }
+      const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
+      assert.include(markdown, "## Out-of-distribution evaluation")
+      assert.include(markdown, `| ${subgroups("softmax")[0]!.label} | query's class absent |`)
+    }).pipe(Effect.provide(QuietServicesLive))
+  )
+
+  it("the training and weights figures plot the stored metrics and weights; the table along n holds the stored final losses", () => {
+    const runs = storedRuns(folder)
+    const training = JSON.parse(readFileSync(join(report.dir, "training.vl.json"), "utf8")).data.values as Array<{
+      panel: string
+      quantity: string
+      series: string
+      seed: string
+      x: number
+      y: number
+    }>
+    for (const run of runs.filter((r) => r.n === 16)) {
+      const rows = readFileSync(join(run.dir, "metrics.jsonl"), "utf8").trim().split("\n").map((l) => JSON.parse(l))
+      const line = (quantity: string) =>
+        training.filter((p) => p.panel === `${run.attention} SA, n=16` && p.quantity === quantity && p.seed === `seed ${run.seed}`).map((p) => [p.x, p.y])
+      assert.deepStrictEqual(line("evaluation loss (nats)"), rows.map((r) => [r.step, r.model.loss]))
+      if (run.attention === "softmax") assert.deepStrictEqual(line("c_σ (inverse kernel width)"), rows.map((r) => [r.step, r.extracted.cSigma]))
+      if (run.attention === "linear") assert.deepStrictEqual(line("η = a·b (GD-lin step)"), rows.map((r) => [r.step, r.extracted.eta]))
+      const level = training.filter((p) => p.panel === `${run.attention} SA, n=16` && p.quantity === "evaluation loss (nats)" && p.series === "grid optimum (GD*)")
+      assert.isTrue(level.every((p) => p.y === run.summary.final.reference.atGridOptimum.loss))
+    }
+    const weights = JSON.parse(readFileSync(join(report.dir, "weights.vl.json"), "utf8"))
+    const softmax = runs.find((r) => r.attention === "softmax" && r.n === 16 && r.seed === 0)!
+    const stored = JSON.parse(readFileSync(join(softmax.dir, "weights.json"), "utf8"))
+    const cells = weights.vconcat.flatMap((row: { hconcat: Array<{ data: { values: Array<{ panel: string; matrix: string; row: string; column: string; value: number }> } }> }) =>
+      row.hconcat.flatMap((panel) => panel.data.values)
+    ).filter((c: { panel: string }) => c.panel === "softmax SA, n=16, seed 0")
+    const labels = ["x1", "x2", "x3", "x4", "x5", "y1", "y2", "y3", "y4", "y5"]
+    for (const c of cells) {
+      assert.strictEqual(c.value, stored.final[c.matrix][labels.indexOf(c.row)][labels.indexOf(c.column)], `${c.matrix}[${c.row}, ${c.column}]`)
+    }
+    assert.strictEqual(cells.length, 2 * 100)
+    // The table along n: the trained models' mean ± SE over seeds, the references at their grid optimum ± SE.
+    const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
+    const table = markdown.slice(markdown.indexOf("## Final loss along n (context length)"))
+    const row = table.split("\n").find((l) => l.startsWith("| 16 |"))!
+    const seeds = runs.filter((r) => r.attention === "softmax" && r.n === 16).map((r) => r.summary.final.model.loss)
+    const se = Math.abs(seeds[0]! - seeds[1]!) / 2
+    assert.include(row, `${mean(seeds).toFixed(4)} ± ${se.toFixed(4)} (2)`)
+    const reference = softmax.summary.references["ca-kgd"]
+    assert.include(row, `${reference.evaluation.loss.toFixed(4)} ± ${reference.evaluationSe!.loss.toFixed(4)}`)
+  })
+
+  it("the adaptability figure's bins average back to each run's stored final p(correct) and entropy", () => {
+    const points = JSON.parse(readFileSync(join(report.dir, "adaptability.vl.json"), "utf8")).data.values as Array<{
+      feature: string
+      metric: string
+      series: string
+      x: number
+      mean: number
+      contexts: number
+    }>
+    for (const [attention, reference] of [["linear", "GD-lin"], ["softmax", "CA-KGD"]] as const) {
+      for (const { kind, members } of subgroups(attention)) {
+        const basin = kind === null ? "" : ` (${kind})`
+        for (const [metric, pick, gridPick] of [
+          ["p(correct class)", (s: RunSummary) => s.final.model.pCorrect, (s: RunSummary) => s.final.reference.atGridOptimum.pCorrect],
+          ["entropy (nats)", (s: RunSummary) => s.final.model.entropy, (s: RunSummary) => s.final.reference.atGridOptimum.entropy]
+        ] as const) {
+          for (const [series, expected] of [
+            [`${attention} SA${basin}`, mean(members.map((r) => pick(r.summary)))],
+            [`${reference}*${kind === null ? "" : " (global optimum)"}`, mean(members.map((r) => gridPick(r.summary)))]
+          ] as const) {
+            const bins = points.filter((p) => p.feature === "context points of the query's class" && p.metric === metric && p.series === series)
+            assert.isAtLeast(bins.length, 3, `${series}: bins`)
+            const total = bins.reduce((s, b) => s + b.contexts, 0)
+            assert.strictEqual(total, 300, "every evaluation context in one bin")
+            // Bin means weighted by their contexts give back the overall mean (per-context.csv keeps 8 digits).
+            assert.closeTo(bins.reduce((s, b) => s + b.contexts * b.mean, 0) / total, expected, 1e-6, `${series}, ${metric}`)
+            assert.deepStrictEqual(bins.map((b) => b.x), [...bins.map((b) => b.x)].sort((a, b) => a - b), "bins in increasing order")
+            // The bins' same-class counts are those stored per context.
+            assert.closeTo(bins.reduce((s, b) => s + b.contexts * b.x, 0) / 300, mean(members[0]!.column("same_class")), 1e-9)
+          }
+        }
+      }
+    }
+    // The effective step is softmax attention's alone.
+    const steps = points.filter((p) => p.feature.startsWith("log10 effective step"))
+    assert.isAbove(steps.length, 0)
+    assert.isTrue(steps.every((p) => p.series.startsWith("softmax SA") || p.series.startsWith("CA-KGD")))
+  })
 })
 
 describe("basins report", () => {
