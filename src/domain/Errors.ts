@@ -88,6 +88,18 @@ export class SweepFailed extends Schema.TaggedError<SweepFailed>()("SweepFailed"
   }
 }
 
+/** The cluster's PostgreSQL could not be reached (a wrong --cluster URL, or the server is down). */
+export class ClusterUnreachable extends Schema.TaggedError<ClusterUnreachable>()("ClusterUnreachable", {
+  /** The URL without its password. */
+  url: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    const down = /ECONNREFUSED|ETIMEDOUT|EHOSTUNREACH|ENOTFOUND|timed out/i.test(this.detail)
+    return `cannot reach the cluster's PostgreSQL at ${this.url}: ${this.detail}${down ? " (is it running? `pnpm cluster:up` starts one on this machine)" : ""}`
+  }
+}
+
 /** Failures that rerunning cannot fix: the same config fails the same way. */
 export const isDeterministicFailure = (error: { readonly _tag: string; readonly reason?: unknown }): boolean =>
   error._tag === "TrainingDiverged" ||
