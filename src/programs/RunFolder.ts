@@ -6,6 +6,7 @@ import { Effect, Option } from "effect"
 import { decodeChecked } from "../domain/Checkpoint.js"
 import { runIdOf } from "../domain/RunId.js"
 import type { BaseConfig } from "../domain/ConfigSchema.js"
+import { CheckpointSink } from "../services/CheckpointSink.js"
 import { withRunLogFile } from "../services/Logging.js"
 import { RunStore } from "../services/RunStore.js"
 
@@ -85,10 +86,15 @@ export const checkpointStep = (dir: string) =>
     return Option.none<number>()
   })
 
-/** Keeps the last two checkpoints: the current one becomes the previous, then the new one is written atomically. */
+/**
+ * Keeps the last two checkpoints: the current one becomes the previous, then the new one is written atomically; then
+ * the CheckpointSink gets it (nothing by default; a cluster runner stores it in PostgreSQL).
+ */
 export const writeCheckpoint = (file: (name: string) => string, text: string) =>
   Effect.gen(function* () {
     const store = yield* RunStore
     yield* store.renameIfExists(file(CHECKPOINT), file(PREVIOUS_CHECKPOINT))
     yield* store.writeText(file(CHECKPOINT), text)
+    const sink = yield* CheckpointSink
+    yield* sink.saved(file(CHECKPOINT), text)
   })
