@@ -1,8 +1,15 @@
 /**
  * The command line. Handlers only call programs.
  */
-import { Args, Command, Options } from "@effect/cli"
+import { availableParallelism, hostname, tmpdir } from "node:os"
+import { join } from "node:path"
+import { Args, Command, HelpDoc, Options, ValidationError } from "@effect/cli"
 import { Console, Effect, Option } from "effect"
+import { ClusterPlacementLive } from "./programs/cluster/ClusterPlacement.js"
+import { sweepClusterStatus } from "./programs/cluster/ClusterStatus.js"
+import { runWorker } from "./programs/cluster/Worker.js"
+import { urlProblem } from "./services/cluster/ClusterLayers.js"
+import { freePortFrom } from "./services/cluster/Ports.js"
 import { loadSweep } from "./programs/LoadConfig.js"
 import { makeReport } from "./programs/MakeReport.js"
 import { experimentNamed } from "./programs/Registry.js"
@@ -15,14 +22,39 @@ const concurrency = Options.integer("concurrency").pipe(
   Options.optional
 )
 
-// icl-gd run <config.json> [--concurrency N]
+/** --cluster <postgres url>: a PostgreSQL URL, checked before anything connects. */
+const clusterUrl = Options.text("cluster").pipe(
+  Options.withDescription("the cluster's PostgreSQL URL, e.g. postgres://icl@db-host:5432/icl"),
+  Options.mapEffect((url) =>
+    Option.match(urlProblem(url), {
+      onNone: () => Effect.succeed(url),
+      onSome: (problem) => Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--cluster: ${problem}`)))
+    })
+  )
+)
+
+/** Where the runs execute: this machine by default; with --cluster, the cluster's workers. */
+const placed = (cluster: Option.Option<string>) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Option.isSome(cluster) ? Effect.provide(effect, ClusterPlacementLive(cluster.value)) : effect
+
+// icl-gd run <config.json> [--concurrency N] [--cluster URL]
 const run = Command.make(
   "run",
-  { config: Args.text({ name: "config.json" }).pipe(Args.withDescription("experiment config (JSON), with or without a sweep section")), concurrency },
-  ({ config, concurrency }) =>
+  {
+    config: Args.text({ name: "config.json" }).pipe(Args.withDescription("experiment config (JSON), with or without a sweep section")),
+    concurrency,
+    cluster: clusterUrl.pipe(
+      Options.withDescription("train on the workers of the cluster at this PostgreSQL URL instead of this machine (see `worker`)"),
+      Options.optional
+    )
+  },
+  ({ config, concurrency, cluster }) =>
     Effect.gen(function* () {
       const plan = yield* loadSweep(config)
-      const { result, markdown } = yield* runSweep(plan, Option.isSome(concurrency) ? { concurrency: concurrency.value } : {})
+      if (Option.isSome(cluster) && Option.isSome(concurrency)) {
+        yield* Effect.logWarning("-j is ignored with --cluster: each worker's own -j says how many runs it trains at once")
+      }
+      const { result, markdown } = yield* runSweep(plan, Option.isSome(concurrency) ? { concurrency: concurrency.value } : {}).pipe(placed(cluster))
       if (plan.runs.length === 1 && result.done === 1) {
         const store = yield* RunStore
         const dir = store.join(result.folder, plan.runs[0]!.id)
@@ -45,10 +77,16 @@ const run = Command.make(
   )
 )
 
-// icl-gd status <folder>
-const status = Command.make("status", { folder: Args.text({ name: "folder" }).pipe(Args.withDescription("a sweep folder")) }, ({ folder }) =>
-  sweepStatus(folder).pipe(Effect.flatMap((text) => Console.log(text)))
-).pipe(Command.withDescription("Counts of done, running, failed and pending runs of a sweep, its ETA and its failures."))
+// icl-gd status <folder> [--cluster URL]
+const status = Command.make(
+  "status",
+  {
+    folder: Args.text({ name: "folder" }).pipe(Args.withDescription("a sweep folder")),
+    cluster: clusterUrl.pipe(Options.withDescription("also show what the cluster at this PostgreSQL URL knows: runners, who holds which run, moves"), Options.optional)
+  },
+  ({ folder, cluster }) =>
+    (Option.isSome(cluster) ? sweepClusterStatus(folder, cluster.value) : sweepStatus(folder)).pipe(Effect.flatMap((text) => Console.log(text)))
+).pipe(Command.withDescription("Counts of done, running, failed and pending runs of a sweep, its ETA and its failures; with --cluster, where its runs are."))
 
 // icl-gd report <folder>
 const report = Command.make("report", { folder: Args.text({ name: "folder" }).pipe(Args.withDescription("a sweep folder or a run folder")) }, ({ folder }) =>
@@ -65,6 +103,39 @@ const report = Command.make("report", { folder: Args.text({ name: "folder" }).pi
   )
 ).pipe(Command.withDescription("Figures, tables and an HTML report from the stored results of a sweep or a run, without retraining."))
 
-const root = Command.make("icl-gd").pipe(Command.withSubcommands([run, status, report]))
+// icl-gd worker --cluster <url> [-j N] [--host H] [--port P] [--work-dir D]
+const worker = Command.make(
+  "worker",
+  {
+    cluster: clusterUrl,
+    concurrency,
+    host: Options.text("host").pipe(
+      Options.withDescription("the address other machines reach this worker at (default: this machine's host name)"),
+      Options.withDefault(hostname())
+    ),
+    port: Options.integer("port").pipe(Options.withDescription("the port this worker listens on (default: the first free one from 34431)"), Options.optional),
+    workDir: Options.text("work-dir").pipe(
+      Options.withDescription("where runs keep their working files while they train (default: a folder in the system's temporary folder)"),
+      Options.optional
+    )
+  },
+  ({ cluster, concurrency, host, port, workDir }) =>
+    Effect.gen(function* () {
+      const chosenPort = Option.isSome(port) ? port.value : yield* Effect.promise(() => freePortFrom(34431))
+      yield* runWorker({
+        url: cluster,
+        host,
+        port: chosenPort,
+        concurrency: Option.getOrElse(concurrency, () => availableParallelism()),
+        workDir: Option.getOrElse(workDir, () => join(tmpdir(), `icl-gd-worker-${chosenPort}`))
+      })
+    })
+).pipe(
+  Command.withDescription(
+    "Join a cluster as a runner: train the runs that land on this worker's shards, up to -j at once, until stopped (Ctrl-C, SIGTERM); its runs then move to the other workers."
+  )
+)
+
+const root = Command.make("icl-gd").pipe(Command.withSubcommands([run, status, report, worker]))
 
 export const cli = Command.run(root, { name: "icl-gd", version: "0.1.0" })

@@ -10,6 +10,7 @@ export * as ConfigSchema from "./domain/ConfigSchema.js"
 export type { BaseConfig, ConfigIssue } from "./domain/ConfigSchema.js"
 export {
   BackendUnavailable,
+  ClusterUnreachable,
   ConfigError,
   RunFailed,
   StoreError,
@@ -142,6 +143,14 @@ export { classification } from "./programs/classification/Experiment.js"
 export { regression } from "./programs/regression/Experiment.js"
 export { loadConfig, loadSweep, parseConfigText, parseSweepText } from "./programs/LoadConfig.js"
 export { runSweep, sweepStatus, type SweepOptions, type SweepResult } from "./programs/Sweep.js"
+export { localPlacement, Placement, type PlacedRuns, type PlacementService } from "./programs/Placement.js"
+export { ClusterPlacementLive } from "./programs/cluster/ClusterPlacement.js"
+export { runWorker, WorkerLive, type WorkerOptions } from "./programs/cluster/Worker.js"
+export { sweepClusterStatus } from "./programs/cluster/ClusterStatus.js"
+export { ClusterStore } from "./services/cluster/ClusterStore.js"
+export { ClientLive, DatabaseLive, RunnerLive } from "./services/cluster/ClusterLayers.js"
+export { RunEntity, RunReceipt } from "./services/cluster/RunEntity.js"
+export { CheckpointSink } from "./services/CheckpointSink.js"
 export { makeReport } from "./programs/MakeReport.js"
 export type { Report, ReportFigure } from "./programs/ReportDocuments.js"
 export { loadRun, type StoredRun } from "./programs/classification/LoadRun.js"

@@ -44,12 +44,13 @@ export interface RunPool {
   ) => Effect.Effect<void, RunFailed>
 }
 
-export const makeRunPool = (size: number) =>
+export const makeRunPool = (size: number, onWorkerStart?: (worker: Worker) => void) =>
   Effect.gen(function* () {
     const idle = yield* Queue.unbounded<PoolWorker>()
     const all = new Set<PoolWorker>()
     const spawn = () => {
       const worker = new Worker(workerEntry("run-worker", new URL("../services/run-worker.mjs", import.meta.url)), { workerData: { role: "sweep-run" } })
+      onWorkerStart?.(worker)
       const entry: PoolWorker = { worker, broken: false }
       all.add(entry)
       worker.once("exit", () => {
@@ -131,7 +132,8 @@ export const makeRunPool = (size: number) =>
 
     const run: RunPool["run"] = (request, runId, onCheckpoint) =>
       Effect.acquireUseRelease(
-        Queue.take(idle),
+        // A thread that died while idle is replaced before it is given a run (it would never answer).
+        Queue.take(idle).pipe(Effect.map((entry) => (entry.broken ? spawn() : entry))),
         (entry) =>
           Effect.gen(function* () {
             if (onCheckpoint === undefined) return yield* train(entry, request, runId, undefined)

@@ -8,21 +8,18 @@
  * Rerunning the same command skips finished runs and continues partial ones from their checkpoints. Transient
  * failures are retried with exponential backoff; deterministic ones mark the run failed and the sweep goes on.
  */
-import { availableParallelism } from "node:os"
-import { Worker } from "node:worker_threads"
-import { type Duration, Effect, Either, Option, Queue, Schedule } from "effect"
+import type { Worker } from "node:worker_threads"
+import { type Duration, Effect, Either, Option, Schedule } from "effect"
 import { type BaseConfig, canonicalJson } from "../domain/ConfigSchema.js"
-import { isDeterministicFailure, RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
+import { RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
 import { type ResultRow, toCsv } from "../domain/Results.js"
 import { reconcileSweep, type RunState, storedRunsOf, type SweepDefinition, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
 import { inspectLock, lockFolder } from "../services/FolderLock.js"
 import { formatDuration, makeProgress, terminalLine } from "../services/Logging.js"
 import { RunStore } from "../services/RunStore.js"
-import type { RunFailure } from "./Experiment.js"
-import { experimentNamed, planSweep, runExperiment } from "./Registry.js"
+import { Placement } from "./Placement.js"
+import { experimentNamed, planSweep } from "./Registry.js"
 import { checkpointStep } from "./RunFolder.js"
-import type { RunRequest, RunWorkerOutcome } from "./RunWorker.js"
-import { workerEntry } from "../services/WorkerEntry.js"
 
 export interface ManifestRun {
   readonly id: string
@@ -61,106 +58,6 @@ export interface SweepResult {
 }
 
 const FAILURE_FILE = "failure.json"
-
-const toRunFailed = (runId: string) => (error: RunFailure) =>
-  error instanceof RunFailed ? error : new RunFailed({ runId, reason: error.message, transient: !isDeterministicFailure(error) })
-
-interface PoolWorker {
-  readonly worker: Worker
-  /** Set when the thread died: it is replaced, not reused. */
-  broken: boolean
-}
-
-/**
- * A pool of worker threads that train runs in parallel. Threads are started once (each loads the code and builds
- * its services) and reused; a thread that dies is replaced. Closing the pool's scope stops every thread.
- */
-const makeWorkerPool = (size: number, onWorkerStart?: (worker: Worker) => void) =>
-  Effect.gen(function* () {
-    const idle = yield* Queue.unbounded<PoolWorker>()
-    const all = new Set<PoolWorker>()
-    const spawn = () => {
-      const worker = new Worker(workerEntry("run-worker", new URL("../services/run-worker.mjs", import.meta.url)), { workerData: { role: "sweep-run" } })
-      onWorkerStart?.(worker)
-      const entry: PoolWorker = { worker, broken: false }
-      all.add(entry)
-      worker.once("exit", () => {
-        entry.broken = true
-        all.delete(entry)
-      })
-      return entry
-    }
-    yield* Effect.addFinalizer(() =>
-      Effect.promise(() => Promise.all([...all].map((entry) => entry.worker.terminate())))
-    )
-    for (let i = 0; i < size; i++) yield* Queue.offer(idle, spawn())
-
-    /** Trains one run on a free thread; an interrupt asks the thread to checkpoint and stop, and waits for it. */
-    const run = (request: RunRequest, runId: string) =>
-      Effect.acquireUseRelease(
-        // A thread that died while idle is replaced before it is given a run (it would never answer).
-        Queue.take(idle).pipe(Effect.map((entry) => (entry.broken ? spawn() : entry))),
-        (entry) =>
-          Effect.async<void, RunFailed>((resume) => {
-            const { worker } = entry
-            let settled = false
-            const cleanup = () => {
-              worker.off("message", onMessage)
-              worker.off("error", onError)
-              worker.off("exit", onExit)
-            }
-            const settle = (effect: Effect.Effect<void, RunFailed>) => {
-              if (settled) return
-              settled = true
-              cleanup()
-              resume(effect)
-            }
-            const onMessage = (outcome: RunWorkerOutcome) =>
-              settle(
-                outcome.kind === "done"
-                  ? Effect.void
-                  : Effect.fail(
-                      new RunFailed({
-                        runId,
-                        reason: outcome.kind === "failed" ? outcome.reason : "interrupted",
-                        transient: outcome.kind === "failed" ? outcome.transient : true
-                      })
-                    )
-              )
-            const onError = (error: Error) => {
-              entry.broken = true
-              settle(Effect.fail(new RunFailed({ runId, reason: `worker died: ${error.message}`, transient: true })))
-            }
-            const onExit = (code: number) => {
-              entry.broken = true
-              settle(Effect.fail(new RunFailed({ runId, reason: `worker exited with code ${code}`, transient: true })))
-            }
-            worker.on("message", onMessage)
-            worker.on("error", onError)
-            worker.on("exit", onExit)
-            worker.postMessage(request)
-            return Effect.async<void>((done) => {
-              // Interrupted: ask for a checkpoint and wait (bounded) for the run to report that it stopped.
-              const timer = setTimeout(() => {
-                entry.broken = true
-                done(Effect.void)
-              }, 30_000)
-              worker.once("message", () => {
-                clearTimeout(timer)
-                done(Effect.void)
-              })
-              cleanup()
-              worker.postMessage("stop")
-            })
-          }),
-        (entry) =>
-          Effect.suspend(() => {
-            if (!entry.broken) return Queue.offer(idle, entry)
-            return Effect.promise(() => entry.worker.terminate()).pipe(Effect.zipRight(Queue.offer(idle, spawn())))
-          })
-      )
-    return { run }
-  })
 
 /** results.csv, aggregate.csv and aggregate.md, by the sweep's experiment kind; returns the aggregate's markdown. */
 const writeTables = (plan: SweepPlan, runs: ReadonlyArray<SweepRun>, folder: string, manifest: Manifest) =>
@@ -205,7 +102,6 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
   Effect.scoped(Effect.gen(function* () {
     const store = yield* RunStore
     const folder = store.resolve(plan.outputDir, plan.name)
-    const concurrency = Math.max(1, Math.min(options.concurrency ?? availableParallelism(), plan.runs.length))
 
     yield* lockFolder(folder)
     // Temporary files of writes that a killed process left here (a live process's stay: it is not this folder's writer).
@@ -226,11 +122,13 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
     }
     const runs = folderRuns(plan, definition)
     const planned = new Set(plan.runs.map((run) => run.id))
+    const placement = yield* (yield* Placement).open(runs.length, { concurrency: options.concurrency, onWorkerStart: options.onWorkerStart })
+    const concurrency = placement.concurrency
 
     const manifest: Manifest = {
       name: plan.name,
       pid: process.pid,
-      concurrency,
+      concurrency: placement.slots,
       updatedAt: new Date().toISOString(),
       runs: []
     }
@@ -247,24 +145,31 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
         error: Option.isSome(failure) ? String((failure.value as { reason?: unknown }).reason) : null
       })
     }
+    // Saves coalesce: a caller that finds its change already written by a save that began after it returns at once,
+    // so that a sweep of thousands of runs writes its manifest about once per change burst, not twice per run.
     const semaphore = yield* Effect.makeSemaphore(1)
-    const saveManifest = semaphore.withPermits(1)(
-      Effect.suspend(() => {
-        manifest.updatedAt = new Date().toISOString()
-        return store.writeJson(store.join(folder, "manifest.json"), manifest)
-      })
-    )
+    let unsaved = false
+    const saveManifest = Effect.suspend(() => {
+      unsaved = true
+      return semaphore.withPermits(1)(
+        Effect.suspend(() => {
+          if (!unsaved) return Effect.void
+          unsaved = false
+          manifest.updatedAt = new Date().toISOString()
+          return store.writeText(store.join(folder, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`)
+        })
+      )
+    })
     yield* saveManifest
 
     const pending = runs.filter((run) => planned.has(run.id) && manifest.runs.find((r) => r.id === run.id)!.state === "pending")
     const alreadyDone = manifest.runs.filter((r) => r.state === "done").length
     yield* Effect.logInfo(`sweep ${plan.name}: ${runs.length} runs`).pipe(
-      Effect.annotateLogs({ done: alreadyDone, pending: pending.length, failed: manifest.runs.filter((r) => r.state === "failed").length, concurrency, folder })
+      Effect.annotateLogs({ done: alreadyDone, pending: pending.length, failed: manifest.runs.filter((r) => r.state === "failed").length, on: placement.where, folder })
     )
     const progress = makeProgress(`sweep ${plan.name}`, runs.length, runs.length > 1)
     let finishedCount = alreadyDone
     const single = runs.length === 1
-    const pool = concurrency > 1 ? yield* makeWorkerPool(concurrency, options.onWorkerStart) : undefined
     const retry = Schedule.exponential(options.retryBase ?? "500 millis", 2).pipe(Schedule.intersect(Schedule.recurs(options.retries ?? 3)))
     const runOne = (run: SweepRun) =>
       Effect.gen(function* () {
@@ -274,27 +179,8 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
           entry.attempts += 1
           entry.state = "running"
           return saveManifest.pipe(
-            Effect.mapError(toRunFailed(run.id)),
-            Effect.zipRight(
-              pool !== undefined
-                ? pool.run(
-                    {
-                      config: {
-                        ...run.config,
-                        output: { ...run.config.output, progress: false },
-                        // Runs in parallel use the cores already: each samples its own batches inline.
-                        runtime: { ...run.config.runtime, samplerThreads: 0 }
-                      },
-                      dir,
-                      recordedConfig: run.config
-                    },
-                    run.id
-                  )
-                : runExperiment(single ? run.config : { ...run.config, output: { ...run.config.output, progress: false } }, { dir, recordedConfig: run.config }).pipe(
-                    Effect.asVoid,
-                    Effect.mapError(toRunFailed(run.id))
-                  )
-            )
+            Effect.mapError((error) => new RunFailed({ runId: run.id, reason: error.message, transient: true })),
+            Effect.zipRight(placement.execute(run, dir))
           )
         })
         const outcome = yield* attempt.pipe(
@@ -328,13 +214,14 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
         yield* saveManifest
       }).pipe(
         // On an interrupt the run keeps its checkpoint (written at the step it stopped at), the manifest says it is
-        // pending again, and the terminal says where it stopped.
+        // pending again, and the terminal says where it stopped (unless it goes on elsewhere: see detachedNote).
         Effect.onInterrupt(() =>
           Effect.gen(function* () {
             const entry = manifest.runs.find((r) => r.id === run.id)!
             if (entry.state !== "running") return
             entry.state = "pending"
             yield* saveManifest.pipe(Effect.orDie)
+            if (placement.detachedNote !== undefined) return
             const step = yield* checkpointStep(store.join(folder, run.id))
             yield* terminalLine(
               `${single ? "" : `run ${run.id}: `}interrupted ${Option.match(step, { onNone: () => "before its first step", onSome: (n) => `at step ${n}` })}; rerun the same command to continue`
@@ -343,7 +230,10 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
         )
       )
 
-    yield* Effect.forEach(pending, runOne, { concurrency, discard: true }).pipe(Effect.ensuring(Effect.sync(() => progress.done())))
+    yield* Effect.forEach(pending, runOne, { concurrency, discard: true }).pipe(
+      Effect.ensuring(Effect.sync(() => progress.done())),
+      Effect.onInterrupt(() => (placement.detachedNote !== undefined ? terminalLine(placement.detachedNote) : Effect.void))
+    )
     manifest.pid = 0
     yield* saveManifest
     const markdown = yield* writeTables(plan, runs, folder, manifest)
