@@ -1,0 +1,36 @@
+import { readdirSync, readFileSync } from "node:fs"
+import { join } from "node:path"
+import { assert } from "@effect/vitest"
+
+/** A run's files that are a function of its config alone: byte-identical however and wherever the run trained. */
+export const DETERMINISTIC = ["config.json", "metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]
+
+/** The CSV without one column. */
+export const withoutColumn = (csv: string, column: string) => {
+  const lines = csv.trim().split("\n").map((l) => l.split(","))
+  const index = lines[0]!.indexOf(column)
+  return lines.map((cells) => cells.filter((_, i) => i !== index).join(",")).join("\n")
+}
+
+/**
+ * Asserts that two sweep folders hold the same results: every run's deterministic files, sweep.json, the aggregate
+ * tables, and results.csv except its wall times. Returns the number of runs compared.
+ */
+export const assertSameSweep = (a: string, b: string, runPrefix: string) => {
+  const runsA = readdirSync(a).filter((f) => f.startsWith(`${runPrefix}-`)).sort()
+  assert.deepStrictEqual(readdirSync(b).filter((f) => f.startsWith(`${runPrefix}-`)).sort(), runsA)
+  for (const run of runsA) {
+    for (const file of DETERMINISTIC) {
+      assert.strictEqual(readFileSync(join(b, run, file), "utf8"), readFileSync(join(a, run, file), "utf8"), `${run}/${file}`)
+    }
+  }
+  for (const file of ["sweep.json", "aggregate.csv", "aggregate.md"]) {
+    assert.strictEqual(readFileSync(join(b, file), "utf8"), readFileSync(join(a, file), "utf8"), file)
+  }
+  // Wall times differ between any two sweeps; every other column must agree.
+  assert.strictEqual(
+    withoutColumn(readFileSync(join(b, "results.csv"), "utf8"), "wall_seconds"),
+    withoutColumn(readFileSync(join(a, "results.csv"), "utf8"), "wall_seconds")
+  )
+  return runsA.length
+}
