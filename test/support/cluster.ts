@@ -4,7 +4,7 @@
  * real CLI with their output kept, and waiting for observed progress (never for a fixed time).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process"
-import { mkdtempSync, rmSync } from "node:fs"
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { initPostgres, type LocalPostgres, postgresBin, stopPostgres } from "../../src/services/cluster/LocalPostgres.js"
@@ -51,6 +51,37 @@ export interface Process {
   readonly alive: () => boolean
 }
 
+/** Every process started and folder made here that is not yet cleaned up (see cleanUp). */
+const started = new Set<ChildProcess>()
+const folders = new Set<string>()
+
+/** A fresh temporary folder holding `config.json`, removed by cleanUp. */
+export const tempConfig = (config: unknown) => {
+  const dir = mkdtempSync(join(tmpdir(), "icl-gd-cluster-"))
+  folders.add(dir)
+  const file = join(dir, "config.json")
+  writeFileSync(file, JSON.stringify(config))
+  return { dir, file }
+}
+
+/**
+ * Kills (SIGKILL) every process started here that still runs, waits for each, and removes every folder made here: a
+ * test that fails midway leaves no worker, submitter or folder behind.
+ */
+export const cleanUp = async () => {
+  const running = [...started].filter((child) => child.exitCode === null && child.signalCode === null)
+  await Promise.all(
+    running.map((child) => {
+      const exited = new Promise((resolve) => child.once("exit", resolve))
+      child.kill("SIGKILL")
+      return exited
+    })
+  )
+  started.clear()
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true })
+  folders.clear()
+}
+
 /** Starts the CLI as `pnpm start` runs it (the launcher) with `args` in `cwd`, keeping its output. */
 export const startProcess = (args: ReadonlyArray<string>, cwd: string): Process => {
   const child = spawn(process.execPath, [join(root, "scripts", "start.mjs"), ...args], {
@@ -58,6 +89,7 @@ export const startProcess = (args: ReadonlyArray<string>, cwd: string): Process 
     env: { ...process.env, LOG_LEVEL: "INFO" },
     stdio: ["ignore", "pipe", "pipe"]
   })
+  started.add(child)
   let text = ""
   child.stdout!.on("data", (chunk: Buffer) => (text += chunk.toString()))
   child.stderr!.on("data", (chunk: Buffer) => (text += chunk.toString()))
@@ -65,6 +97,7 @@ export const startProcess = (args: ReadonlyArray<string>, cwd: string): Process 
   const exited = new Promise<number | null>((resolve) =>
     child.once("exit", (code) => {
       running = false
+      started.delete(child)
       resolve(code)
     })
   )

@@ -2,13 +2,13 @@
  * Sweeps on a cluster of real worker processes over a real PostgreSQL (a throwaway server shared by these tests, a
  * database per test): the faults the cluster must survive, each ending byte-identical to the same sweep run locally.
  */
-import { existsSync, readFileSync } from "node:fs"
+import { existsSync, readFileSync, rmSync } from "node:fs"
 import { join } from "node:path"
-import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
+import { afterAll, afterEach, assert, beforeAll, describe, it } from "@effect/vitest"
 import { startPostgres, stopPostgres } from "../../../src/services/cluster/LocalPostgres.js"
 import { freePort } from "../../../src/services/cluster/Ports.js"
 import { runCli, withConfig } from "../../support/cli.js"
-import { count, createDatabase, psql, startProcess, startServer, startWorkers, stopWorkers, waitFor, type Worker } from "../../support/cluster.js"
+import { cleanUp, count, createDatabase, psql, startProcess, startServer, startWorkers, stopWorkers, tempConfig, waitFor, type Worker } from "../../support/cluster.js"
 import { assertSameSweep } from "../../support/sweepFolders.js"
 
 /** 12 runs of 2,000 small steps, a checkpoint every 50: long enough to be caught mid-run, short enough for CI. */
@@ -27,17 +27,25 @@ const STEPS = config.training.steps
 
 let server: Awaited<ReturnType<typeof startServer>>
 let reference: string
+let referenceDir: string | undefined
 
 beforeAll(async () => {
   server = await startServer()
   // The same sweep on this machine's cores: what every cluster sweep must reproduce byte for byte.
   const local = withConfig(config)
+  referenceDir = local.dir
   const result = await runCli(["run", local.file, "--concurrency", "2"], local.dir)
   assert.strictEqual(result.status, 0, result.stderr)
   reference = join(local.dir, "out", "cl")
 })
 
-afterAll(() => server?.close())
+// Nothing outlives a test, passed or failed: its workers and submitter, its folders; then the server.
+afterEach(cleanUp)
+afterAll(async () => {
+  await cleanUp()
+  if (referenceDir !== undefined) rmSync(referenceDir, { recursive: true, force: true })
+  server?.close()
+})
 
 const sweepFolder = (dir: string) => join(dir, "out", "cl")
 const logs = (processes: ReadonlyArray<{ readonly output: () => string }>) => () => processes.map((p) => p.output()).join("\n----\n")
@@ -45,7 +53,7 @@ const logs = (processes: ReadonlyArray<{ readonly output: () => string }>) => ()
 describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
   it("a worker SIGKILLed while it holds a run: its runs move to the live workers, the run resumes from its stored checkpoint, and the sweep ends byte-identical to the local one", async () => {
     const url = createDatabase(server, "kill")
-    const { dir, file } = withConfig(config)
+    const { dir, file } = tempConfig(config)
     const workers = await startWorkers(url, 3, dir)
     const submitter = startProcess(["run", file, "--cluster", url], dir)
     const context = logs([submitter, ...workers])
@@ -86,7 +94,7 @@ describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
 
   it("a worker stopped (SIGTERM) checkpoints its run at the step it reached and hands it over; the submitter SIGKILLed: the workers go on, rerunning it collects every result without sending a run twice; a run delivered again is answered from its stored files", async () => {
     const url = createDatabase(server, "submitter")
-    const { dir, file } = withConfig(config)
+    const { dir, file } = tempConfig(config)
     const workers = await startWorkers(url, 3, dir)
     const submitter = startProcess(["run", file, "--cluster", url], dir)
     const context = logs([submitter, ...workers])
@@ -140,7 +148,7 @@ describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
 
   it("PostgreSQL stopped and restarted mid-sweep: workers and submitter reconnect and the sweep completes byte-identical", async () => {
     const url = createDatabase(server, "restart")
-    const { dir, file } = withConfig(config)
+    const { dir, file } = tempConfig(config)
     const workers = await startWorkers(url, 2, dir)
     const submitter = startProcess(["run", file, "--cluster", url], dir)
     const context = logs([submitter, ...workers])
@@ -160,7 +168,7 @@ describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
   it("a wrong or unreachable --cluster URL: a clear error naming the URL, a non-zero exit, nothing written", async () => {
     const port = await freePort()
     const unreachable = `postgres://icl:secret@127.0.0.1:${port}/icl`
-    const { dir, file } = withConfig(config)
+    const { dir, file } = tempConfig(config)
     const attempts = [
       startProcess(["worker", "--cluster", unreachable, "--port", String(await freePort())], dir),
       startProcess(["run", file, "--cluster", unreachable], dir),
