@@ -81,12 +81,16 @@ const run = Command.make(
 const status = Command.make(
   "status",
   {
-    folder: Args.text({ name: "folder" }).pipe(Args.withDescription("a sweep folder")),
+    folder: Args.text({ name: "folder" }).pipe(Args.withDescription("a sweep folder or one of its run folders")),
     cluster: clusterUrl.pipe(Options.withDescription("also show what the cluster at this PostgreSQL URL knows: runners, who holds which run, moves"), Options.optional)
   },
   ({ folder, cluster }) =>
     (Option.isSome(cluster) ? sweepClusterStatus(folder, cluster.value) : sweepStatus(folder)).pipe(Effect.flatMap((text) => Console.log(text)))
-).pipe(Command.withDescription("Counts of done, running, failed and pending runs of a sweep, its ETA and its failures; with --cluster, where its runs are."))
+).pipe(
+  Command.withDescription(
+    "Counts of done, running, failed, pending and damaged runs of a sweep, its ETA and its failures, or one run's state; with --cluster, where its runs are."
+  )
+)
 
 // icl-gd report <folder>
 const report = Command.make("report", { folder: Args.text({ name: "folder" }).pipe(Args.withDescription("a sweep folder or a run folder")) }, ({ folder }) =>

@@ -122,3 +122,26 @@ export class SweepLocked extends Schema.TaggedError<SweepLocked>()("SweepLocked"
     ].join("\n")
   }
 }
+
+/**
+ * A path given to `status` or `report` that holds nothing they can read: missing, a file, an empty folder, a folder
+ * that is neither a sweep's nor a run's, or one without a finished run (exit code 2).
+ */
+export class NotAFolder extends Schema.TaggedError<NotAFolder>()("NotAFolder", {
+  path: Schema.String,
+  reason: Schema.String
+}) {
+  override get message(): string {
+    return `${this.path}: ${this.reason}`
+  }
+}
+
+/** A command-line value out of its range, with the option and the value (exit code 2). */
+export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
+  option: Schema.String,
+  detail: Schema.String
+}) {
+  override get message(): string {
+    return `${this.option}: ${this.detail}`
+  }
+}

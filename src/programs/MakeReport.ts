@@ -13,5 +13,7 @@ export const makeReport = (folder: string) =>
     const store = yield* RunStore
     const entries = yield* finishedRuns(folder)
     const first = Option.getOrUndefined(yield* store.readJson(store.join(entries[0]!.dir, "config.json")))
-    return yield* experimentOfInput(first).report(folder, entries)
+    const report = yield* experimentOfInput(first).report(folder, entries)
+    // Damaged runs are left out of the report, and said so.
+    return { ...report, skipped: [...entries.damaged, ...report.skipped] }
   })

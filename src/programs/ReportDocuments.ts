@@ -4,9 +4,11 @@
  */
 import { Effect, Option } from "effect"
 import type { TopLevelSpec } from "vega-lite"
-import { StoreError } from "../domain/Errors.js"
+import { NotAFolder } from "../domain/Errors.js"
 import { FigureRenderer } from "../services/FigureRenderer.js"
 import { RunStore } from "../services/RunStore.js"
+import { folderKind } from "./Folders.js"
+import { describeDamage, verifyRun } from "./RunIntegrity.js"
 
 export interface ReportFigure {
   readonly name: string
@@ -28,24 +30,46 @@ export interface FinishedRun {
   readonly dir: string
 }
 
-/** The finished runs of a sweep folder (manifest.json), or the run that a run folder (summary.json) holds. */
+/**
+ * The finished runs of a sweep folder (manifest.json), or the run that a run folder holds, each verified
+ * (RunIntegrity): damaged runs are left out and listed with the file at fault. Fails with NotAFolder, saying exactly
+ * why, when the path holds no sweep or run, or no finished run that is intact.
+ */
 export const finishedRuns = (folder: string) =>
   Effect.gen(function* () {
     const store = yield* RunStore
-    const manifest = Option.getOrUndefined(yield* store.readJson(store.join(folder, "manifest.json"))) as
-      | { runs: Array<{ id: string; seed: number; axes: Record<string, unknown>; state: string }> }
-      | undefined
-    const entries: Array<FinishedRun> =
-      manifest?.runs.filter((r) => r.state === "done").map((r) => ({ id: r.id, seed: r.seed, axes: r.axes, dir: store.join(folder, r.id) })) ??
-      (Option.isSome(yield* store.readJson(store.join(folder, "summary.json"))) ? [{ id: folder.split("/").pop()!, seed: -1, axes: {}, dir: folder }] : [])
+    const kind = yield* folderKind(folder)
+    let candidates: Array<FinishedRun>
+    let counts = ""
+    if (kind === "sweep") {
+      const manifest = Option.getOrUndefined(yield* store.readJson(store.join(folder, "manifest.json")).pipe(
+        Effect.mapError((error) => new NotAFolder({ path: store.join(folder, "manifest.json"), reason: `${error.detail}; rerun the sweep's command to write it again` }))
+      )) as { runs?: Array<{ id: string; seed: number; axes: Record<string, unknown>; state: string }> } | undefined
+      if (!Array.isArray(manifest?.runs)) {
+        return yield* new NotAFolder({ path: store.join(folder, "manifest.json"), reason: "is not a sweep manifest (no list of runs); rerun the sweep's command to write it again" })
+      }
+      candidates = manifest.runs.filter((r) => r?.state === "done").map((r) => ({ id: r.id, seed: r.seed, axes: r.axes ?? {}, dir: store.join(folder, r.id) }))
+      const by = (state: string) => manifest.runs!.filter((r) => r?.state === state).length
+      counts = ` (${manifest.runs.length} runs: ${by("pending") + by("running")} not finished, ${by("failed")} failed)`
+    } else {
+      candidates = [{ id: folder.replace(/\/+$/, "").split("/").pop()!, seed: -1, axes: {}, dir: folder }]
+    }
+    const entries: Array<FinishedRun> = []
+    const damaged: Array<string> = []
+    for (const entry of candidates) {
+      const integrity = yield* verifyRun(entry.dir)
+      if (integrity._tag === "Intact") entries.push(entry)
+      else if (integrity._tag === "Damaged") damaged.push(`run ${entry.id} left out: ${describeDamage(integrity)} (rerun its command to repair it)`)
+    }
     if (entries.length === 0) {
-      return yield* new StoreError({
-        reason: "ReadFailed",
+      const what = kind === "sweep" ? `this sweep has no finished run yet${counts}` : "this run has not finished"
+      return yield* new NotAFolder({
         path: folder,
-        detail: "no finished run here: expected a sweep folder (manifest.json) or a run folder (summary.json)"
+        reason: damaged.length > 0 ? `no intact finished run:\n  ${damaged.join("\n  ")}` : `${what}; run it (rerun its command) before making a report`
       })
     }
-    return entries
+    for (const line of damaged) yield* Effect.logWarning(line)
+    return Object.assign(entries, { damaged })
   })
 
 /** A finished run's config, summary and metrics rows, as stored. */

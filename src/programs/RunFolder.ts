@@ -3,11 +3,12 @@
  * a new or partial run with its config and log file, and keep the last two checksummed checkpoints.
  */
 import { Effect, Option } from "effect"
-import { decodeChecked } from "../domain/Checkpoint.js"
+import { decodeChecked, ownerOf, withOwner } from "../domain/Checkpoint.js"
 import { runIdOf } from "../domain/RunId.js"
 import type { BaseConfig } from "../domain/ConfigSchema.js"
 import { CheckpointSink } from "../services/CheckpointSink.js"
 import { withRunLogFile } from "../services/Logging.js"
+import { describeDamage, SUMMARY, unfinishRun, verifyRun } from "./RunIntegrity.js"
 import { RunStore } from "../services/RunStore.js"
 
 export interface RunFolderOptions {
@@ -28,7 +29,11 @@ export interface RunOutcome<S> {
   readonly reused: boolean
 }
 
-/** Runs `execute` in the run's folder unless summary.json (written last by every run) says it finished before. */
+/**
+ * Runs `execute` in the run's folder unless it finished before (summary.json, written last) and every file it recorded
+ * is intact (RunIntegrity). A damaged finished run is trained again from its newest checkpoint, which rewrites every
+ * result file.
+ */
 export const inRunFolder = <S, E, R>(
   config: BaseConfig,
   options: RunFolderOptions,
@@ -39,31 +44,48 @@ export const inRunFolder = <S, E, R>(
     const runId = runIdOf(config)
     const dir = options.dir ?? store.resolve(config.output.dir, runId)
     const file = (name: string) => store.join(dir, name)
-    const stored = yield* store.readJson(file("summary.json"))
-    if (Option.isSome(stored)) {
-      yield* Effect.logDebug(`run ${runId} finished before; reusing its results`)
-      return { runId, dir, summary: stored.value as S, reused: true } satisfies RunOutcome<S>
+    const integrity = yield* verifyRun(dir)
+    if (integrity._tag === "Intact") {
+      const stored = yield* store.readJson(file(SUMMARY))
+      if (Option.isSome(stored)) {
+        yield* Effect.logDebug(`run ${runId} finished before; reusing its results`)
+        return { runId, dir, summary: stored.value as S, reused: true } satisfies RunOutcome<S>
+      }
     }
+    if (integrity._tag === "Damaged") yield* unfinishRun(dir)
     yield* store.ensureDir(dir)
     yield* store.removeTemporaries(dir)
     yield* store.writeJson(file("config.json"), options.recordedConfig ?? config)
-    const summary = yield* execute(runId, file).pipe(withRunLogFile(file("run.log")), Effect.annotateLogs({ run: runId }))
+    const repair =
+      integrity._tag === "Damaged"
+        ? Effect.logWarning(`run ${runId} had finished but is damaged (${describeDamage(integrity)}): repairing it from its newest checkpoint`)
+        : Effect.void
+    const summary = yield* Effect.zipRight(repair, execute(runId, file)).pipe(withRunLogFile(file("run.log")), Effect.annotateLogs({ run: runId }))
     return { runId, dir, summary, reused: false } satisfies RunOutcome<S>
   })
 
 const CHECKPOINT = "checkpoint.json"
 const PREVIOUS_CHECKPOINT = "checkpoint.prev.json"
 
-/** The newest checkpoint that decodes, trying the previous one when the newest is damaged. */
+/**
+ * The newest checkpoint of run `runId` that decodes, trying the previous one when the newest is damaged. A checkpoint
+ * that names another run (copied in from another folder) is refused with a warning, never resumed.
+ */
 export const readCheckpoint = <A>(
   file: (name: string) => string,
-  decode: (text: string) => { readonly state: A } | { readonly problem: string }
+  decode: (text: string) => { readonly state: A } | { readonly problem: string },
+  runId: string
 ) =>
   Effect.gen(function* () {
     const store = yield* RunStore
     for (const name of [CHECKPOINT, PREVIOUS_CHECKPOINT]) {
       const text = yield* store.readText(file(name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
       if (Option.isNone(text)) continue
+      const owner = ownerOf(text.value)
+      if (owner !== undefined && owner !== runId) {
+        yield* Effect.logWarning(`refusing checkpoint ${file(name)}: it belongs to run ${owner}, not to this run (${runId}); this run starts without it`)
+        continue
+      }
       const decoded = decode(text.value)
       if ("state" in decoded) return Option.some(decoded.state)
       yield* Effect.logWarning(`ignoring checkpoint ${name}: ${decoded.problem}`)
@@ -87,14 +109,15 @@ export const checkpointStep = (dir: string) =>
   })
 
 /**
- * Keeps the last two checkpoints: the current one becomes the previous, then the new one is written atomically; then
- * the CheckpointSink gets it (nothing by default; a cluster runner stores it in PostgreSQL).
+ * Keeps the last two checkpoints: the current one becomes the previous, then the new one, stamped with its run's id, is
+ * written atomically; then the CheckpointSink gets it (nothing by default; a cluster runner stores it in PostgreSQL).
  */
-export const writeCheckpoint = (file: (name: string) => string, text: string) =>
+export const writeCheckpoint = (file: (name: string) => string, text: string, runId: string) =>
   Effect.gen(function* () {
     const store = yield* RunStore
+    const owned = withOwner(text, runId)
     yield* store.renameIfExists(file(CHECKPOINT), file(PREVIOUS_CHECKPOINT))
-    yield* store.writeText(file(CHECKPOINT), text)
+    yield* store.writeText(file(CHECKPOINT), owned)
     const sink = yield* CheckpointSink
-    yield* sink.saved(file(CHECKPOINT), text)
+    yield* sink.saved(file(CHECKPOINT), owned)
   })

@@ -11,7 +11,7 @@
 import type { Worker } from "node:worker_threads"
 import { type Duration, Effect, Either, Option, Schedule } from "effect"
 import { type BaseConfig, canonicalJson } from "../domain/ConfigSchema.js"
-import { RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
+import { NotAFolder, RunFailed, StoreError, SweepDrift, SweepFailed } from "../domain/Errors.js"
 import { type ResultRow, toCsv } from "../domain/Results.js"
 import { reconcileSweep, type RunState, storedRunsOf, type SweepDefinition, type SweepPlan, type SweepRun } from "../domain/Sweep.js"
 import { inspectLock, lockFolder } from "../services/FolderLock.js"
@@ -20,6 +20,8 @@ import { RunStore } from "../services/RunStore.js"
 import { Placement } from "./Placement.js"
 import { experimentNamed, planSweep } from "./Registry.js"
 import { checkpointStep } from "./RunFolder.js"
+import { describeDamage, verifyRun } from "./RunIntegrity.js"
+import { folderKind } from "./Folders.js"
 
 export interface ManifestRun {
   readonly id: string
@@ -134,7 +136,12 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
     }
     for (const run of runs) {
       const dir = store.join(folder, run.id)
-      const finished = Option.isSome(yield* store.readText(store.join(dir, "summary.json")))
+      // A finished run counts as done only when every file it recorded is intact; a damaged one is repaired below.
+      const integrity = yield* verifyRun(dir)
+      const finished = integrity._tag === "Intact"
+      if (integrity._tag === "Damaged") {
+        yield* Effect.logWarning(`run ${run.id} is damaged (${describeDamage(integrity)}); it will be repaired from its newest checkpoint`)
+      }
       const failure = yield* store.readJson(store.join(dir, FAILURE_FILE)).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
       manifest.runs.push({
         id: run.id,
@@ -252,46 +259,110 @@ export const runSweep = (plan: SweepPlan, options: SweepOptions = {}) =>
 export const requireAllDone = (result: SweepResult) =>
   result.failed.length > 0 ? Effect.fail(new SweepFailed({ folder: result.folder, failures: [...result.failed] })) : Effect.void
 
-/** `status <folder>`: counts by state, the ETA of what is left, and every failure. */
+const isRecord = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === "object" && !Array.isArray(v)
+
+/** manifest.json, checked: a list of runs, each with its id, seed, axes and state. */
+const readManifest = (folder: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const path = store.join(folder, "manifest.json")
+    const fix = "rerun the sweep's command to write it again"
+    const json = yield* store.readJson(path).pipe(Effect.mapError((error) => new NotAFolder({ path, reason: `${error.detail}; ${fix}` })))
+    const value = Option.getOrUndefined(json)
+    const runs = isRecord(value) && Array.isArray(value["runs"]) ? (value["runs"] as Array<unknown>) : undefined
+    const valid =
+      runs?.every((r) => isRecord(r) && typeof r["id"] === "string" && typeof r["seed"] === "number" && isRecord(r["axes"]) && typeof r["state"] === "string") ?? false
+    if (!valid) return yield* new NotAFolder({ path, reason: `is not a sweep manifest (expected { name, runs: [{ id, seed, axes, state }, …] }); ${fix}` })
+    const manifest = value as unknown as Manifest
+    return { ...manifest, name: String(manifest.name), concurrency: typeof manifest.concurrency === "number" ? manifest.concurrency : 1 }
+  })
+
+/** The last step of a run's newest checkpoint (read from its first bytes) and the steps it trains, when known. */
+const progressOf = (dir: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const read = (name: string) => store.readText(store.join(dir, name)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    const checkpoint = yield* read("checkpoint.json")
+    const match = Option.isSome(checkpoint) ? /"step":(\d+)/.exec(checkpoint.value.slice(0, 400)) : null
+    const config = yield* read("config.json")
+    let steps: number | undefined
+    if (Option.isSome(config)) {
+      try {
+        const value = (JSON.parse(config.value) as { training?: { steps?: unknown } }).training?.steps
+        if (typeof value === "number" && value > 0) steps = value
+      } catch {
+        steps = undefined
+      }
+    }
+    return { step: match ? Number(match[1]) : 0, steps }
+  })
+
+const holderOf = (lock: ReturnType<typeof inspectLock>) =>
+  lock.state === "held" && lock.owner !== undefined ? `pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.since}` : "pid unknown"
+
+/** `status` on one run's folder: finished (verified), damaged, partial or not started, and whether it is running. */
+const runStatus = (dir: string) =>
+  Effect.gen(function* () {
+    const store = yield* RunStore
+    const id = dir.replace(/\/+$/, "").split("/").pop()!
+    const integrity = yield* verifyRun(dir)
+    if (integrity._tag === "Intact") return `run ${id} (${dir}): finished (every file as the run wrote it)`
+    if (integrity._tag === "Damaged") return `run ${id} (${dir}): finished, but damaged: ${describeDamage(integrity)}; rerun its command to repair it`
+    const { step, steps } = yield* progressOf(dir)
+    const lock = inspectLock(store.resolve(dir, ".."))
+    const state = lock.state === "held" ? `running (${holderOf(lock)})` : "not running"
+    const failure = yield* store.readJson(store.join(dir, FAILURE_FILE)).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
+    if (Option.isSome(failure)) return `run ${id} (${dir}): failed: ${String((failure.value as { reason?: unknown }).reason)}`
+    return `run ${id} (${dir}): ${step > 0 ? `at step ${step}${steps === undefined ? "" : ` of ${steps}`}` : "not started"}, ${state}${lock.state === "held" ? "" : step > 0 ? " (rerun its command to continue)" : ""}`
+  })
+
+/**
+ * `status <folder>`: for a sweep folder, counts by state (finished runs verified), the ETA of what is left (partial
+ * runs count their remaining steps only), and every failure or damaged run; for a run folder, its state.
+ */
 export const sweepStatus = (folder: string) =>
   Effect.gen(function* () {
     const store = yield* RunStore
-    const manifestJson = yield* store.readJson(store.join(folder, "manifest.json"))
-    if (Option.isNone(manifestJson)) {
-      return yield* new StoreError({ reason: "ReadFailed", path: folder, detail: "no manifest.json here: not a sweep folder" })
-    }
-    const manifest = manifestJson.value as Manifest
+    if ((yield* folderKind(folder)) === "run") return yield* runStatus(folder)
+    const manifest = yield* readManifest(folder)
     const lock = inspectLock(folder)
     const alive = lock.state === "held"
     const count = (state: RunState) => manifest.runs.filter((r) => r.state === state).length
     const walls: Array<number> = []
     const partial: Array<string> = []
+    const damagedRuns: Array<string> = []
+    // Runs left, in units of whole runs: a partial run counts only the steps it has left.
+    let remaining = 0
     for (const run of manifest.runs) {
       const dir = store.join(folder, run.id)
       if (run.state === "done") {
+        const integrity = yield* verifyRun(dir)
+        if (integrity._tag === "Damaged") {
+          damagedRuns.push(`    - ${run.id}: ${describeDamage(integrity)}`)
+          remaining += 1
+          continue
+        }
         const runJson = yield* store.readJson(store.join(dir, "run.json")).pipe(Effect.orElseSucceed(() => Option.none<unknown>()))
         const wall = (Option.getOrUndefined(runJson) as { wallSeconds?: number } | undefined)?.wallSeconds
-        if (wall !== undefined) walls.push(wall)
+        if (typeof wall === "number" && Number.isFinite(wall)) walls.push(wall)
       } else if (run.state !== "failed") {
-        const text = yield* store.readText(store.join(dir, "checkpoint.json")).pipe(Effect.orElseSucceed(() => Option.none<string>()))
-        if (Option.isSome(text)) {
-          const step = /"step":(\d+)/.exec(text.value.slice(0, 200))
-          if (step) partial.push(`${run.id} at step ${step[1]}`)
-        }
+        const { step, steps } = yield* progressOf(dir)
+        if (step > 0) partial.push(`${run.id} at step ${step}${steps === undefined ? "" : ` of ${steps}`}`)
+        remaining += steps === undefined ? 1 : Math.max(0, 1 - step / steps)
       }
     }
-    const left = count("pending") + count("running")
+    const left = count("pending") + count("running") + damagedRuns.length
     const meanWall = walls.length > 0 ? walls.reduce((s, v) => s + v, 0) / walls.length : Number.NaN
-    const eta = (meanWall * left) / Math.max(1, manifest.concurrency)
+    const eta = (meanWall * remaining) / Math.max(1, Math.min(manifest.concurrency, Math.ceil(remaining)))
     // Runs the manifest says are running, in a folder that no live process holds, were interrupted (killed).
     const running = alive ? count("running") : 0
     const interrupted = alive ? 0 : count("running")
-    const holder = lock.state === "held" && lock.owner !== undefined ? `pid ${lock.owner.pid} on ${lock.owner.host}, since ${lock.owner.since}` : "pid unknown"
     const lines = [
-      `sweep ${manifest.name} (${folder}): ${alive ? `running (${holder})` : interrupted > 0 ? "not running, interrupted (rerun its command to continue)" : "not running"}`,
-      `  runs      ${manifest.runs.length}: ${count("done")} done, ${running} running, ${count("failed")} failed, ${left - running - interrupted} pending${interrupted > 0 ? `, ${interrupted} interrupted` : ""}`,
-      `  ETA       ${left === 0 ? "0s" : Number.isFinite(eta) ? `~${formatDuration(eta)} (mean run ${formatDuration(meanWall)}, ${manifest.concurrency} at a time)` : "unknown until a run finishes"}`,
+      `sweep ${manifest.name} (${folder}): ${alive ? `running (${holderOf(lock)})` : interrupted > 0 ? "not running, interrupted (rerun its command to continue)" : "not running"}`,
+      `  runs      ${manifest.runs.length}: ${count("done") - damagedRuns.length} done, ${running} running, ${count("failed")} failed, ${count("pending")} pending${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${damagedRuns.length > 0 ? `, ${damagedRuns.length} damaged` : ""}`,
+      `  ETA       ${left === 0 ? "0s" : Number.isFinite(eta) ? `~${formatDuration(eta)} (mean run ${formatDuration(meanWall)}, ${manifest.concurrency} at a time${partial.length > 0 ? ", partial runs counted by their steps left" : ""})` : "unknown until a run finishes"}`,
       ...(partial.length > 0 ? [`  partial   ${partial.join("; ")}`] : []),
+      ...(damagedRuns.length > 0 ? ["  damaged (rerun the sweep's command to repair)", ...damagedRuns] : []),
       ...(count("failed") > 0
         ? ["  failures", ...manifest.runs.filter((r) => r.state === "failed").map((r) => `    - ${r.id} (seed ${r.seed}${Object.entries(r.axes).map(([k, v]) => `, ${k}=${JSON.stringify(v)}`).join("")}): ${r.error}`)]
         : [])

@@ -140,7 +140,7 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
     // Rows past the checkpoint (written before an interruption) are dropped: they will be computed again.
     yield* writeMetrics()
     const position = (): LoopPosition => ({ step: done, rows, lossSum, lossCount, clock: { ...clock } })
-    const save = () => writeCheckpoint(options.file, options.checkpoint(position()))
+    const save = () => writeCheckpoint(options.file, options.checkpoint(position()), options.runId)
 
     const progress = makeProgress(options.runId, options.steps, options.progress)
     const shouldStop = () => options.stopAfter !== undefined && options.stopAfter(rows)

@@ -106,7 +106,29 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
         )
       )
 
-    return { ensureDir, writeText, writeBytes, writeJson, readText, readJson, renameIfExists, removeTemporaries, join: path.join, resolve: path.resolve } as const
+    /** Removes a file; nothing happens when it does not exist. */
+    const remove = (file: string) =>
+      fs.exists(file).pipe(
+        Effect.flatMap((exists) => (exists ? fs.remove(file) : Effect.void)),
+        Effect.mapError(writeFailed(file))
+      )
+
+    /** What is at a path: a folder, a file, or nothing (none). */
+    const kindOf = (file: string) =>
+      fs.stat(file).pipe(
+        Effect.map((info) => Option.some(info.type === "Directory" ? ("folder" as const) : ("file" as const))),
+        Effect.catchIf(
+          (error) => error._tag === "SystemError" && error.reason === "NotFound",
+          () => Effect.succeed(Option.none<"folder" | "file">())
+        ),
+        Effect.mapError((error) => new StoreError({ reason: "ReadFailed", path: file, detail: detailOf(error) }))
+      )
+
+    /** The names in a folder. */
+    const list = (dir: string) =>
+      fs.readDirectory(dir).pipe(Effect.mapError((error) => new StoreError({ reason: "ReadFailed", path: dir, detail: detailOf(error) })))
+
+    return { ensureDir, writeText, remove, kindOf, list, writeBytes, writeJson, readText, readJson, renameIfExists, removeTemporaries, join: path.join, resolve: path.resolve } as const
   }),
   dependencies: [Layer.merge(NodeFileSystem.layer, NodePath.layer)]
 }) {}

@@ -325,14 +325,21 @@ describe("concurrency", () => {
 })
 
 describe("status", () => {
-  it.live("the ETA is the mean wall time of the finished runs times the runs left, divided by the concurrency", () =>
+  it.live("the ETA is the mean wall time of the finished runs times the runs left (a partial run counting its steps left), divided by the concurrency", () =>
     Effect.gen(function* () {
       const { dir } = withConfig({})
       const plan = Either.getOrThrow(
-        planSweep({ name: "eta", ...small, training: { steps: 20, batchSize: 16 }, output: { dir, progress: false }, sweep: { seeds: [0, 1, 2, 3] } })
+        planSweep({
+          name: "eta",
+          ...small,
+          training: { steps: 20, batchSize: 16 },
+          runtime: { checkpointEvery: 10 },
+          output: { dir, progress: false },
+          sweep: { seeds: [0, 1, 2, 3] }
+        })
       )
       const { result } = yield* runSweep(plan, { concurrency: 1 })
-      // Two runs finished in 100 s and 300 s; two are left, with no checkpoint, two at a time.
+      // Two runs finished in 100 s and 300 s; two are left, one with no checkpoint, one at step 10 of 20; two at a time.
       const folder = result.folder
       const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8"))
       manifest.concurrency = 2
@@ -343,14 +350,18 @@ describe("status", () => {
           writeFileSync(join(runDir, "run.json"), JSON.stringify({ ...record, wallSeconds: i === 0 ? 100 : 300 }))
         } else {
           run.state = "pending"
-          for (const file of readdirSync(runDir).filter((f) => f.startsWith("checkpoint"))) rmSync(join(runDir, file))
+          rmSync(join(runDir, "summary.json"))
+          rmSync(join(runDir, "checkpoint.json"))
+          if (i === 2) renameSync(join(runDir, "checkpoint.prev.json"), join(runDir, "checkpoint.json"))
+          else rmSync(join(runDir, "checkpoint.prev.json"))
         }
       })
       writeFileSync(join(folder, "manifest.json"), JSON.stringify(manifest))
       const text = yield* sweepStatus(folder)
       assert.include(text, "4: 2 done, 0 running, 0 failed, 2 pending")
-      // mean 200 s × 2 left / 2 at a time = 200 s.
-      assert.include(text, "~3m20s (mean run 3m20s, 2 at a time)")
+      assert.include(text, `partial   ${manifest.runs[2].id} at step 10 of 20`)
+      // mean 200 s × (½ + 1) runs left / 2 at a time = 150 s.
+      assert.include(text, "~2m30s (mean run 3m20s, 2 at a time, partial runs counted by their steps left)")
     }).pipe(Effect.provide(QuietServicesLive))
   )
 })

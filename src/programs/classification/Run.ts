@@ -12,6 +12,7 @@
  *                     the extra evaluation sets of evaluation.seeds
  *   run.json          how it ran: engine, backend, wall times (the only file that varies between identical runs)
  *   run.log           JSON-lines log
+ *   digests.json      SHA-256 of each file above, written just before summary.json (programs/RunIntegrity)
  *   checkpoint.json   the last checkpoint (and checkpoint.prev.json, the one before), to resume an interrupted run
  */
 import { Effect, Fiber, Option } from "effect"
@@ -39,6 +40,7 @@ import type { EngineInfo } from "../../services/EngineInfo.js"
 import { ModelTrainer } from "../../services/classification/ModelTrainer.js"
 import { RunStore } from "../../services/RunStore.js"
 import { TaskSampler } from "../../services/classification/TaskSampler.js"
+import { sealRun } from "../RunIntegrity.js"
 import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome } from "../RunFolder.js"
 import { type BatchSource, makePhaseClock, selfSampledSteps, trainingLoop, writeRunRecord } from "../TrainingLoop.js"
 
@@ -200,7 +202,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
 
     const session = yield* trainer.open(config)
     const { spec } = session
-    const checkpoint = yield* readCheckpoint(file, decodeCheckpoint)
+    const checkpoint = yield* readCheckpoint(file, decodeCheckpoint, runId)
     yield* Effect.logInfo(
       Option.isSome(checkpoint)
         ? `resuming ${spec.attention} attention from step ${checkpoint.value.step}`
@@ -408,7 +410,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       clock
     })
     // summary.json is written last: its presence marks the run as finished.
-    yield* store.writeJson(file("summary.json"), summary)
+    yield* sealRun(file, runId, summary)
     yield* Effect.logInfo("run finished").pipe(
       Effect.annotateLogs({
         evalLoss: final.model.loss,

@@ -8,7 +8,7 @@
  *   weights.json      final and initial A_l, P_l of every layer
  *   references.json   every reference's parameters, grid scan and loss
  *   summary.json      final metrics, references, and the interpolation between trained and constructed weights
- *   run.json, run.log, checkpoint.json (+ .prev)   as for classification runs
+ *   run.json, run.log, digests.json, checkpoint.json (+ .prev)   as for classification runs
  */
 import { Effect, Option } from "effect"
 import { decodeChecked, encodeChecked } from "../../domain/Checkpoint.js"
@@ -38,6 +38,7 @@ import type { EngineInfo } from "../../services/EngineInfo.js"
 import { RegressionReferences } from "../../services/regression/References.js"
 import { referenceSpecOf, RegressionTrainer } from "../../services/regression/Trainer.js"
 import { RunStore } from "../../services/RunStore.js"
+import { sealRun } from "../RunIntegrity.js"
 import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome } from "../RunFolder.js"
 import { type BatchSource, type LoopPosition, makePhaseClock, trainingLoop, writeRunRecord } from "../TrainingLoop.js"
 
@@ -226,7 +227,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
 
     const session = yield* trainer.open(config)
     const { spec } = session
-    const checkpoint = yield* readCheckpoint(file, decodeState)
+    const checkpoint = yield* readCheckpoint(file, decodeState, runId)
     yield* Effect.logInfo(
       Option.isSome(checkpoint)
         ? `resuming ${spec.depth}-layer ${spec.activation} attention from step ${checkpoint.value.step}`
@@ -437,7 +438,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       resumedFromStep: Option.isSome(checkpoint) ? checkpoint.value.step : null,
       clock
     })
-    yield* store.writeJson(file("summary.json"), summary)
+    yield* sealRun(file, runId, summary)
     yield* Effect.logInfo("run finished").pipe(
       Effect.annotateLogs({
         evalLoss: final.model.loss,
