@@ -37,6 +37,20 @@ describe("random-features tasks", () => {
     assert.isAbove(maxAbsDiff(posteriorMean("linear", 1, 0, batch).prediction, batch.target), 0.05)
   })
 
+  it("labels have variance E|φ(x)|²/m: y = w·φ(x)/√m with w ~ N(0, I_m) (within 4 standard errors)", () => {
+    // Given x_q, y_q ~ N(0, |φ(x_q)|²/m); over 4000 tasks E[y²] is estimated within √(2/4000) ≈ 2.2% relative.
+    const t = task()
+    const batch = sampleRegressionTasks(t, 7, "evaluation", 0, 4000)
+    const features = featureBatch(taskFeatureMap(t), batch)
+    let squares = 0
+    let expected = 0
+    for (let i = 0; i < 4000; i++) {
+      squares += batch.target[i]! ** 2
+      for (let k = 0; k < 8; k++) expected += features.query[i * 8 + k]! ** 2
+    }
+    assert.approximately(squares / expected, 1, 4 * Math.sqrt(2 / 4000))
+  })
+
   it("sensitivities taken back through the feature map match central differences in x_q", () => {
     const t = task({ n: 6 })
     const map = taskFeatureMap(t)
