@@ -4,7 +4,18 @@
  */
 import { workerData } from "node:worker_threads"
 import { chunkCount, makeChunkGradient } from "../../domain/classification/ChunkedGradient.js"
-import { type GradientWorkerInput, reportFailure, workUntilStopped } from "./GradientProtocol.js"
+import type { TaskConfig } from "../../domain/classification/Config.js"
+import type { ModelSpec } from "../../domain/classification/Model.js"
+import { type GradientBuffers, reportFailure, workUntilStopped } from "../GradientProtocol.js"
+
+/** What a classification gradient worker is started with. */
+export interface GradientWorkerInput extends GradientBuffers {
+  readonly role: "gradient-worker"
+  readonly spec: ModelSpec
+  readonly task: TaskConfig
+  readonly seed: number
+  readonly batchSize: number
+}
 
 // Only a thread started as a gradient worker runs this body.
 if ((workerData as Partial<GradientWorkerInput> | undefined)?.role === "gradient-worker") {

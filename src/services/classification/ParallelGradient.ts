@@ -14,12 +14,13 @@ import {
   claimChunk,
   createControl,
   finishChunk,
-  type GradientWorkerInput,
+  GradientWorkerFailed,
   MAX_CHUNKS,
   publishStep,
   reportFailure,
   stopWorkers
-} from "./GradientProtocol.js"
+} from "../GradientProtocol.js"
+import type { GradientWorkerInput } from "./GradientWorker.js"
 
 export interface ParallelGradient {
   /** Worker threads besides the training thread. */
@@ -28,15 +29,6 @@ export interface ParallelGradient {
   readonly lossAndGradient: (step: number, weights: Weights, grads: Gradients) => number
   /** Chunks computed so far by the worker threads (the rest by the training thread). */
   readonly workerChunks: () => number
-}
-
-export class GradientWorkerFailed extends Error {
-  constructor(cause: unknown) {
-    super(
-      `a gradient worker thread failed${cause instanceof Error ? `: ${cause.message}` : ""}; rerun to resume, or set runtime.samplerThreads to 0 to train on the training thread alone`
-    )
-    this.name = "GradientWorkerFailed"
-  }
 }
 
 const serial = (input: ChunkGradientInput): ParallelGradient => {

@@ -12,7 +12,7 @@ import {
   reportFailure,
   stopWorkers,
   workUntilStopped
-} from "../../../src/services/classification/GradientProtocol.js"
+} from "../../src/services/GradientProtocol.js"
 
 describe("gradient protocol", () => {
   it("each step's chunks are claimed once each, in order, and a new step reopens them all", () => {

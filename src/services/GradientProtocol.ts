@@ -1,16 +1,15 @@
 /**
- * The shared memory through which the training thread and its gradient worker threads split a step's chunks (the
- * worker's body is GradientWorker; the training thread's side is ParallelGradient). No messages pass per step:
+ * The shared memory through which the training thread and its gradient worker threads split a step's chunks (each
+ * kind's fused engine has its worker body, GradientWorker, and the training thread's side, ParallelGradient). No
+ * messages pass per step:
  *   control  Int32 words: CLAIM = (generation << 16) | next unclaimed chunk, DONE = chunks finished this step, STEP,
  *            STOP, FAILED.
- *   weights  the model's weights for the step: W_KQ then W_PV.
- *   partials each chunk's gradient and loss (ChunkedGradient's layout).
+ *   weights  the model's weights for the step (a kind's own layout).
+ *   partials each chunk's gradient and loss (the kind's ChunkedGradient layout).
  * The training thread writes the step and the weights, then publishes a new generation in CLAIM; every thread claims
  * chunks by compare-and-swap on CLAIM, so a claim always belongs to the generation it read, and a thread reads the step
  * and the weights only after a successful claim, when they cannot change until its chunk is counted in DONE.
  */
-import type { TaskConfig } from "../../domain/classification/Config.js"
-import type { ModelSpec } from "../../domain/classification/Model.js"
 
 const CLAIM = 0
 const DONE = 1
@@ -24,12 +23,8 @@ const CHUNK_MASK = (1 << CHUNK_BITS) - 1
 /** Generations wrap below 2^15 so that CLAIM stays a positive int32. */
 const GENERATION_MASK = (1 << 15) - 1
 
-export interface GradientWorkerInput {
-  readonly role: "gradient-worker"
-  readonly spec: ModelSpec
-  readonly task: TaskConfig
-  readonly seed: number
-  readonly batchSize: number
+/** The shared buffers a gradient worker is started with, besides what its kind needs to compute a chunk. */
+export interface GradientBuffers {
   readonly control: SharedArrayBuffer
   readonly weights: SharedArrayBuffer
   readonly partials: SharedArrayBuffer
@@ -145,3 +140,13 @@ export const awaitChunks = (control: Int32Array, chunks: number): boolean => {
 
 /** Chunks a step may hold (they are counted in the low bits of CLAIM, and the all-ones count means "none"). */
 export const MAX_CHUNKS = CHUNK_MASK - 1
+
+/** A gradient worker thread failed: the step cannot finish (the run is retried or resumed). */
+export class GradientWorkerFailed extends Error {
+  constructor(cause: unknown) {
+    super(
+      `a gradient worker thread failed${cause instanceof Error ? `: ${cause.message}` : ""}; rerun to resume, or set runtime.samplerThreads to 0 to train on the training thread alone`
+    )
+    this.name = "GradientWorkerFailed"
+  }
+}
