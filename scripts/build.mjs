@@ -22,7 +22,8 @@ const ENTRIES = {
   "run-worker": "src/programs/RunWorker.ts",
   "gradient-worker": "src/services/classification/GradientWorker.ts",
   "grid-worker": "src/services/classification/GridWorker.ts",
-  "batch-worker": "src/services/classification/BatchWorker.ts"
+  "batch-worker": "src/services/classification/BatchWorker.ts",
+  "regression-gradient-worker": "src/services/regression/GradientWorker.ts"
 }
 
 /**

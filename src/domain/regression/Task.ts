@@ -135,6 +135,26 @@ export const sampleRegressionTaskInto = (
   batch.target[index] = values[n]! + task.noise * noise[n]!
 }
 
+/**
+ * Tasks [first, first + batch.size) of the sequence keyed by (seed, stream, counter) into `batch` (the draws of
+ * sampleRegressionTasks, without allocating a generator per task).
+ */
+export const sampleRegressionTasksInto = (
+  task: RegressionTaskConfig,
+  seed: number,
+  stream: StreamName,
+  counter: number,
+  batch: RegressionBatch,
+  first = 0,
+  scratch: Scratch = makeScratch(task),
+  rng: Rng = keyedRng(seed, stream, counter, first)
+): void => {
+  for (let b = 0; b < batch.size; b++) sampleRegressionTaskInto(rng.rekey(seed, stream, counter, first + b), task, batch, b, scratch)
+}
+
+/** Buffers for sampleRegressionTasksInto, made once per task configuration. */
+export const regressionScratch = (task: RegressionTaskConfig): Scratch => makeScratch(task)
+
 /** Tasks [first, first + size) of the sequence keyed by (seed, stream, counter); training uses counter = step. */
 export const sampleRegressionTasks = (
   task: RegressionTaskConfig,

@@ -10,7 +10,7 @@
  *   summary.json      final metrics, references, and the interpolation between trained and constructed weights
  *   run.json, run.log, digests.json, checkpoint.json (+ .prev)   as for classification runs
  */
-import { Effect, Option } from "effect"
+import { Effect, Option, type Scope } from "effect"
 import { decodeChecked, encodeChecked } from "../../domain/Checkpoint.js"
 import { evaluationSteps } from "../../domain/EvaluationSchedule.js"
 import { csvNumber, matrixRows } from "../../domain/Results.js"
@@ -40,7 +40,7 @@ import { referenceSpecOf, RegressionTrainer } from "../../services/regression/Tr
 import { RunStore } from "../../services/RunStore.js"
 import { sealRun } from "../RunIntegrity.js"
 import { inRunFolder, readCheckpoint, type RunFolderOptions, type RunOutcome } from "../RunFolder.js"
-import { type BatchSource, type LoopPosition, makePhaseClock, trainingLoop, writeRunRecord } from "../TrainingLoop.js"
+import { type BatchSource, type LoopPosition, makePhaseClock, selfSampledSteps, trainingLoop, writeRunRecord } from "../TrainingLoop.js"
 
 export interface ExtractedLayer extends StepParameters {
   /** s·η: the step size of plain GD for linear attention (only the product matters for linear and ReLU). */
@@ -214,7 +214,7 @@ const inlineBatches = (config: RegressionConfig, first: number): BatchSource<Reg
 
 /** Trains one regression run to its end; a finished run is returned as stored, a partial one resumes. */
 export const regressionRun = (config: RegressionConfig, options: RunFolderOptions = {}) =>
-  inRunFolder(config, options, (runId, file) => executeRegressionRun(config, runId, file))
+  inRunFolder(config, options, (runId, file) => Effect.scoped(executeRegressionRun(config, runId, file)))
 
 const executeRegressionRun = (config: RegressionConfig, runId: string, file: (name: string) => string) =>
   Effect.gen(function* () {
@@ -376,8 +376,14 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       progress: config.output.progress,
       phases,
       resumed: checkpoint,
-      batches: (first) => Effect.sync(() => inlineBatches(config, first)),
-      step: session.stepNow,
+      // The K-layer fused engine samples each step's batch itself, in chunks shared with its worker threads; the other
+      // engines take batches sampled on this thread.
+      batches: (first) =>
+        Option.match(session.trainingSteps, {
+          onSome: (open) => open(config.runtime.samplerThreads).pipe(Effect.map((stepAt) => selfSampledSteps(first, stepAt))),
+          onNone: () => Effect.sync(() => inlineBatches(config, first))
+        }) as Effect.Effect<BatchSource<RegressionBatch | (() => number)>, never, Scope.Scope>,
+      step: (batch) => (typeof batch === "function" ? batch() : session.stepNow(batch)),
       evaluate: evaluateAt,
       logEvaluation: (step, trainLoss, { point }) =>
         Effect.logDebug("evaluation").pipe(

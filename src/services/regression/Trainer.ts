@@ -5,7 +5,7 @@
  * summed over fixed chunks of tasks) or from TensorFlow.js autodiff (float32; regression/TfjsEngine); `auto` picks the
  * fused engine wherever it applies.
  */
-import { Effect } from "effect"
+import { Effect, Option, type Scope } from "effect"
 import { initVectorOptimizer, vectorOptimizerStep, type VectorOptimizerState } from "../../domain/Optimizer.js"
 import { fillInitial } from "../../domain/Initialisation.js"
 import type { BackendUnavailable } from "../../domain/Errors.js"
@@ -26,6 +26,7 @@ import type { EngineChoice } from "../../domain/ConfigSchema.js"
 import { makeChunkedDeepKernel } from "../../domain/regression/ChunkedGradient.js"
 import { fusedCovers, makeOneLayerKernel } from "../../domain/regression/FusedKernel.js"
 import type { EngineInfo, EngineName } from "../EngineInfo.js"
+import { makeRegressionParallelGradient } from "./ParallelGradient.js"
 import { fitGdPlusPlus, regressionLossAndGradients } from "./TfjsEngine.js"
 import { TfBackend } from "../TfBackend.js"
 
@@ -114,6 +115,12 @@ export interface RegressionSession {
   readonly optimizer: VectorOptimizerState
   /** One optimizer step; returns the batch loss before it (no step is taken when the loss is not finite). */
   readonly stepNow: (batch: RegressionBatch) => number
+  /**
+   * For the K-layer fused engine: optimizer steps on the training batches of the given steps, each sampled and
+   * differentiated in chunks by this thread and `workers` worker threads, with the same result for any number of
+   * workers (and as stepNow on the batch sampled whole). None for the other engines, which train on batches.
+   */
+  readonly trainingSteps: Option.Option<(workers: number) => Effect.Effect<(step: number) => number, never, Scope.Scope>>
   readonly restore: (values: Float64Array, optimizer: VectorOptimizerState) => void
 }
 
@@ -144,22 +151,31 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
         }
         // Weights outside the form get no gradient, so the optimizer never moves them from 0 (and clipping ignores them).
         const mask = trainableMask(spec)
-        const compute = (batch: RegressionBatch) => {
-          const loss = gradient(batch)
+        const masked = (loss: number) => {
           if (mask !== null) for (let i = 0; i < grads.length; i++) grads[i]! *= mask[i]!
           return loss
         }
+        const compute = (batch: RegressionBatch) => masked(gradient(batch))
+        const applied = (loss: number) => {
+          if (Number.isFinite(loss)) vectorOptimizerStep(values, grads, optimizer, config.training)
+          return loss
+        }
+        const deepFused = engine.engine === "fused" && spec.depth > 1
+        const trainingSteps: RegressionSession["trainingSteps"] = deepFused
+          ? Option.some((workers) =>
+              makeRegressionParallelGradient({ spec, task: config.task, seed: config.seed, batchSize: config.training.batchSize, workers }).pipe(
+                Effect.map((pool) => (step: number) => applied(masked(pool.lossAndGradient(step, values, grads))))
+              )
+            )
+          : Option.none()
         return {
           spec,
           engine,
           initial,
           values,
           optimizer,
-          stepNow: (batch) => {
-            const loss = compute(batch)
-            if (Number.isFinite(loss)) vectorOptimizerStep(values, grads, optimizer, config.training)
-            return loss
-          },
+          stepNow: (batch) => applied(compute(batch)),
+          trainingSteps,
           restore: (stored, state) => {
             values.set(stored)
             optimizer.step = state.step

@@ -91,6 +91,15 @@ describe("regression runs", () => {
       })
     )
 
+    it.effect("a three-layer run ends byte-identical whether a worker thread shares its chunks or not", () =>
+      Effect.gen(function* () {
+        const config = (samplerThreads: number) => tiny({ model: { layers: 3 }, training: { steps: 120 }, runtime: { samplerThreads } })
+        const alone = yield* regressionRun(config(0))
+        const shared = yield* regressionRun(config(2))
+        sameFiles(alone.dir, shared.dir)
+      })
+    )
+
     it.effect("a GP run is compared with functional GD for every attention kernel and with the posterior mean", () =>
       Effect.gen(function* () {
         const { summary, dir } = yield* regressionRun(
