@@ -2,22 +2,28 @@
  * pnpm bench [--quick]
  *
  * Times a full training step (fresh contexts sampled and differentiated in chunks on all threads, Adam) for linear and
- * softmax attention at the issue's settings, the evaluation throughput of the GD references and alignment metrics,
- * the regression engines (the fused one- and K-layer kernels against TensorFlow.js autodiff), and (unless --quick) the wall time
- * and peak memory of the main example runs. When /usr/bin/python3 has torch, the
- * PyTorch baseline runs in the same invocation on the same settings. Prints a table; writes .bench/latest.json.
+ * softmax attention at the issue's settings, with the SIMD kernel and in JavaScript, next to the step's bound (its
+ * flops and normal draws at the peak rates this machine's SIMD kernel measures, on every core) and the fraction of
+ * it reached; the evaluation throughput of the GD references and alignment metrics; the regression engines (the fused
+ * one- and K-layer kernels against TensorFlow.js autodiff); and (unless --quick) the main example runs as whole processes
+ * (`pnpm start run`, start-up included) with their peak memory. When /usr/bin/python3 has torch, the PyTorch
+ * baseline runs in the same invocation on the same settings. Prints a table; writes .bench/latest.json.
  */
 import { spawnSync } from "node:child_process"
-import { mkdirSync, writeFileSync } from "node:fs"
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
+import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { pathToFileURL } from "node:url"
 import { Effect, Option } from "effect"
+import { ensureBuilt } from "../scripts/build.mjs"
 import { CHUNK_TASKS } from "../src/domain/classification/ChunkedGradient.js"
-import { defaults } from "../src/domain/classification/Config.js"
-import { makeFusedKernel } from "../src/domain/classification/FusedKernel.js"
+import { defaults, type TaskConfig } from "../src/domain/classification/Config.js"
 import { referencePredict } from "../src/domain/classification/GdMath.js"
-import { initWeights, type ModelSpec } from "../src/domain/classification/Model.js"
+import { copyWeights, initWeights, type ModelSpec } from "../src/domain/classification/Model.js"
+import { initOptimizer, optimizerStep } from "../src/domain/classification/Optimizer.js"
+import { simdChunks, simdPeakRates } from "../src/domain/classification/SimdKernel.js"
 import { sampleTasks } from "../src/domain/classification/Task.js"
+import { makeParallelGradient } from "../src/services/classification/ParallelGradient.js"
+import { classificationKernel } from "../src/services/Kernels.js"
 import { resolveRegressionConfig } from "../src/domain/regression/Config.js"
 import { makeChunkedDeepKernel } from "../src/domain/regression/ChunkedGradient.js"
 import { makeOneLayerKernel } from "../src/domain/regression/FusedKernel.js"
@@ -29,6 +35,8 @@ import { MetricsCollector } from "../src/services/classification/MetricsCollecto
 import { ModelTrainer } from "../src/services/classification/ModelTrainer.js"
 
 const root = join(import.meta.dirname, "..")
+// The SIMD kernel and the bundle the example runs start from, built from the current sources.
+await ensureBuilt()
 const quick = process.argv.includes("--quick")
 const REPETITIONS = 5
 /** Steps per repetition at batch 512; smaller batches take proportionally more, so that every repetition spans about
@@ -57,9 +65,71 @@ const SETTINGS: ReadonlyArray<Setting> = (["linear", "softmax"] as const).flatMa
 
 const specOf = (s: Setting): ModelSpec => ({ attention: s.attention, attendToQuery: s.attention !== "softmax", expShift: 0, d: 5, C: 5 })
 
+const kernelLoad = classificationKernel()
+if (!kernelLoad.loaded) process.stderr.write(`the SIMD kernel did not load (${kernelLoad.reason}): its columns are empty\n`)
+const simd = kernelLoad.loaded ? kernelLoad.module : undefined
+
+/** Threads that train: the training thread and its worker threads, one per core. */
+const THREADS = 1 + defaults.runtime.samplerThreads
+
+/** Normal draws per task of the cluster family: C class vectors, n context points and the query, d each. */
+const normalsPerTask = (task: TaskConfig) => (task.C + task.n + 1) * task.d
+
+/**
+ * Floating-point operations (each multiply, add, subtract, divide, square root) of one task's forward and backward
+ * pass in the fused kernel (assembly/classification.ts, FusedKernel), per key and per task; an exp counts as FastExp's
+ * 19 operations, Math.exp and Math.log (C + 1 per task, in the loss) as one each.
+ */
+const flopsPerTask = (spec: ModelSpec, n: number) => {
+  const { d, C } = spec
+  const D = d + C
+  const keys = spec.attendToQuery ? n + 1 : n
+  const score = 2 * d // x·u and the label's u entry
+  const exp = 19
+  const weight = spec.attention === "linear" ? score + 1 : spec.attention === "exp" ? score + 3 + exp : score + 1 + 1 + exp
+  const perKey = weight + 1 + 2 * d + 1 + (2 * d) + (spec.attention === "linear" ? 1 : spec.attention === "exp" ? 2 : 4) + 2 * d + 1
+  const perTask =
+    2 * D * d + // u = W_KQ e_q
+    (spec.attention === "softmax" ? D + 1 : 0) + // h / Z
+    C * 2 * D + // logits
+    4 * C + 2 + // log-sum-exp, loss
+    4 * C + // g_z
+    2 * C * D + // ∇W_PV
+    2 * C * D + // g_h
+    (spec.attention === "softmax" ? 2 * D : 0) + // hᵀ g_h
+    2 * D * d // ∇W_KQ
+  return keys * perKey + perTask
+}
+
+/** This thread's peak rates of the SIMD kernel: its ziggurat loop's normals and its multiply-adds per second. */
+const peak = simd === undefined ? null : simdPeakRates(simd)
+
+/** The bound on a step: its flops and its normals at the SIMD kernel's peak rates, on every core. */
+const boundMs = (s: Setting) => {
+  if (peak === null) return null
+  const task = { ...defaults.task, n: s.n }
+  const flops = s.batch * flopsPerTask(specOf(s), s.n)
+  const normals = s.batch * normalsPerTask(task)
+  return { ms: (1000 * (flops / peak.flopsPerSecond + normals / peak.normalsPerSecond)) / THREADS, flops, normals }
+}
+
+/** ms per step of `stepAt` (median of REPETITIONS repetitions after a warm-up). */
+const timeSteps = (stepAt: (step: number) => number, batch: number) => {
+  let step = 1
+  for (let i = 0; i < WARMUP_STEPS; i++) stepAt(step++)
+  const repetitions: Array<number> = []
+  for (let r = 0; r < REPETITIONS; r++) {
+    const started = performance.now()
+    const steps = stepsPerRepetition(batch)
+    for (let i = 0; i < steps; i++) stepAt(step++)
+    repetitions.push((performance.now() - started) / steps)
+  }
+  return { msPerStep: median(repetitions), repetitions }
+}
+
 /**
  * ms per full training step, as a run takes it: the session's own step (the fused engine sampling and differentiating
- * the batch's chunks on this thread and the worker threads), then Adam.
+ * the batch's chunks on this thread and the worker threads, with the SIMD kernel when it loads), then Adam.
  */
 const timeTrainingStep = (s: Setting) =>
   Effect.scoped(
@@ -72,33 +142,59 @@ const timeTrainingStep = (s: Setting) =>
       const stepAt = yield* open(task, 0, s.batch, defaults.runtime.samplerThreads)
       // Worker threads take a moment to load; a run's first steps are taken without them.
       yield* Effect.sleep(WORKER_START_MS)
-      let step = 1
-      for (let i = 0; i < WARMUP_STEPS; i++) stepAt(step++)
-      const repetitions: Array<number> = []
-      for (let r = 0; r < REPETITIONS; r++) {
-        const started = performance.now()
-        const steps = stepsPerRepetition(s.batch)
-        for (let i = 0; i < steps; i++) stepAt(step++)
-        repetitions.push((performance.now() - started) / steps)
-      }
-      // The parts, each alone on this thread: sampling the whole batch, and the kernel on it.
-      const spec = specOf(s)
-      const kernel = makeFusedKernel(spec)
-      const weights = initWeights(spec, 0, defaults.model.initScale)
-      const grads = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
-      const batch = sampleTasks(task, 0, "train", 1, s.batch)
-      const parts = { sample: [] as Array<number>, kernel: [] as Array<number> }
-      for (let r = 0; r < REPETITIONS; r++) {
-        let t = performance.now()
-        for (let i = 0; i < 10; i++) sampleTasks(task, 0, "train", i + 2, s.batch, 0, batch)
-        parts.sample.push((performance.now() - t) / 10)
-        t = performance.now()
-        for (let i = 0; i < 10; i++) kernel(weights, batch, grads)
-        parts.kernel.push((performance.now() - t) / 10)
-      }
-      return { msPerStep: median(repetitions), repetitions, sampleMs: median(parts.sample), kernelMs: median(parts.kernel) }
+      return { ...timeSteps(stepAt, s.batch), kernel: session.kernel }
     })
   )
+
+/** The same step computed in JavaScript (the kernel a run falls back to), on the same threads, then Adam. */
+const timeJavaScriptStep = (s: Setting) =>
+  Effect.scoped(
+    Effect.gen(function* () {
+      const task = { ...defaults.task, n: s.n }
+      const spec = specOf(s)
+      const weights = copyWeights(initWeights(spec, 0, defaults.model.initScale))
+      const grads = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
+      const state = initOptimizer(weights.D)
+      const pool = yield* makeParallelGradient({ spec, task, seed: 0, batchSize: s.batch, workers: defaults.runtime.samplerThreads })
+      yield* Effect.sleep(WORKER_START_MS)
+      const training = { ...defaults.training, batchSize: s.batch }
+      return timeSteps((step) => {
+        const loss = pool.lossAndGradient(step, weights, grads)
+        optimizerStep(weights, grads, state, training)
+        return loss
+      }, s.batch).msPerStep
+    })
+  )
+
+/** The parts of a step, each alone on this thread for the whole batch: sampling, and the loss and gradient. */
+const stepParts = (s: Setting) => {
+  if (simd === undefined) return null
+  const task = { ...defaults.task, n: s.n }
+  const spec = specOf(s)
+  const chunks = simdChunks(simd, spec, task, CHUNK_TASKS)
+  const weights = initWeights(spec, 0, defaults.model.initScale)
+  const grads = { kq: new Float64Array(weights.D ** 2), pv: new Float64Array(weights.D ** 2) }
+  const batchChunks = Math.ceil(s.batch / CHUNK_TASKS)
+  const parts = { sample: [] as Array<number>, kernel: [] as Array<number> }
+  for (let r = 0; r < REPETITIONS + 1; r++) {
+    let sampleMs = 0
+    let kernelMs = 0
+    for (let c = 0; c < batchChunks; c++) {
+      const count = Math.min(CHUNK_TASKS, s.batch - c * CHUNK_TASKS)
+      const t0 = performance.now()
+      chunks.sample(0, "train", r + 1, c * CHUNK_TASKS, count)
+      const t1 = performance.now()
+      chunks.lossAndGradient(weights, count, s.batch, grads)
+      kernelMs += performance.now() - t1
+      sampleMs += t1 - t0
+    }
+    if (r > 0) {
+      parts.sample.push(sampleMs)
+      parts.kernel.push(kernelMs)
+    }
+  }
+  return { sampleMs: median(parts.sample), kernelMs: median(parts.kernel) }
+}
 
 const evaluationThroughput = Effect.gen(function* () {
   const metrics = yield* MetricsCollector
@@ -144,14 +240,45 @@ const torchRun = (s: Setting): number | null => {
  */
 const ROUNDS = 3
 
+/** The main softmax run in PyTorch on an H100 GPU, measured for this project elsewhere (not on this machine). */
+const H100_SOFTMAX_MAIN_SECONDS = [26, 29] as const
+
+/**
+ * One example run as a whole process, the way a user starts it (`pnpm start run`, start-up included), into a fresh
+ * folder: wall time, peak memory (from /usr/bin/time when the machine has it) and the run's own record.
+ */
 const exampleRun = (file: string) => {
-  const loader = pathToFileURL(join(root, "node_modules", "tsx", "dist", "loader.mjs")).href
-  const result = spawnSync(process.execPath, ["--import", loader, join(root, "bench", "RunExample.ts"), join(root, file)], {
-    encoding: "utf8",
-    cwd: root
-  })
-  if (result.status !== 0) throw new Error(`${file}: ${result.stderr}`)
-  return JSON.parse(result.stdout.trim().split("\n").pop()!)
+  const dir = mkdtempSync(join(tmpdir(), "icl-gd-bench-"))
+  try {
+    const config = JSON.parse(readFileSync(join(root, file), "utf8"))
+    const copy = join(dir, "config.json")
+    writeFileSync(copy, JSON.stringify({ ...config, output: { ...config.output, dir: join(dir, "runs"), progress: false } }))
+    const hasPnpm = spawnSync("pnpm", ["--version"], { encoding: "utf8" }).status === 0
+    const command = hasPnpm ? ["pnpm", "--silent", "start", "run", copy] : [process.execPath, join(root, "scripts", "start.mjs"), "run", copy]
+    const timed = existsSync("/usr/bin/time") ? ["/usr/bin/time", "-f", "peak-rss-kb %M", ...command] : command
+    const started = performance.now()
+    const result = spawnSync(timed[0]!, timed.slice(1), { encoding: "utf8", cwd: root })
+    const wallSeconds = (performance.now() - started) / 1000
+    if (result.status !== 0) throw new Error(`${file}: ${result.stderr}`)
+    const peak = /peak-rss-kb (\d+)/.exec(result.stderr)
+    const sweep = join(dir, "runs", config.name)
+    const runDir = join(sweep, readdirSync(sweep).find((entry) => existsSync(join(sweep, entry, "run.json")))!)
+    const run = JSON.parse(readFileSync(join(runDir, "run.json"), "utf8"))
+    const summary = JSON.parse(readFileSync(join(runDir, "summary.json"), "utf8"))
+    return {
+      config: file,
+      command: `${hasPnpm ? "pnpm start" : "node scripts/start.mjs"} run ${file}`,
+      wallSeconds,
+      runSeconds: run.wallSeconds as number,
+      phaseSeconds: run.phaseSeconds,
+      engine: run.engine,
+      kernel: (run.kernel as string | undefined) ?? null,
+      finalLoss: summary.final.model.loss as number,
+      peakRssMb: peak === null ? null : Number(peak[1]) / 1024
+    }
+  } finally {
+    rmSync(dir, { recursive: true, force: true })
+  }
 }
 
 /**
@@ -198,18 +325,23 @@ const main = Effect.gen(function* () {
   const rows = []
   for (const s of SETTINGS) {
     const rounds: Array<{ readonly ours: number; readonly torch: number | null }> = []
-    let parts: { readonly sampleMs: number; readonly kernelMs: number } | undefined
+    let kernel: string | null = null
     for (let r = 0; r < (hasTorch ? ROUNDS : 1); r++) {
       const ours = yield* timeTrainingStep(s)
-      parts ??= ours
+      kernel = ours.kernel
       rounds.push({ ours: ours.msPerStep, torch: hasTorch ? torchRun(s) : null })
     }
     const torchRuns = rounds.flatMap((r) => (r.torch === null ? [] : [r.torch]))
+    const msPerStep = median(rounds.map((r) => r.ours))
+    const bound = boundMs(s)
     rows.push({
       ...s,
-      msPerStep: median(rounds.map((r) => r.ours)),
-      sampleMs: parts!.sampleMs,
-      kernelMs: parts!.kernelMs,
+      kernel,
+      msPerStep,
+      bound,
+      fractionOfBound: bound === null ? null : bound.ms / msPerStep,
+      parts: stepParts(s),
+      javaScriptMsPerStep: yield* timeJavaScriptStep(s),
       rounds,
       torchMsPerStep: torchRuns.length > 0 ? median(torchRuns) : null,
       speedup: torchRuns.length > 0 ? median(rounds.flatMap((r) => (r.torch === null ? [] : [r.torch / r.ours]))) : null
@@ -218,19 +350,23 @@ const main = Effect.gen(function* () {
   const evaluation = yield* evaluationThroughput
   const regression = yield* regressionEngines
   const examples = quick ? [] : ["examples/linear-main.json", "examples/softmax-main.json", "examples/regression-main.json"].map(exampleRun)
-  return { rows, evaluation, regression, examples, hasTorch, benchPeakRssMb: process.resourceUsage().maxRSS / 1024 }
+  return { threads: THREADS, peak, rows, evaluation, regression, examples, hasTorch, benchPeakRssMb: process.resourceUsage().maxRSS / 1024 }
 })
 
 const report = await Effect.runPromise(
   main.pipe(Effect.provide(MetricsCollector.Default), Effect.provide(ModelTrainer.Default), Effect.provide(TfBackend.Default))
 )
-const fmt = (v: number | null, digits = 2) => (v === null ? "—" : v.toFixed(digits))
+const fmt = (v: number | null | undefined, digits = 2) => (v === null || v === undefined ? "—" : v.toFixed(digits))
+const softmaxMain = report.examples.find((e) => e.config === "examples/softmax-main.json")
 const lines = [
-  `training step (fused engine: the training thread and ${defaults.runtime.samplerThreads} worker thread(s) each sample and differentiate chunks of ${CHUNK_TASKS} tasks; median of ${REPETITIONS} repetitions of ${STEPS_PER_REPETITION} steps × 512/batch after ${WARMUP_STEPS} warm-up)`,
-  `attention   batch     n   ms/step   (sample ms  kernel ms)   torch ms/step   speed-up (median over ${ROUNDS} alternating rounds)`,
+  `training step (fused engine, ${report.rows[0]?.kernel ?? "—"} kernel: the training thread and ${defaults.runtime.samplerThreads} worker thread(s) each sample and differentiate chunks of ${CHUNK_TASKS} tasks; median of ${REPETITIONS} repetitions of ${STEPS_PER_REPETITION} steps × 512/batch after ${WARMUP_STEPS} warm-up)`,
+  report.peak === null
+    ? "bound: — (no SIMD kernel)"
+    : `bound: a step's flops at ${fmt(report.peak.flopsPerSecond / 1e9, 2)} GFLOP/s and its normal draws at ${fmt(report.peak.normalsPerSecond / 1e6, 0)} M/s (this machine's SIMD kernel, one thread) on ${report.threads} threads`,
+  `attention   batch     n   ms/step   bound ms   of bound   (1 thread: sample ms  kernel ms)   JavaScript ms/step   torch ms/step   speed-up (median over ${ROUNDS} alternating rounds)`,
   ...report.rows.map(
     (r) =>
-      `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)}   (${fmt(r.sampleMs).padStart(9)} ${fmt(r.kernelMs).padStart(10)})   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×  (rounds: ${r.rounds.map((x) => (x.torch === null ? "—" : `${fmt(x.torch / x.ours, 1)}×`)).join(", ")})`}`
+      `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)} ${fmt(r.bound?.ms).padStart(10)} ${`${fmt(r.fractionOfBound === null ? null : 100 * r.fractionOfBound, 0)}%`.padStart(10)}   (${fmt(r.parts?.sampleMs).padStart(20)} ${fmt(r.parts?.kernelMs).padStart(10)})   ${fmt(r.javaScriptMsPerStep).padStart(18)}   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×  (rounds: ${r.rounds.map((x) => (x.torch === null ? "—" : `${fmt(x.torch / x.ours, 1)}×`)).join(", ")})`}`
   ),
   report.hasTorch ? "" : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
   `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
@@ -242,8 +378,13 @@ const lines = [
   ),
   ...report.examples.map(
     (e) =>
-      `example ${e.config}: ${fmt(e.wallSeconds, 1)} s wall (references ${fmt(e.phaseSeconds.references, 1)} s, training ${fmt(e.phaseSeconds.training, 1)} s, evaluation ${fmt(e.phaseSeconds.evaluation, 1)} s, checkpoints ${fmt(e.phaseSeconds.checkpoints, 3)} s = ${fmt((100 * e.phaseSeconds.checkpoints) / e.wallSeconds, 3)}%), ${e.engine.engine} engine, peak RSS ${fmt(e.peakRssMb, 0)} MB, final loss ${fmt(e.finalLoss, 4)}`
+      `example ${e.command}: ${fmt(e.wallSeconds, 1)} s wall as a whole process (the run ${fmt(e.runSeconds, 1)} s: references ${fmt(e.phaseSeconds.references, 1)} s, training ${fmt(e.phaseSeconds.training, 1)} s, evaluation ${fmt(e.phaseSeconds.evaluation, 1)} s, checkpoints ${fmt(e.phaseSeconds.checkpoints, 3)} s), ${e.engine.engine} engine${e.kernel ? ` (${e.kernel})` : ""}, peak RSS ${fmt(e.peakRssMb, 0)} MB, final loss ${fmt(e.finalLoss, 4)}`
   ),
+  ...(softmaxMain === undefined
+    ? []
+    : [
+        `main softmax example: ${fmt(softmaxMain.wallSeconds, 1)} s here against ${H100_SOFTMAX_MAIN_SECONDS.join("–")} s in PyTorch on an H100 GPU (measured elsewhere): ${fmt(H100_SOFTMAX_MAIN_SECONDS[0] / softmaxMain.wallSeconds, 1)}–${fmt(H100_SOFTMAX_MAIN_SECONDS[1] / softmaxMain.wallSeconds, 1)}× faster`
+      ]),
   `bench process peak RSS ${fmt(report.benchPeakRssMb, 0)} MB`
 ]
 process.stdout.write(`${lines.join("\n")}\n`)

@@ -11,8 +11,8 @@ let folder
 try {
   folder = await ensureBuilt()
 } catch (error) {
-  // esbuild has printed each problem with its source location.
-  process.stderr.write(`error: building the CLI from src/ failed${error instanceof Error && !error.message.startsWith("Build failed") ? `: ${error.message}` : " (see above)"}\n`)
+  // esbuild and AssemblyScript have printed each problem with its source location.
+  process.stderr.write(`error: building the CLI failed${error instanceof Error && !error.message.startsWith("Build failed") ? `: ${error.message}` : " (see above)"}\n`)
   process.exit(1)
 }
 await import(pathToFileURL(join(folder, "main.js")).href)

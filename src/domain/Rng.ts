@@ -268,6 +268,12 @@ const ZIGGURAT = (() => {
 })()
 
 /**
+ * The ziggurat's layer tables, for the WebAssembly sampler (SimdKernel), which must draw exactly these normals:
+ * per layer the width w (a draw is j·w), the integer rectangle bound kInt (|j| < kInt) and the density f.
+ */
+export const zigguratTables: { readonly kInt: Int32Array; readonly w: Float64Array; readonly f: Float64Array } = ZIGGURAT
+
+/**
  * The generator for one (seed, stream, counter) key. The seed may be any non-negative integer below 2^53; its two
  * 32-bit halves form the Philox key together with the stream id.
  */

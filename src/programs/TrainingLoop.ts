@@ -204,6 +204,8 @@ export const writeRunRecord = (
   record: {
     readonly runId: string
     readonly engine: EngineInfo
+    /** What computed the engine's steps, when the engine has a choice (the fused classification engine's kernel). */
+    readonly kernel?: string | null
     readonly startedAt: Date
     readonly resumedFromStep: number | null
     readonly clock: PhaseSeconds
@@ -217,6 +219,7 @@ export const writeRunRecord = (
       runId: record.runId,
       status: "finished",
       engine: record.engine,
+      ...(record.kernel ? { kernel: record.kernel } : {}),
       node: process.version,
       startedAt: record.startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),

@@ -65,6 +65,35 @@ describe("CLI: run", () => {
     assert.include(again.stdout, "finished earlier; stored results")
   })
 
+  it("trains with the SIMD kernel, or in JavaScript with ICL_GD_SIMD=0, to byte-identical results; run.json says which", async () => {
+    // Softmax attention on batches of three chunks (the second one shared with a worker thread), a C and an n that
+    // fill no vector evenly.
+    const config = {
+      name: "kernels",
+      task: { d: 3, C: 3, n: 21 },
+      model: { attention: "softmax" },
+      training: { steps: 60, batchSize: 71 },
+      evaluation: { every: 30, size: 100 },
+      references: { gridSize: 100, scanSize: 50, cSigma: { min: 0.1, max: 100, count: 5 } },
+      runtime: { samplerThreads: 1 },
+      output: { dir: "out", progress: false }
+    }
+    const runFolder = async (extraEnv: Record<string, string>) => {
+      const { dir, file } = withConfig(config)
+      const result = await runCli(["run", file], dir, extraEnv)
+      assert.strictEqual(result.status, 0, result.stderr)
+      const sweep = join(dir, "out", "kernels")
+      return join(sweep, readdirSync(sweep).find((f) => f.startsWith("kernels-"))!)
+    }
+    const simd = await runFolder({})
+    const javaScript = await runFolder({ ICL_GD_SIMD: "0" })
+    assert.strictEqual(JSON.parse(readFileSync(join(simd, "run.json"), "utf8")).kernel, "wasm-simd")
+    assert.strictEqual(JSON.parse(readFileSync(join(javaScript, "run.json"), "utf8")).kernel, "javascript")
+    for (const file of ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]) {
+      assert.strictEqual(readFileSync(join(javaScript, file), "utf8"), readFileSync(join(simd, file), "utf8"), file)
+    }
+  })
+
   it("runs the quick regression sweep (1 and 2 layers; TensorFlow.js on an explicitly chosen wasm backend) and reports it", async () => {
     const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "examples", "quick", "regression-layers.json"), "utf8"))
     const { dir, file } = withConfig({ ...example, output: { dir: "out", progress: false } })

@@ -23,12 +23,13 @@ export interface CliResult {
  * Runs the CLI to its end. Asynchronous on purpose: a synchronous spawn would block the test process's event loop for
  * as long as the CLI runs, and on a busy machine vitest's 60 s RPC timeout ("Timeout calling onTaskUpdate") fires.
  */
-export const runCli = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> => runNode(cliArgs(args), cwd)
+export const runCli = (args: ReadonlyArray<string>, cwd: string, extraEnv: Record<string, string> = {}): Promise<CliResult> =>
+  runNode(cliArgs(args), cwd, extraEnv)
 
-/** Runs `node <args>` to its end without blocking the event loop (see runCli). */
-export const runNode = (args: ReadonlyArray<string>, cwd: string): Promise<CliResult> =>
+/** Runs `node <args>` to its end without blocking the event loop (see runCli); `extraEnv` adds to the environment. */
+export const runNode = (args: ReadonlyArray<string>, cwd: string, extraEnv: Record<string, string> = {}): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(process.execPath, args, { cwd, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))

@@ -8,6 +8,7 @@ import type { TaskConfig } from "./Config.js"
 import type { Gradients } from "./FusedGradient.js"
 import { makeFusedKernel } from "./FusedKernel.js"
 import type { ModelSpec, Weights } from "./Model.js"
+import { simdChunks } from "./SimdKernel.js"
 import { allocateBatch, sampleTasks } from "./Task.js"
 
 /**
@@ -41,14 +42,25 @@ export interface ChunkGradientInput {
 /**
  * A function that samples chunk `chunk` of the training batch of `step` and writes its loss and gradient at `weights`
  * into its slot of `partials` (a buffer of chunkCount(batchSize) · partialStride(D) entries, fixed per function).
+ * With `simd` (the compiled kernel module, services/Kernels), the chunk is sampled and differentiated in WebAssembly
+ * (SimdKernel); without, in JavaScript (Task.sampleTasks, FusedKernel). Both write the same bits.
  */
-export const makeChunkGradient = ({ spec, task, seed, batchSize }: ChunkGradientInput, partials: Float64Array) => {
+export const makeChunkGradient = ({ spec, task, seed, batchSize }: ChunkGradientInput, partials: Float64Array, simd?: WebAssembly.Module) => {
   const D = spec.d + spec.C
   const chunks = chunkCount(batchSize)
-  const kernel = makeFusedKernel(spec)
   const views = chunkViews(partials, D, chunks)
+  const sizeOf = (chunk: number) => Math.min(CHUNK_TASKS, batchSize - chunk * CHUNK_TASKS)
+  if (simd !== undefined) {
+    const kernel = simdChunks(simd, spec, task, Math.min(CHUNK_TASKS, batchSize))
+    return (weights: Weights, step: number, chunk: number): void => {
+      const view = views[chunk]!
+      kernel.sample(seed, "train", step, chunk * CHUNK_TASKS, sizeOf(chunk))
+      partials[view.loss] = kernel.lossAndGradient(weights, sizeOf(chunk), batchSize, view.grads)
+    }
+  }
+  const kernel = makeFusedKernel(spec)
   const full = allocateBatch(Math.min(CHUNK_TASKS, batchSize), task.n, task.d, task.C)
-  const lastSize = batchSize - (chunks - 1) * CHUNK_TASKS
+  const lastSize = sizeOf(chunks - 1)
   const last = lastSize === full.size ? full : allocateBatch(lastSize, task.n, task.d, task.C)
   return (weights: Weights, step: number, chunk: number): void => {
     const batch = chunk === chunks - 1 ? last : full

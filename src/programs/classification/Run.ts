@@ -211,6 +211,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
       Effect.annotateLogs({
         engine: session.engine.engine,
         backend: session.engine.backend ?? "none",
+        ...(session.kernel === null ? {} : { kernel: session.kernel }),
         d: spec.d,
         C: spec.C,
         n: config.task.n,
@@ -405,6 +406,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     const wallSeconds = yield* writeRunRecord(file, {
       runId,
       engine: session.engine,
+      kernel: session.kernel,
       startedAt,
       resumedFromStep: Option.isSome(checkpoint) ? checkpoint.value.step : null,
       clock

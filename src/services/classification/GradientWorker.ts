@@ -15,6 +15,8 @@ export interface GradientWorkerInput extends GradientBuffers {
   readonly task: TaskConfig
   readonly seed: number
   readonly batchSize: number
+  /** The compiled SIMD kernel, when the training thread computes with it (a worker then does too). */
+  readonly simd: WebAssembly.Module | undefined
 }
 
 // Only a thread started as a gradient worker runs this body.
@@ -24,7 +26,7 @@ if ((workerData as Partial<GradientWorkerInput> | undefined)?.role === "gradient
   const D = input.spec.d + input.spec.C
   const shared = new Float64Array(input.weights)
   const weights = { D, kq: shared.subarray(0, D * D), pv: shared.subarray(D * D, 2 * D * D) }
-  const computeChunk = makeChunkGradient(input, new Float64Array(input.partials))
+  const computeChunk = makeChunkGradient(input, new Float64Array(input.partials), input.simd)
   try {
     workUntilStopped(control, chunkCount(input.batchSize), (chunk, step) => computeChunk(weights, step, chunk))
   } catch (error) {

@@ -16,11 +16,17 @@ import type { TaskBatch } from "../../domain/classification/Task.js"
 import type { EngineInfo, EngineName } from "../EngineInfo.js"
 import { TfBackend } from "../TfBackend.js"
 import { tfjsLossAndGradients } from "./TfjsEngine.js"
+import { classificationKernel } from "../Kernels.js"
 import { makeParallelGradient } from "./ParallelGradient.js"
 
 export interface TrainingSession {
   readonly spec: ModelSpec
   readonly engine: EngineInfo
+  /**
+   * What computes the fused engine's training steps (trainingSteps): its WebAssembly SIMD kernel, or JavaScript when
+   * the kernel cannot load; the same results either way. Null for TensorFlow.js.
+   */
+  readonly kernel: "wasm-simd" | "javascript" | null
   /** The weights at initialisation (kept to check that untouchable blocks never move). */
   readonly initial: Weights
   /** The live weights; read them, do not write them. */
@@ -85,10 +91,14 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
           return loss
         }
         const stepNow = (batch: TaskBatch) => applied(compute(batch))
+        const simd = engineName === "fused" ? classificationKernel() : undefined
+        if (simd?.loaded === false && process.env["ICL_GD_SIMD"] !== "0") {
+          yield* Effect.logWarning(`the SIMD kernel did not load (${simd.reason}); training in JavaScript: the same results, slower`)
+        }
         const trainingSteps: TrainingSession["trainingSteps"] =
           engineName === "fused"
             ? Option.some((task, seed, batchSize, workers) =>
-                makeParallelGradient({ spec, task, seed, batchSize, workers }).pipe(
+                makeParallelGradient({ spec, task, seed, batchSize, workers, simd: simd?.loaded ? simd.module : undefined }).pipe(
                   Effect.map((pool) => (step: number) => applied(pool.lossAndGradient(step, weights, grads)))
                 )
               )
@@ -96,6 +106,7 @@ export class ModelTrainer extends Effect.Service<ModelTrainer>()("icl-gd/ModelTr
         const session: TrainingSession = {
           spec,
           engine,
+          kernel: simd === undefined ? null : simd.loaded ? "wasm-simd" : "javascript",
           initial,
           weights,
           optimizer,

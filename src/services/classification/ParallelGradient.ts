@@ -1,7 +1,8 @@
 /**
  * The fused engine's training gradient on every core: the training thread and `workers` worker threads sample and
  * differentiate the chunks of each step's batch (ChunkedGradient), sharing them through GradientProtocol's shared
- * memory. The result is bit-for-bit the same for any number of workers, zero included.
+ * memory. With `simd` (the compiled SIMD kernel) every thread computes its chunks in WebAssembly. The result is
+ * bit-for-bit the same for any number of workers, zero included, with or without the SIMD kernel.
  */
 import { Worker } from "node:worker_threads"
 import { Effect, type Scope } from "effect"
@@ -31,11 +32,17 @@ export interface ParallelGradient {
   readonly workerChunks: () => number
 }
 
-const serial = (input: ChunkGradientInput): ParallelGradient => {
+export interface ParallelGradientInput extends ChunkGradientInput {
+  readonly workers: number
+  /** The compiled SIMD kernel (services/Kernels), or none to compute in JavaScript. */
+  readonly simd?: WebAssembly.Module | undefined
+}
+
+const serial = (input: ParallelGradientInput): ParallelGradient => {
   const D = input.spec.d + input.spec.C
   const chunks = chunkCount(input.batchSize)
   const partials = new Float64Array(chunks * partialStride(D))
-  const computeChunk = makeChunkGradient(input, partials)
+  const computeChunk = makeChunkGradient(input, partials, input.simd)
   return {
     workers: 0,
     lossAndGradient: (step, weights, grads) => {
@@ -47,7 +54,7 @@ const serial = (input: ChunkGradientInput): ParallelGradient => {
 }
 
 /** Starts the workers; closing the scope stops them. */
-export const makeParallelGradient = (input: ChunkGradientInput & { readonly workers: number }): Effect.Effect<ParallelGradient, never, Scope.Scope> => {
+export const makeParallelGradient = (input: ParallelGradientInput): Effect.Effect<ParallelGradient, never, Scope.Scope> => {
   const chunks = chunkCount(input.batchSize)
   const workers = Math.min(input.workers, chunks - 1)
   if (workers <= 0 || chunks > MAX_CHUNKS) return Effect.succeed(serial(input))
@@ -61,13 +68,14 @@ export const makeParallelGradient = (input: ChunkGradientInput & { readonly work
   const shared = new Float64Array(buffers.weights)
   const sharedWeights: Weights = { D, kq: shared.subarray(0, D * D), pv: shared.subarray(D * D) }
   const partials = new Float64Array(buffers.partials)
-  const computeChunk = makeChunkGradient(input, partials)
+  const computeChunk = makeChunkGradient(input, partials, input.simd)
   const workerData: GradientWorkerInput = {
     role: "gradient-worker",
     spec: input.spec,
     task: input.task,
     seed: input.seed,
     batchSize: input.batchSize,
+    simd: input.simd,
     ...buffers
   }
   let generation = 0

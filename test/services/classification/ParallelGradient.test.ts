@@ -5,6 +5,7 @@ import { makeFusedKernel } from "../../../src/domain/classification/FusedKernel.
 import { copyWeights, initWeights } from "../../../src/domain/classification/Model.js"
 import { sampleTasks } from "../../../src/domain/classification/Task.js"
 import { makeParallelGradient } from "../../../src/services/classification/ParallelGradient.js"
+import { classificationKernel } from "../../../src/services/Kernels.js"
 import { FLOAT64_IDENTITY, relativeError, spec, task } from "../../helpers.js"
 
 const ATTENTIONS = ["linear", "softmax", "exp"] as const
@@ -40,11 +41,11 @@ describe("parallel gradient", () => {
    * `minSteps` of them, and with workers, as many more as it takes until the workers have computed chunks of the recorded
    * steps (a busy machine may keep a thread off the CPU for a while: the test waits for it, not for a number of steps).
    */
-  const trajectory = (workers: number, attention: (typeof ATTENTIONS)[number], minSteps: number) =>
+  const trajectory = (workers: number, attention: (typeof ATTENTIONS)[number], minSteps: number, simd?: WebAssembly.Module) =>
     Effect.scoped(
       Effect.gen(function* () {
         const s = spec(attention, 5, 4)
-        const pool = yield* makeParallelGradient({ spec: s, task: task({ d: 5, C: 4, n: 40 }), seed: 2, batchSize: 200, workers })
+        const pool = yield* makeParallelGradient({ spec: s, task: task({ d: 5, C: 4, n: 40 }), seed: 2, batchSize: 200, workers, simd })
         const w = copyWeights(initWeights(s, 1, 0.3))
         const grads = { kq: new Float64Array(w.D ** 2), pv: new Float64Array(w.D ** 2) }
         const out: Array<number> = []
@@ -63,15 +64,18 @@ describe("parallel gradient", () => {
       })
     )
 
-  it.live("one or two worker threads give bit-for-bit the loss and gradient of the training thread alone", () =>
+  it.live("one or two worker threads, in JavaScript or with the SIMD kernel, give bit-for-bit the loss and gradient of the training thread alone in JavaScript", () =>
     Effect.gen(function* () {
+      const load = classificationKernel()
+      if (!load.loaded) assert.fail(`the SIMD kernel did not load: ${load.reason}`)
       for (const attention of ATTENTIONS) {
-        for (const workers of [1, 2]) {
-          const shared = yield* trajectory(workers, attention, 20)
+        for (const [workers, simd] of [[1, undefined], [2, undefined], [0, load.module], [1, load.module], [2, load.module]] as const) {
+          const what = `${attention}, ${workers} worker(s)${simd ? ", SIMD kernel" : ""}`
+          const shared = yield* trajectory(workers, attention, 20, simd)
           const alone = yield* trajectory(0, attention, shared.steps)
           assert.strictEqual(alone.steps, shared.steps)
-          assert.deepStrictEqual(shared.out, alone.out, `${attention}, ${workers} worker(s), ${shared.steps} steps`)
-          assert.isAbove(shared.workerChunks, 0, `${attention}, ${workers} worker(s): the workers took part`)
+          assert.deepStrictEqual(shared.out, alone.out, `${what}, ${shared.steps} steps`)
+          if (workers > 0) assert.isAbove(shared.workerChunks, 0, `${what}: the workers took part`)
         }
       }
     })

@@ -1,0 +1,771 @@
+/**
+ * The fused classification engine's WebAssembly SIMD kernel (AssemblyScript; built by scripts/build.mjs at install).
+ * It samples a chunk of a training batch and computes its mean cross-entropy and gradient with respect to W_KQ and
+ * W_PV, bit for bit as the JavaScript sampler (src/domain/classification/Task.ts, src/domain/Rng.ts) and kernel
+ * (src/domain/classification/FusedKernel.ts) do: src/domain/classification/SimdKernel.ts binds it.
+ *
+ * Tasks live in vector lanes, so every lane computes its task with exactly the JavaScript operations, in the same
+ * order (WebAssembly has no fused multiply-add to change a rounding):
+ *   sampling  four tasks at once, one xoshiro128** stream per i32x4 lane; a ziggurat draw that leaves the rectangles
+ *             (about 2.8% of draws) is finished on that lane alone, as Rng.normalFrom does.
+ *   kernel    two tasks at once, one per f64x2 lane; sums across tasks (loss, gradients) are taken lane by lane in
+ *             task order, as the JavaScript kernel's loop over tasks takes them.
+ * Memory layout of a chunk (pair p = tasks 2p and 2p + 1; lane = task & 1):
+ *   X   [pair][i][k][lane] f64   context inputs        LAB [pair][i][lane] i32   context labels
+ *   Q   [pair][k][lane]    f64   query inputs          QL  [pair][lane]    i32   query labels
+ * Math.exp and Math.log are imported from JavaScript (the loss's log-sum-exp, the ziggurat's wedges and tail), so
+ * that those values are JavaScript's own.
+ */
+
+@external("env", "exp") declare function jsExp(x: f64): f64
+@external("env", "log") declare function jsLog(x: f64): f64
+
+// ---- shape of the model and the task (configure) ----
+let d: i32 = 0
+let C: i32 = 0
+let n: i32 = 0
+let D: i32 = 0
+/** 0 linear, 1 exp, 2 softmax. */
+let attention: i32 = 0
+let attendToQuery: bool = false
+let expShift: f64 = 0
+let invSqrtD: f64 = 0
+/** ε/√d: the scale of a point's noise around its class vector. */
+let noiseScale: f64 = 0
+/** Tasks a chunk may hold, a multiple of 4. */
+let capacity: i32 = 0
+
+// ---- memory regions: byte offsets, laid out by init and configure ----
+let ZIG: usize = 0 // ziggurat layers: 128 × (f64 w, i32 k, pad)
+let ZIGF: usize = 0 // ziggurat f: 128 f64
+let EXPJ: usize = 0 // FastExp's 2^(j/64): 64 f64
+let EXPM: usize = 0 // FastExp's 2^m: 2131 f64
+let TABLES_END: usize = 0
+let KQ: usize = 0 // W_KQ, D×D f64
+let PV: usize = 0 // W_PV, D×D f64
+let GKQ: usize = 0 // gradient of W_KQ
+let GPV: usize = 0 // gradient of W_PV
+let X: usize = 0
+let LAB: usize = 0
+let Q: usize = 0
+let QL: usize = 0
+let CV: usize = 0 // class vectors of the four tasks being sampled: [pair of the quad][c][k][lane]
+let RNG: usize = 0 // the four lanes' xoshiro state: s0, s1, s2, s3 as i32x4
+let SC: usize = 0 // per key: score, then attention weight ([key][lane])
+let UY: usize = 0 // u's label part, [c][lane]
+let HY: usize = 0 // h's label part, then g_u's
+let GHY: usize = 0 // g_h's label part
+let H: usize = 0 // h's x part, [k][lane]
+let GH: usize = 0 // g_h's x part
+let GU: usize = 0 // g_u's x part
+let GZ: usize = 0 // logits, then g_z, [c][lane]
+let end: usize = 0
+
+let lossSum: f64 = 0
+
+function region(bytes: i32): usize {
+  const at = (end + 15) & ~(<usize>15)
+  end = at + <usize>bytes
+  return at
+}
+
+function ensureMemory(): void {
+  const pages = <i32>((end + 0xffff) >>> 16)
+  const have = memory.size()
+  if (pages > have) memory.grow(pages - have)
+}
+
+/** Lays out the tables, which JavaScript then fills (the same values its own sampler and FastExp use). */
+export function init(): void {
+  end = __heap_base
+  ZIG = region(128 * 16)
+  ZIGF = region(128 * 8)
+  EXPJ = region(64 * 8)
+  EXPM = region(2131 * 8)
+  TABLES_END = end
+  ensureMemory()
+}
+
+export function zigguratLayers(): usize {
+  return ZIG
+}
+export function zigguratF(): usize {
+  return ZIGF
+}
+export function expTableJ(): usize {
+  return EXPJ
+}
+export function expTableM(): usize {
+  return EXPM
+}
+
+/** Sets the model's and the task's shape and lays out the buffers for chunks of up to `tasks` tasks. */
+export function configure(
+  d_: i32,
+  C_: i32,
+  n_: i32,
+  attention_: i32,
+  attendToQuery_: bool,
+  expShift_: f64,
+  noiseScale_: f64,
+  tasks: i32
+): void {
+  d = d_
+  C = C_
+  n = n_
+  D = d + C
+  attention = attention_
+  attendToQuery = attendToQuery_
+  expShift = expShift_
+  invSqrtD = 1 / Math.sqrt(<f64>D)
+  noiseScale = noiseScale_
+  capacity = (tasks + 3) & ~3
+  end = TABLES_END
+  const pairs = capacity >> 1
+  KQ = region(D * D * 8)
+  PV = region(D * D * 8)
+  GKQ = region(D * D * 8)
+  GPV = region(D * D * 8)
+  X = region(pairs * n * d * 16)
+  LAB = region(pairs * n * 8)
+  Q = region(pairs * d * 16)
+  QL = region(pairs * 8)
+  CV = region(2 * C * d * 16)
+  RNG = region(64)
+  SC = region((n + 1) * 16)
+  UY = region(C * 16)
+  HY = region(C * 16)
+  GHY = region(C * 16)
+  H = region(d * 16)
+  GH = region(d * 16)
+  GU = region(d * 16)
+  GZ = region(C * 16)
+  ensureMemory()
+}
+
+export function weightsKq(): usize {
+  return KQ
+}
+export function weightsPv(): usize {
+  return PV
+}
+export function gradientKq(): usize {
+  return GKQ
+}
+export function gradientPv(): usize {
+  return GPV
+}
+export function contextInputs(): usize {
+  return X
+}
+export function contextLabels(): usize {
+  return LAB
+}
+export function queryInputs(): usize {
+  return Q
+}
+export function queryLabels(): usize {
+  return QL
+}
+
+// ---- Rng.rekey: Philox4x32-10 of (counter, key) into one lane's xoshiro state ----
+const PHILOX_M0: u32 = 0xd2511f53
+const PHILOX_M1: u32 = 0xcd9e8d57
+const PHILOX_W0: u32 = 0x9e3779b9
+const PHILOX_W1: u32 = 0xbb67ae85
+const SEED_SALT: u32 = 0x5eed1c1
+
+function rekeyLane(lane: i32, c0: u32, c1: u32, c2: u32, c3: u32, k0: u32, k1: u32): void {
+  for (let round = 0; round < 10; round++) {
+    const p0 = <u64>PHILOX_M0 * <u64>c0
+    const p1 = <u64>PHILOX_M1 * <u64>c2
+    const n0 = <u32>(p1 >> 32) ^ c1 ^ k0
+    const n2 = <u32>(p0 >> 32) ^ c3 ^ k1
+    c0 = n0
+    c1 = <u32>p1
+    c2 = n2
+    c3 = <u32>p0
+    k0 += PHILOX_W0
+    k1 += PHILOX_W1
+  }
+  if ((c0 | c1 | c2 | c3) == 0) c0 = 1
+  const at = RNG + (<usize>lane << 2)
+  store<u32>(at, c0)
+  store<u32>(at, c1, 16)
+  store<u32>(at, c2, 32)
+  store<u32>(at, c3, 48)
+}
+
+// ---- one lane's ziggurat beyond the rectangles (Rng.normalFrom), its state in g0…g3 ----
+let g0: u32 = 0
+let g1: u32 = 0
+let g2: u32 = 0
+let g3: u32 = 0
+
+@inline function gNext(): u32 {
+  let s0 = g0
+  let s1 = g1
+  let s2 = g2
+  let s3 = g3
+  const result = rotl<u32>(s1 * 5, 7) * 9
+  const t = s1 << 9
+  s2 ^= s0
+  s3 ^= s1
+  s1 ^= s2
+  s0 ^= s3
+  s2 ^= t
+  g0 = s0
+  g1 = s1
+  g2 = s2
+  g3 = rotl<u32>(s3, 11)
+  return result
+}
+
+/** Rng.uniform. */
+function gUniform(): f64 {
+  const a = gNext() >>> 5
+  const b = gNext() >>> 6
+  return (<f64>a * 67108864 + <f64>b) / 9007199254740992
+}
+
+const ZIGGURAT_R: f64 = 3.442619855899
+
+/** Rng.tail. */
+function gTail(j: i32): f64 {
+  let tx: f64
+  let ty: f64
+  do {
+    tx = -jsLog(1 - gUniform()) / ZIGGURAT_R
+    ty = -jsLog(1 - gUniform())
+  } while (ty + ty < tx * tx)
+  return j > 0 ? ZIGGURAT_R + tx : -ZIGGURAT_R - tx
+}
+
+/**
+ * Decides y < exp(z) as JavaScript's Math.exp would, from fastExp (within 2 ulp of Math.exp): only a y within 2^-46
+ * (relative) of exp(z) asks Math.exp itself.
+ */
+const EXP_MARGIN: f64 = 1.4210854715202004e-14
+
+/** Rng.normalFrom: the draw `first` failed its rectangle test. */
+function gNormalFrom(first: u32): f64 {
+  let u = first
+  for (;;) {
+    const layer = <usize>(u & 127)
+    const j = (<i32>u) >> 7
+    const x = <f64>j * load<f64>(ZIG + (layer << 4))
+    if (abs<i32>(j) < load<i32>(ZIG + (layer << 4), 8)) return x
+    if (layer == 0) return gTail(j)
+    const f0 = load<f64>(ZIGF + (layer << 3))
+    const y = f0 + gUniform() * (load<f64>(ZIGF + ((layer - 1) << 3)) - f0)
+    const z = -0.5 * x * x
+    const e = fastExp(z)
+    if (y < e * (1 - EXP_MARGIN)) return x
+    if (y <= e * (1 + EXP_MARGIN) && y < jsExp(z)) return x
+    u = gNext()
+  }
+  return 0
+}
+
+// ---- four lanes' streams at once ----
+@inline function rotl4(v: v128, r: i32): v128 {
+  return v128.or(i32x4.shl(v, r), i32x4.shr_u(v, 32 - r))
+}
+
+/**
+ * Rng.fillNormals on the four lanes: `count` normals each, lane L's m-th at (L < 2 ? a : b) + 16m + 8(L & 1). The
+ * rectangle test runs in a loop of its own; a draw that fails it on some lane leaves the loop, which finishes that
+ * lane's draw with its state taken out of the vectors.
+ */
+function fillNormals4(count: i32, a: usize, b: usize): void {
+  let s0 = v128.load(RNG)
+  let s1 = v128.load(RNG, 16)
+  let s2 = v128.load(RNG, 32)
+  let s3 = v128.load(RNG, 48)
+  const five = i32x4.splat(5)
+  const nine = i32x4.splat(9)
+  const low7 = i32x4.splat(127)
+  let u = i32x4.splat(0)
+  let ok = i32x4.splat(0)
+  let m = 0
+  while (m < count) {
+    for (; m < count; m++) {
+      u = i32x4.mul(rotl4(i32x4.mul(s1, five), 7), nine)
+      const t = i32x4.shl(s1, 9)
+      s2 = v128.xor(s2, s0)
+      s3 = v128.xor(s3, s1)
+      s1 = v128.xor(s1, s2)
+      s0 = v128.xor(s0, s3)
+      s2 = v128.xor(s2, t)
+      s3 = rotl4(s3, 11)
+      const layer = i32x4.shl(v128.and(u, low7), 4)
+      const j = i32x4.shr_s(u, 7)
+      const l0 = ZIG + <usize>i32x4.extract_lane(layer, 0)
+      const l1 = ZIG + <usize>i32x4.extract_lane(layer, 1)
+      const l2 = ZIG + <usize>i32x4.extract_lane(layer, 2)
+      const l3 = ZIG + <usize>i32x4.extract_lane(layer, 3)
+      let k = v128.load32_zero(l0, 8)
+      k = v128.load32_lane(l1, k, 1, 8)
+      k = v128.load32_lane(l2, k, 2, 8)
+      k = v128.load32_lane(l3, k, 3, 8)
+      ok = i32x4.lt_s(i32x4.abs(j), k)
+      const wa = v128.load64_lane(l1, v128.load64_zero(l0), 1)
+      const wb = v128.load64_lane(l3, v128.load64_zero(l2), 1)
+      const at = <usize>m << 4
+      v128.store(a + at, f64x2.mul(f64x2.convert_low_i32x4_s(j), wa))
+      v128.store(b + at, f64x2.mul(f64x2.convert_low_i32x4_s(v128.shuffle<i32>(j, j, 2, 3, 2, 3)), wb))
+      if (!i32x4.all_true(ok)) break
+    }
+    if (m == count) break
+    const at = <usize>m << 4
+    if (i32x4.extract_lane(ok, 0) == 0) {
+      g0 = i32x4.extract_lane(s0, 0)
+      g1 = i32x4.extract_lane(s1, 0)
+      g2 = i32x4.extract_lane(s2, 0)
+      g3 = i32x4.extract_lane(s3, 0)
+      store<f64>(a + at, gNormalFrom(i32x4.extract_lane(u, 0)))
+      s0 = i32x4.replace_lane(s0, 0, g0)
+      s1 = i32x4.replace_lane(s1, 0, g1)
+      s2 = i32x4.replace_lane(s2, 0, g2)
+      s3 = i32x4.replace_lane(s3, 0, g3)
+    }
+    if (i32x4.extract_lane(ok, 1) == 0) {
+      g0 = i32x4.extract_lane(s0, 1)
+      g1 = i32x4.extract_lane(s1, 1)
+      g2 = i32x4.extract_lane(s2, 1)
+      g3 = i32x4.extract_lane(s3, 1)
+      store<f64>(a + at, gNormalFrom(i32x4.extract_lane(u, 1)), 8)
+      s0 = i32x4.replace_lane(s0, 1, g0)
+      s1 = i32x4.replace_lane(s1, 1, g1)
+      s2 = i32x4.replace_lane(s2, 1, g2)
+      s3 = i32x4.replace_lane(s3, 1, g3)
+    }
+    if (i32x4.extract_lane(ok, 2) == 0) {
+      g0 = i32x4.extract_lane(s0, 2)
+      g1 = i32x4.extract_lane(s1, 2)
+      g2 = i32x4.extract_lane(s2, 2)
+      g3 = i32x4.extract_lane(s3, 2)
+      store<f64>(b + at, gNormalFrom(i32x4.extract_lane(u, 2)))
+      s0 = i32x4.replace_lane(s0, 2, g0)
+      s1 = i32x4.replace_lane(s1, 2, g1)
+      s2 = i32x4.replace_lane(s2, 2, g2)
+      s3 = i32x4.replace_lane(s3, 2, g3)
+    }
+    if (i32x4.extract_lane(ok, 3) == 0) {
+      g0 = i32x4.extract_lane(s0, 3)
+      g1 = i32x4.extract_lane(s1, 3)
+      g2 = i32x4.extract_lane(s2, 3)
+      g3 = i32x4.extract_lane(s3, 3)
+      store<f64>(b + at, gNormalFrom(i32x4.extract_lane(u, 3)), 8)
+      s0 = i32x4.replace_lane(s0, 3, g0)
+      s1 = i32x4.replace_lane(s1, 3, g1)
+      s2 = i32x4.replace_lane(s2, 3, g2)
+      s3 = i32x4.replace_lane(s3, 3, g3)
+    }
+    m++
+  }
+  v128.store(RNG, s0)
+  v128.store(RNG, s1, 16)
+  v128.store(RNG, s2, 32)
+  v128.store(RNG, s3, 48)
+}
+
+/** Rng.fillInts(k) on the four lanes: lane L's i-th draw at (L < 2 ? a : b) + 8i + 4(L & 1). */
+function fillInts4(count: i32, k: i32, a: usize, b: usize): void {
+  let s0 = v128.load(RNG)
+  let s1 = v128.load(RNG, 16)
+  let s2 = v128.load(RNG, 32)
+  let s3 = v128.load(RNG, 48)
+  const five = i32x4.splat(5)
+  const nine = i32x4.splat(9)
+  const scale = f64x2.splat(2.3283064365386963e-10)
+  const kk = f64x2.splat(<f64>k)
+  for (let i = 0; i < count; i++) {
+    const u = i32x4.mul(rotl4(i32x4.mul(s1, five), 7), nine)
+    const t = i32x4.shl(s1, 9)
+    s2 = v128.xor(s2, s0)
+    s3 = v128.xor(s3, s1)
+    s1 = v128.xor(s1, s2)
+    s0 = v128.xor(s0, s3)
+    s2 = v128.xor(s2, t)
+    s3 = rotl4(s3, 11)
+    const ua = f64x2.convert_low_i32x4_u(u)
+    const ub = f64x2.convert_low_i32x4_u(v128.shuffle<i32>(u, u, 2, 3, 2, 3))
+    const ia = i32x4.trunc_sat_f64x2_s_zero(f64x2.floor(f64x2.mul(f64x2.mul(ua, scale), kk)))
+    const ib = i32x4.trunc_sat_f64x2_s_zero(f64x2.floor(f64x2.mul(f64x2.mul(ub, scale), kk)))
+    v128.store64_lane(a + (<usize>i << 3), ia, 0)
+    v128.store64_lane(b + (<usize>i << 3), ib, 0)
+  }
+  v128.store(RNG, s0)
+  v128.store(RNG, s1, 16)
+  v128.store(RNG, s2, 32)
+  v128.store(RNG, s3, 48)
+}
+
+/** Task.normalize on the C class vectors of one pair, in place (a zero vector becomes (1, 0, …, 0) as it was). */
+function normalizeClasses(cv: usize): void {
+  const one = f64x2.splat(1)
+  const zero = f64x2.splat(0)
+  const rowBytes = <usize>d << 4
+  for (let c = 0; c < C; c++) {
+    const row = cv + <usize>c * rowBytes
+    const v0 = v128.load(row)
+    let squares = f64x2.mul(v0, v0)
+    for (let k: usize = 16; k < rowBytes; k += 16) {
+      const v = v128.load(row + k)
+      squares = f64x2.add(squares, f64x2.mul(v, v))
+    }
+    const inverse = f64x2.div(one, f64x2.sqrt(squares))
+    const isZero = f64x2.eq(squares, zero)
+    v128.store(row, v128.bitselect(one, f64x2.mul(v0, inverse), isZero))
+    for (let k: usize = 16; k < rowBytes; k += 16) {
+      const v = v128.load(row + k)
+      v128.store(row + k, v128.bitselect(v, f64x2.mul(v, inverse), isZero))
+    }
+  }
+}
+
+/**
+ * Task's aroundClasses on two pairs: out ← normalize(μ_label + (ε/√d)·out) for `count` points, labels at labA / labB
+ * ([point][lane] i32), class vectors at cvA / cvB.
+ */
+function aroundClasses4(cvA: usize, cvB: usize, labA: usize, labB: usize, outA: usize, outB: usize, count: i32): void {
+  const scale = f64x2.splat(noiseScale)
+  const one = f64x2.splat(1)
+  const zero = f64x2.splat(0)
+  const rowBytes = <usize>d << 4
+  for (let p = 0; p < count; p++) {
+    const oa = outA + <usize>p * rowBytes
+    const ob = outB + <usize>p * rowBytes
+    const la = labA + (<usize>p << 3)
+    const lb = labB + (<usize>p << 3)
+    const c0 = cvA + <usize>load<i32>(la) * rowBytes
+    const c1 = cvA + <usize>load<i32>(la, 4) * rowBytes + 8
+    const c2 = cvB + <usize>load<i32>(lb) * rowBytes
+    const c3 = cvB + <usize>load<i32>(lb, 4) * rowBytes + 8
+    let sa = zero
+    let sb = zero
+    for (let k: usize = 0; k < rowBytes; k += 16) {
+      const va = f64x2.add(v128.load64_lane(c1 + k, v128.load64_zero(c0 + k), 1), f64x2.mul(scale, v128.load(oa + k)))
+      const vb = f64x2.add(v128.load64_lane(c3 + k, v128.load64_zero(c2 + k), 1), f64x2.mul(scale, v128.load(ob + k)))
+      v128.store(oa + k, va)
+      v128.store(ob + k, vb)
+      sa = k == 0 ? f64x2.mul(va, va) : f64x2.add(sa, f64x2.mul(va, va))
+      sb = k == 0 ? f64x2.mul(vb, vb) : f64x2.add(sb, f64x2.mul(vb, vb))
+    }
+    const ia = f64x2.div(one, f64x2.sqrt(sa))
+    const ib = f64x2.div(one, f64x2.sqrt(sb))
+    for (let k: usize = 0; k < rowBytes; k += 16) {
+      v128.store(oa + k, f64x2.mul(v128.load(oa + k), ia))
+      v128.store(ob + k, f64x2.mul(v128.load(ob + k), ib))
+    }
+    // A point exactly at the origin becomes (1, 0, …, 0), as in the JavaScript sampler.
+    if (v128.any_true(v128.or(f64x2.eq(sa, zero), f64x2.eq(sb, zero)))) {
+      if (f64x2.extract_lane(sa, 0) == 0) atOrigin(oa)
+      if (f64x2.extract_lane(sa, 1) == 0) atOrigin(oa + 8)
+      if (f64x2.extract_lane(sb, 0) == 0) atOrigin(ob)
+      if (f64x2.extract_lane(sb, 1) == 0) atOrigin(ob + 8)
+    }
+  }
+}
+
+function atOrigin(lane: usize): void {
+  store<f64>(lane, 1)
+  for (let k = 1; k < d; k++) store<f64>(lane + (<usize>k << 4), 0)
+}
+
+/**
+ * Tasks [first, first + count) of the sequence keyed by (seed, stream, counter) (Task.sampleTasks) into the chunk's
+ * layout: the cluster family with labels drawn independently and any query class. Lanes past `count` sample tasks
+ * that are never used.
+ */
+export function sampleClusterTasks(seedLo: u32, seedHi: u32, stream: u32, counter: u32, first: u32, count: i32): void {
+  const quads = (count + 3) >> 2
+  const xPair = <usize>(n * d) << 4
+  const labPair = <usize>n << 3
+  const qPair = <usize>d << 4
+  const cvA = CV
+  const cvB = CV + (<usize>(C * d) << 4)
+  for (let quad = 0; quad < quads; quad++) {
+    for (let lane = 0; lane < 4; lane++) rekeyLane(lane, counter, first + <u32>(quad * 4 + lane), stream, seedHi, seedLo, SEED_SALT)
+    const pa = <usize>(quad * 2)
+    const pb = pa + 1
+    // The class vectors: C points uniform on the sphere.
+    fillNormals4(C * d, cvA, cvB)
+    normalizeClasses(cvA)
+    normalizeClasses(cvB)
+    // The context: labels, then each point around its class vector.
+    const labA = LAB + pa * labPair
+    const labB = LAB + pb * labPair
+    fillInts4(n, C, labA, labB)
+    const xA = X + pa * xPair
+    const xB = X + pb * xPair
+    fillNormals4(n * d, xA, xB)
+    aroundClasses4(cvA, cvB, labA, labB, xA, xB, n)
+    // The query: its label, then its point.
+    const qlA = QL + (pa << 3)
+    const qlB = QL + (pb << 3)
+    fillInts4(1, C, qlA, qlB)
+    const qA = Q + pa * qPair
+    const qB = Q + pb * qPair
+    fillNormals4(d, qA, qB)
+    aroundClasses4(cvA, cvB, qlA, qlB, qA, qB, 1)
+  }
+}
+
+// ---- FastExp (src/domain/FastExp.ts), bit for bit ----
+const INV_LN2_64: f64 = 64 / 0.6931471805599453
+const ROUND: f64 = 6755399441055744
+const LN2_64_HI: f64 = 6.9314718036912381649e-1 / 64
+const LN2_64_LO: f64 = 1.90821492927058770002e-10 / 64
+
+function fastExp(x: f64): f64 {
+  const y = x < -746 ? -746 : x > 710 ? 710 : x
+  const kd = y * INV_LN2_64 + ROUND - ROUND
+  const k = <i32>kd
+  const r = y - kd * LN2_64_HI - kd * LN2_64_LO
+  const p = 1 + r * (1 + r * (0.5 + r * (1.0 / 6 + r * (1.0 / 24 + r * (1.0 / 120)))))
+  return load<f64>(EXPM + (<usize>((k >> 6) + 1100) << 3)) * (load<f64>(EXPJ + (<usize>(k & 63) << 3)) * p)
+}
+
+/** fastExp on both lanes. */
+@inline function fastExp2(x: v128): v128 {
+  const y = f64x2.pmin(f64x2.pmax(x, f64x2.splat(-746)), f64x2.splat(710))
+  const kd = f64x2.sub(f64x2.add(f64x2.mul(y, f64x2.splat(INV_LN2_64)), f64x2.splat(ROUND)), f64x2.splat(ROUND))
+  const k = i32x4.trunc_sat_f64x2_s_zero(kd)
+  const r = f64x2.sub(f64x2.sub(y, f64x2.mul(kd, f64x2.splat(LN2_64_HI))), f64x2.mul(kd, f64x2.splat(LN2_64_LO)))
+  let p = f64x2.add(f64x2.splat(1.0 / 24), f64x2.mul(r, f64x2.splat(1.0 / 120)))
+  p = f64x2.add(f64x2.splat(1.0 / 6), f64x2.mul(r, p))
+  p = f64x2.add(f64x2.splat(0.5), f64x2.mul(r, p))
+  p = f64x2.add(f64x2.splat(1), f64x2.mul(r, p))
+  p = f64x2.add(f64x2.splat(1), f64x2.mul(r, p))
+  const m = i32x4.add(i32x4.shr_s(k, 6), i32x4.splat(1100))
+  const j = v128.and(k, i32x4.splat(63))
+  const tm = v128.load64_lane(EXPM + (<usize>i32x4.extract_lane(m, 1) << 3), v128.load64_zero(EXPM + (<usize>i32x4.extract_lane(m, 0) << 3)), 1)
+  const tj = v128.load64_lane(EXPJ + (<usize>i32x4.extract_lane(j, 1) << 3), v128.load64_zero(EXPJ + (<usize>i32x4.extract_lane(j, 0) << 3)), 1)
+  return f64x2.mul(tm, f64x2.mul(tj, p))
+}
+
+/** (values[label₀] on lane 0, values[label₁] on lane 1) for a [c][lane] table and a key's two labels. */
+@inline function gather2(values: usize, labels: usize): v128 {
+  const v = v128.load64_zero(values + (<usize>load<i32>(labels) << 4))
+  return v128.load64_lane(values + (<usize>load<i32>(labels, 4) << 4) + 8, v, 1)
+}
+
+/** values[label] += value, lane by lane. */
+@inline function scatterAdd2(values: usize, labels: usize, value: v128): void {
+  const a0 = values + (<usize>load<i32>(labels) << 4)
+  const a1 = values + (<usize>load<i32>(labels, 4) << 4) + 8
+  store<f64>(a0, load<f64>(a0) + f64x2.extract_lane(value, 0))
+  store<f64>(a1, load<f64>(a1) + f64x2.extract_lane(value, 1))
+}
+
+/** Σ_k x[k] · w[k] over the d inputs of a key or query at `x` and a [k][lane] vector at `w`, in k order. */
+@inline function dotInputs(x: usize, w: usize): v128 {
+  let s = f64x2.mul(v128.load(x), v128.load(w))
+  for (let k: usize = 16; k < (<usize>d << 4); k += 16) s = f64x2.add(s, f64x2.mul(v128.load(x + k), v128.load(w + k)))
+  return s
+}
+
+/** acc[k] += a · x[k] over the d inputs. */
+@inline function addScaledInputs(acc: usize, a: v128, x: usize): void {
+  for (let k: usize = 0; k < (<usize>d << 4); k += 16) v128.store(acc + k, f64x2.add(v128.load(acc + k), f64x2.mul(a, v128.load(x + k))))
+}
+
+/** The attention weight of a key from its raw score (linear, exp). */
+@inline function weightOf(s: v128): v128 {
+  const count = f64x2.splat(<f64>n)
+  return attention == 0 ? f64x2.div(s, count) : f64x2.div(fastExp2(f64x2.sub(f64x2.mul(s, f64x2.splat(invSqrtD)), f64x2.splat(expShift))), count)
+}
+
+/** The score's gradient from the weight's (linear: /n; exp: ·a/√D; softmax: a/Z·(g − Σ a g)/√D). */
+@inline function scoreGradient(a: v128, ga: v128, inv: v128, dot: v128): v128 {
+  const isd = f64x2.splat(invSqrtD)
+  if (attention == 0) return f64x2.div(ga, f64x2.splat(<f64>n))
+  if (attention == 1) return f64x2.mul(f64x2.mul(ga, a), isd)
+  return f64x2.mul(f64x2.mul(f64x2.mul(a, inv), f64x2.sub(ga, dot)), isd)
+}
+
+/** h's entry r (x part, then label part) on one lane. */
+@inline function hAt(r: i32, lane: usize): f64 {
+  return r < d ? load<f64>(H + (<usize>r << 4) + lane) : load<f64>(HY + (<usize>(r - d) << 4) + lane)
+}
+
+/**
+ * The logits, the cross-entropy and g_z = (p − onehot)/B of a pair's tasks, lane by lane in task order, adding the
+ * loss to lossSum and g_z hᵀ to W_PV's gradient.
+ */
+function logitsAndLoss(pair: i32, tasks: i32, B: f64): void {
+  for (let lane = 0; lane < tasks; lane++) {
+    const off = <usize>lane << 3
+    const target = load<i32>(QL + (<usize>pair << 3) + (<usize>lane << 2))
+    let zm: f64 = 0
+    for (let c = 0; c < C; c++) {
+      const row = PV + (<usize>((d + c) * D) << 3)
+      let z = load<f64>(row) * hAt(0, off)
+      for (let r = 1; r < D; r++) z += load<f64>(row + (<usize>r << 3)) * hAt(r, off)
+      store<f64>(GZ + (<usize>c << 4) + off, z)
+      if (c == 0 || z > zm) zm = z
+    }
+    let total: f64 = 0
+    for (let c = 0; c < C; c++) total += jsExp(load<f64>(GZ + (<usize>c << 4) + off) - zm)
+    const lse = zm + jsLog(total)
+    lossSum += lse - load<f64>(GZ + (<usize>target << 4) + off)
+    for (let c = 0; c < C; c++) {
+      const gz = (jsExp(load<f64>(GZ + (<usize>c << 4) + off) - lse) - (target == c ? 1.0 : 0.0)) / B
+      store<f64>(GZ + (<usize>c << 4) + off, gz)
+      const row = GPV + (<usize>((d + c) * D) << 3)
+      for (let r = 0; r < D; r++) store<f64>(row + (<usize>r << 3), load<f64>(row + (<usize>r << 3)) + gz * hAt(r, off))
+    }
+  }
+}
+
+/** (W_PV[d:, :]ᵀ g_z)[r] on both lanes, summed over c in order. */
+function ghEntry(r: i32): v128 {
+  let s = f64x2.mul(f64x2.splat(load<f64>(PV + (<usize>(d * D + r) << 3))), v128.load(GZ))
+  for (let c = 1; c < C; c++) s = f64x2.add(s, f64x2.mul(f64x2.splat(load<f64>(PV + (<usize>((d + c) * D + r) << 3))), v128.load(GZ + (<usize>c << 4))))
+  return s
+}
+
+/**
+ * The mean cross-entropy of the chunk's `count` tasks as a share of a batch of B, and its gradient (written to
+ * GKQ and GPV): FusedKernel's loop over tasks, two tasks at a time.
+ */
+export function lossAndGradient(count: i32, B: f64): f64 {
+  memory.fill(GKQ, 0, <usize>(D * D) << 3)
+  memory.fill(GPV, 0, <usize>(D * D) << 3)
+  lossSum = 0
+  const zero = f64x2.splat(0)
+  const isd = f64x2.splat(invSqrtD)
+  const rowBytes = <usize>d << 4
+  const pairs = (count + 1) >> 1
+  for (let pair = 0; pair < pairs; pair++) {
+    const tasks = pair * 2 + 1 < count ? 2 : 1
+    const xb = X + <usize>(pair * n) * rowBytes
+    const lb = LAB + (<usize>(pair * n) << 3)
+    const qb = Q + <usize>pair * rowBytes
+    // u = W_KQ e_q (only e_q's x part is non-zero): the x part in GU for now, the label part in UY.
+    for (let r = 0; r < D; r++) {
+      let s = f64x2.mul(f64x2.splat(load<f64>(KQ + (<usize>(r * D) << 3))), v128.load(qb))
+      for (let k = 1; k < d; k++) s = f64x2.add(s, f64x2.mul(f64x2.splat(load<f64>(KQ + (<usize>(r * D + k) << 3))), v128.load(qb + (<usize>k << 4))))
+      v128.store(r < d ? GU + (<usize>r << 4) : UY + (<usize>(r - d) << 4), s)
+    }
+    memory.fill(H, 0, rowBytes)
+    memory.fill(HY, 0, <usize>C << 4)
+    // Softmax: the scores and their maximum first.
+    let mx = f64x2.splat(-Infinity)
+    if (attention == 2) {
+      for (let i = 0; i < n; i++) {
+        const s = f64x2.mul(f64x2.add(dotInputs(xb + <usize>i * rowBytes, GU), gather2(UY, lb + (<usize>i << 3))), isd)
+        v128.store(SC + (<usize>i << 4), s)
+        mx = f64x2.pmax(mx, s)
+      }
+      if (attendToQuery) {
+        const s = f64x2.mul(dotInputs(qb, GU), isd)
+        v128.store(SC + (<usize>n << 4), s)
+        mx = f64x2.pmax(mx, s)
+      }
+    }
+    // The weights a_j and h = Σ_j a_j e_j.
+    let tot = zero
+    for (let i = 0; i < n; i++) {
+      const x = xb + <usize>i * rowBytes
+      const labels = lb + (<usize>i << 3)
+      const a =
+        attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>i << 4)), mx)) : weightOf(f64x2.add(dotInputs(x, GU), gather2(UY, labels)))
+      v128.store(SC + (<usize>i << 4), a)
+      tot = f64x2.add(tot, a)
+      addScaledInputs(H, a, x)
+      scatterAdd2(HY, labels, a)
+    }
+    if (attendToQuery) {
+      const a = attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>n << 4)), mx)) : weightOf(dotInputs(qb, GU))
+      v128.store(SC + (<usize>n << 4), a)
+      tot = f64x2.add(tot, a)
+      addScaledInputs(H, a, qb)
+    }
+    let inv = zero
+    if (attention == 2) {
+      inv = f64x2.div(f64x2.splat(1), tot)
+      for (let k: usize = 0; k < rowBytes; k += 16) v128.store(H + k, f64x2.mul(v128.load(H + k), inv))
+      for (let c: usize = 0; c < (<usize>C << 4); c += 16) v128.store(HY + c, f64x2.mul(v128.load(HY + c), inv))
+    }
+    logitsAndLoss(pair, tasks, B)
+    // g_h = W_PV[d:, :]ᵀ g_z; for softmax, Σ_j a_j g_a_j = hᵀ g_h.
+    for (let r = 0; r < D; r++) v128.store(r < d ? GH + (<usize>r << 4) : GHY + (<usize>(r - d) << 4), ghEntry(r))
+    let dot = zero
+    if (attention == 2) {
+      dot = dotInputs(H, GH)
+      for (let c: usize = 0; c < (<usize>C << 4); c += 16) dot = f64x2.add(dot, f64x2.mul(v128.load(HY + c), v128.load(GHY + c)))
+    }
+    // Backward over the keys: g_a_j = e_jᵀ g_h, the score's gradient, g_u += g_score_j e_j (its label part in HY).
+    memory.fill(GU, 0, rowBytes)
+    memory.fill(HY, 0, <usize>C << 4)
+    for (let i = 0; i < n; i++) {
+      const x = xb + <usize>i * rowBytes
+      const labels = lb + (<usize>i << 3)
+      const ga = f64x2.add(dotInputs(x, GH), gather2(GHY, labels))
+      const g = scoreGradient(v128.load(SC + (<usize>i << 4)), ga, inv, dot)
+      addScaledInputs(GU, g, x)
+      scatterAdd2(HY, labels, g)
+    }
+    if (attendToQuery) {
+      const g = scoreGradient(v128.load(SC + (<usize>n << 4)), dotInputs(qb, GH), inv, dot)
+      addScaledInputs(GU, g, qb)
+    }
+    // ∇W_KQ += g_u e_qᵀ, lane by lane in task order.
+    for (let lane = 0; lane < tasks; lane++) {
+      const off = <usize>lane << 3
+      for (let r = 0; r < D; r++) {
+        const gr = r < d ? load<f64>(GU + (<usize>r << 4) + off) : load<f64>(HY + (<usize>(r - d) << 4) + off)
+        const row = GKQ + (<usize>(r * D) << 3)
+        for (let k = 0; k < d; k++) store<f64>(row + (<usize>k << 3), load<f64>(row + (<usize>k << 3)) + gr * load<f64>(qb + (<usize>k << 4) + off))
+      }
+    }
+  }
+  return lossSum / B
+}
+
+// ---- peak rates, for the bench's bound ----
+
+/** `rounds` rounds of the ziggurat's four-lane draw loop into the chunk's context buffer (normals per second). */
+export function benchNormals(rounds: i32, count: i32): void {
+  for (let r = 0; r < rounds; r++) fillNormals4(count, X, X + (<usize>count << 4))
+}
+
+/**
+ * 16 f64x2 multiply-adds (64 flops) per iteration on eight independent accumulators: the arithmetic peak of this
+ * machine's WebAssembly SIMD (no fused multiply-add). Returns a sum so that nothing is optimised away.
+ */
+export function benchFlops(iterations: i32): f64 {
+  let a0 = f64x2.splat(1)
+  let a1 = f64x2.splat(2)
+  let a2 = f64x2.splat(3)
+  let a3 = f64x2.splat(4)
+  let a4 = f64x2.splat(5)
+  let a5 = f64x2.splat(6)
+  let a6 = f64x2.splat(7)
+  let a7 = f64x2.splat(8)
+  const m = f64x2.splat(0.999999)
+  const c = f64x2.splat(1e-9)
+  for (let i = 0; i < iterations; i++) {
+    a0 = f64x2.add(f64x2.mul(a0, m), c)
+    a1 = f64x2.add(f64x2.mul(a1, m), c)
+    a2 = f64x2.add(f64x2.mul(a2, m), c)
+    a3 = f64x2.add(f64x2.mul(a3, m), c)
+    a4 = f64x2.add(f64x2.mul(a4, m), c)
+    a5 = f64x2.add(f64x2.mul(a5, m), c)
+    a6 = f64x2.add(f64x2.mul(a6, m), c)
+    a7 = f64x2.add(f64x2.mul(a7, m), c)
+    a0 = f64x2.add(f64x2.mul(a0, m), c)
+    a1 = f64x2.add(f64x2.mul(a1, m), c)
+    a2 = f64x2.add(f64x2.mul(a2, m), c)
+    a3 = f64x2.add(f64x2.mul(a3, m), c)
+    a4 = f64x2.add(f64x2.mul(a4, m), c)
+    a5 = f64x2.add(f64x2.mul(a5, m), c)
+    a6 = f64x2.add(f64x2.mul(a6, m), c)
+    a7 = f64x2.add(f64x2.mul(a7, m), c)
+  }
+  const s = f64x2.add(f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3)), f64x2.add(f64x2.add(a4, a5), f64x2.add(a6, a7)))
+  return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)
+}
