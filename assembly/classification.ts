@@ -285,6 +285,7 @@ function fillNormals4(count: i32, a: usize, b: usize): void {
   const five = i32x4.splat(5)
   const nine = i32x4.splat(9)
   const low7 = i32x4.splat(127)
+  const layers = ZIG
   let u = i32x4.splat(0)
   let ok = i32x4.splat(0)
   let m = 0
@@ -300,10 +301,10 @@ function fillNormals4(count: i32, a: usize, b: usize): void {
       s3 = rotl4(s3, 11)
       const layer = i32x4.shl(v128.and(u, low7), 4)
       const j = i32x4.shr_s(u, 7)
-      const l0 = ZIG + <usize>i32x4.extract_lane(layer, 0)
-      const l1 = ZIG + <usize>i32x4.extract_lane(layer, 1)
-      const l2 = ZIG + <usize>i32x4.extract_lane(layer, 2)
-      const l3 = ZIG + <usize>i32x4.extract_lane(layer, 3)
+      const l0 = layers + <usize>i32x4.extract_lane(layer, 0)
+      const l1 = layers + <usize>i32x4.extract_lane(layer, 1)
+      const l2 = layers + <usize>i32x4.extract_lane(layer, 2)
+      const l3 = layers + <usize>i32x4.extract_lane(layer, 3)
       let k = v128.load32_zero(l0, 8)
       k = v128.load32_lane(l1, k, 1, 8)
       k = v128.load32_lane(l2, k, 2, 8)
@@ -560,16 +561,19 @@ function fastExp(x: f64): f64 {
   store<f64>(a1, load<f64>(a1) + f64x2.extract_lane(value, 1))
 }
 
-/** Σ_k x[k] · w[k] over the d inputs of a key or query at `x` and a [k][lane] vector at `w`, in k order. */
-@inline function dotInputs(x: usize, w: usize): v128 {
+/**
+ * Σ_k x[k] · w[k] over the d inputs of a key or query at `x` and a [k][lane] vector at `w`, in k order (`rowBytes` =
+ * 16 d, passed by the hot loops so that it stays in a register).
+ */
+@inline function dotInputs(x: usize, w: usize, rowBytes: usize = <usize>d << 4): v128 {
   let s = f64x2.mul(v128.load(x), v128.load(w))
-  for (let k: usize = 16; k < (<usize>d << 4); k += 16) s = f64x2.add(s, f64x2.mul(v128.load(x + k), v128.load(w + k)))
+  for (let k: usize = 16; k < rowBytes; k += 16) s = f64x2.add(s, f64x2.mul(v128.load(x + k), v128.load(w + k)))
   return s
 }
 
 /** acc[k] += a · x[k] over the d inputs. */
-@inline function addScaledInputs(acc: usize, a: v128, x: usize): void {
-  for (let k: usize = 0; k < (<usize>d << 4); k += 16) v128.store(acc + k, f64x2.add(v128.load(acc + k), f64x2.mul(a, v128.load(x + k))))
+@inline function addScaledInputs(acc: usize, a: v128, x: usize, rowBytes: usize = <usize>d << 4): void {
+  for (let k: usize = 0; k < rowBytes; k += 16) v128.store(acc + k, f64x2.add(v128.load(acc + k), f64x2.mul(a, v128.load(x + k))))
 }
 
 /** The attention weight of a key from its raw score (linear, exp). */
@@ -639,6 +643,8 @@ export function lossAndGradient(count: i32, B: f64): f64 {
   const isd = f64x2.splat(invSqrtD)
   const rowBytes = <usize>d << 4
   const pairs = (count + 1) >> 1
+  // The context's keys, in a local (n is a global, which the loops would load again each time).
+  const keys = n
   for (let pair = 0; pair < pairs; pair++) {
     const tasks = pair * 2 + 1 < count ? 2 : 1
     const xb = X + <usize>(pair * n) * rowBytes
@@ -655,34 +661,34 @@ export function lossAndGradient(count: i32, B: f64): f64 {
     // Softmax: the scores and their maximum first.
     let mx = f64x2.splat(-Infinity)
     if (attention == 2) {
-      for (let i = 0; i < n; i++) {
-        const s = f64x2.mul(f64x2.add(dotInputs(xb + <usize>i * rowBytes, GU), gather2(UY, lb + (<usize>i << 3))), isd)
+      for (let i = 0; i < keys; i++) {
+        const s = f64x2.mul(f64x2.add(dotInputs(xb + <usize>i * rowBytes, GU, rowBytes), gather2(UY, lb + (<usize>i << 3))), isd)
         v128.store(SC + (<usize>i << 4), s)
         mx = f64x2.pmax(mx, s)
       }
       if (attendToQuery) {
-        const s = f64x2.mul(dotInputs(qb, GU), isd)
+        const s = f64x2.mul(dotInputs(qb, GU, rowBytes), isd)
         v128.store(SC + (<usize>n << 4), s)
         mx = f64x2.pmax(mx, s)
       }
     }
     // The weights a_j and h = Σ_j a_j e_j.
     let tot = zero
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < keys; i++) {
       const x = xb + <usize>i * rowBytes
       const labels = lb + (<usize>i << 3)
       const a =
-        attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>i << 4)), mx)) : weightOf(f64x2.add(dotInputs(x, GU), gather2(UY, labels)))
+        attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>i << 4)), mx)) : weightOf(f64x2.add(dotInputs(x, GU, rowBytes), gather2(UY, labels)))
       v128.store(SC + (<usize>i << 4), a)
       tot = f64x2.add(tot, a)
-      addScaledInputs(H, a, x)
+      addScaledInputs(H, a, x, rowBytes)
       scatterAdd2(HY, labels, a)
     }
     if (attendToQuery) {
-      const a = attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>n << 4)), mx)) : weightOf(dotInputs(qb, GU))
+      const a = attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>n << 4)), mx)) : weightOf(dotInputs(qb, GU, rowBytes))
       v128.store(SC + (<usize>n << 4), a)
       tot = f64x2.add(tot, a)
-      addScaledInputs(H, a, qb)
+      addScaledInputs(H, a, qb, rowBytes)
     }
     let inv = zero
     if (attention == 2) {
@@ -695,23 +701,23 @@ export function lossAndGradient(count: i32, B: f64): f64 {
     for (let r = 0; r < D; r++) v128.store(r < d ? GH + (<usize>r << 4) : GHY + (<usize>(r - d) << 4), ghEntry(r))
     let dot = zero
     if (attention == 2) {
-      dot = dotInputs(H, GH)
+      dot = dotInputs(H, GH, rowBytes)
       for (let c: usize = 0; c < (<usize>C << 4); c += 16) dot = f64x2.add(dot, f64x2.mul(v128.load(HY + c), v128.load(GHY + c)))
     }
     // Backward over the keys: g_a_j = e_jᵀ g_h, the score's gradient, g_u += g_score_j e_j (its label part in HY).
     memory.fill(GU, 0, rowBytes)
     memory.fill(HY, 0, <usize>C << 4)
-    for (let i = 0; i < n; i++) {
+    for (let i = 0; i < keys; i++) {
       const x = xb + <usize>i * rowBytes
       const labels = lb + (<usize>i << 3)
-      const ga = f64x2.add(dotInputs(x, GH), gather2(GHY, labels))
+      const ga = f64x2.add(dotInputs(x, GH, rowBytes), gather2(GHY, labels))
       const g = scoreGradient(v128.load(SC + (<usize>i << 4)), ga, inv, dot)
-      addScaledInputs(GU, g, x)
+      addScaledInputs(GU, g, x, rowBytes)
       scatterAdd2(HY, labels, g)
     }
     if (attendToQuery) {
-      const g = scoreGradient(v128.load(SC + (<usize>n << 4)), dotInputs(qb, GH), inv, dot)
-      addScaledInputs(GU, g, qb)
+      const g = scoreGradient(v128.load(SC + (<usize>n << 4)), dotInputs(qb, GH, rowBytes), inv, dot)
+      addScaledInputs(GU, g, qb, rowBytes)
     }
     // ∇W_KQ += g_u e_qᵀ, lane by lane in task order.
     for (let lane = 0; lane < tasks; lane++) {
@@ -728,9 +734,15 @@ export function lossAndGradient(count: i32, B: f64): f64 {
 
 // ---- peak rates, for the bench's bound ----
 
-/** `rounds` rounds of the ziggurat's four-lane draw loop into the chunk's context buffer (normals per second). */
+/**
+ * `rounds` rounds of the ziggurat's four-lane draw loop (rectangle failures included) into the chunk's context buffer,
+ * each on four freshly keyed streams: the sampler's rate of normals.
+ */
 export function benchNormals(rounds: i32, count: i32): void {
-  for (let r = 0; r < rounds; r++) fillNormals4(count, X, X + (<usize>count << 4))
+  for (let r = 0; r < rounds; r++) {
+    for (let lane = 0; lane < 4; lane++) rekeyLane(lane, <u32>r, <u32>lane, 2, 0, 7, SEED_SALT)
+    fillNormals4(count, X, X + (<usize>count << 4))
+  }
 }
 
 /**
@@ -768,4 +780,541 @@ export function benchFlops(iterations: i32): f64 {
   }
   const s = f64x2.add(f64x2.add(f64x2.add(a0, a1), f64x2.add(a2, a3)), f64x2.add(f64x2.add(a4, a5), f64x2.add(a6, a7)))
   return f64x2.extract_lane(s, 0) + f64x2.extract_lane(s, 1)
+}
+
+// ---- the GD references' grid search (GdMath.referenceFeatures without Jacobians, meanCrossEntropy, minimizeScale's
+// derivatives), two tasks per vector, on a set loaded once per search ----
+let refTasks: i32 = 0
+let refN: i32 = 0
+let refC: i32 = 0
+let refSelfAttend: bool = false
+let RD: usize = 0 // x_iᵀ x_q: [pair][i][lane] f64
+let RL: usize = 0 // labels: [pair][i][lane] i32
+let RQQ: usize = 0 // ‖x_q‖²: [pair][lane] f64 (ca-kgd attending to the query)
+let RQL: usize = 0 // query labels: [task] i32
+let RF: usize = 0 // features: [task][c] f64
+let RK: usize = 0 // one pair's kernel values: [i][lane] f64
+let RMAX: usize = 0 // per pair: the largest feature of each task, [pair][lane]
+let RMIN: usize = 0 // per pair: the smallest feature of each task
+let refG: f64 = 0
+let refH: f64 = 0
+
+/** Lays out a grid-search set of `tasks` tasks (n keys, C classes); JavaScript then fills its dots, labels and ‖x_q‖². */
+export function configureReferences(tasks: i32, n_: i32, C_: i32, selfAttend: bool): void {
+  refTasks = tasks
+  refN = n_
+  refC = C_
+  refSelfAttend = selfAttend
+  end = TABLES_END
+  const pairs = (tasks + 1) >> 1
+  RD = region(pairs * n_ * 16)
+  RL = region(pairs * n_ * 8)
+  RQQ = region(pairs * 16)
+  RQL = region(pairs * 8)
+  RF = region(pairs * 2 * C_ * 8)
+  RK = region(n_ * 16)
+  RMAX = region(pairs * 16)
+  RMIN = region(pairs * 16)
+  ensureMemory()
+}
+
+export function referenceDots(): usize {
+  return RD
+}
+export function referenceLabels(): usize {
+  return RL
+}
+export function referenceQueryNorms(): usize {
+  return RQQ
+}
+export function referenceQueryLabels(): usize {
+  return RQL
+}
+export function referenceFeaturesOut(): usize {
+  return RF
+}
+
+/**
+ * GdMath.referenceFeatures (no Jacobians) of the first `count` tasks at γ = c_σ/√D (kind: 0 gd-linear, 1 kgd-fixed,
+ * 2 ca-kgd), into RF.
+ */
+export function referenceFeatures(kind: i32, gamma: f64, count: i32): void {
+  memory.fill(RF, 0, <usize>(count * refC) << 3)
+  const n = refN
+  const C = refC
+  const g = f64x2.splat(gamma)
+  const nn = f64x2.splat(<f64>n)
+  const pairs = (count + 1) >> 1
+  for (let pair = 0; pair < pairs; pair++) {
+    const tasks = pair * 2 + 1 < count ? 2 : 1
+    const dots = RD + (<usize>(pair * n) << 4)
+    const labels = RL + (<usize>(pair * n) << 3)
+    const f0 = RF + (<usize>(pair * 2 * C) << 3)
+    const f1 = f0 + (<usize>C << 3)
+    if (kind == 2) {
+      const gqq = f64x2.mul(g, v128.load(RQQ + (<usize>pair << 4)))
+      let mx = refSelfAttend ? gqq : f64x2.splat(-Infinity)
+      for (let i = 0; i < n; i++) mx = f64x2.max(mx, f64x2.mul(g, v128.load(dots + (<usize>i << 4))))
+      let total = f64x2.splat(0)
+      for (let i = 0; i < n; i++) {
+        const k = fastExp2(f64x2.sub(f64x2.mul(g, v128.load(dots + (<usize>i << 4))), mx))
+        v128.store(RK + (<usize>i << 4), k)
+        total = f64x2.add(total, k)
+      }
+      total = f64x2.add(total, refSelfAttend ? fastExp2(f64x2.sub(gqq, mx)) : f64x2.splat(0))
+      for (let i = 0; i < n; i++) {
+        const w = f64x2.div(v128.load(RK + (<usize>i << 4)), total)
+        addFeature(f0, labels + (<usize>i << 3), f64x2.extract_lane(w, 0))
+        if (tasks == 2) addFeature(f1, labels + (<usize>i << 3) + 4, f64x2.extract_lane(w, 1))
+      }
+    } else {
+      const shift = f64x2.splat(abs<f64>(gamma))
+      for (let i = 0; i < n; i++) {
+        const dot = v128.load(dots + (<usize>i << 4))
+        const w = kind == 0 ? f64x2.div(dot, nn) : f64x2.div(fastExp2(f64x2.sub(f64x2.mul(g, dot), shift)), nn)
+        addFeature(f0, labels + (<usize>i << 3), f64x2.extract_lane(w, 0))
+        if (tasks == 2) addFeature(f1, labels + (<usize>i << 3) + 4, f64x2.extract_lane(w, 1))
+      }
+    }
+  }
+  featureExtremes(count)
+}
+
+/**
+ * Each task's largest and smallest feature (NaN if any is NaN), for the largest logit of θ·S: max_c θ·S_c is θ·max S
+ * for θ > 0 and θ·min S for θ < 0, to the bit (rounding is monotone), and either is ±0 for θ = 0.
+ */
+function featureExtremes(count: i32): void {
+  const pairs = (count + 1) >> 1
+  for (let pair = 0; pair < pairs; pair++) {
+    const f0 = RF + (<usize>(pair * 2 * refC) << 3)
+    let hi = featurePair(f0, 0)
+    let lo = hi
+    for (let c = 1; c < refC; c++) {
+      const f = featurePair(f0, c)
+      hi = f64x2.max(hi, f)
+      lo = f64x2.min(lo, f)
+    }
+    v128.store(RMAX + (<usize>pair << 4), hi)
+    v128.store(RMIN + (<usize>pair << 4), lo)
+  }
+}
+
+/** The largest logit max_c θ·S_c of a pair's tasks (Math.max over c, as GdMath takes it). */
+@inline function largestLogit(pair: i32, theta: f64): v128 {
+  return f64x2.mul(f64x2.splat(theta), v128.load((theta < 0 ? RMIN : RMAX) + (<usize>pair << 4)))
+}
+
+@inline function addFeature(features: usize, label: usize, value: f64): void {
+  const at = features + (<usize>load<i32>(label) << 3)
+  store<f64>(at, load<f64>(at) + value)
+}
+
+/** (f[t][c], f[t + 1][c]) of a pair's features. */
+@inline function featurePair(f0: usize, c: i32): v128 {
+  return v128.load64_lane(f0 + (<usize>(refC + c) << 3), v128.load64_zero(f0 + (<usize>c << 3)), 1)
+}
+
+/** GdMath.meanCrossEntropy of logits θ·S over the first `count` tasks' features. */
+export function referenceMeanCrossEntropy(theta: f64, count: i32): f64 {
+  const C = refC
+  const t = f64x2.splat(theta)
+  let total: f64 = 0
+  const pairs = (count + 1) >> 1
+  for (let pair = 0; pair < pairs; pair++) {
+    const tasks = pair * 2 + 1 < count ? 2 : 1
+    const f0 = RF + (<usize>(pair * 2 * C) << 3)
+    const mx = largestLogit(pair, theta)
+    let sum = f64x2.splat(0)
+    for (let c = 0; c < C; c++) sum = f64x2.add(sum, fastExp2(f64x2.sub(f64x2.mul(t, featurePair(f0, c)), mx)))
+    const ql = RQL + (<usize>pair << 3)
+    total += f64x2.extract_lane(mx, 0) + jsLog(f64x2.extract_lane(sum, 0)) - theta * load<f64>(f0 + (<usize>load<i32>(ql) << 3))
+    if (tasks == 2) total += f64x2.extract_lane(mx, 1) + jsLog(f64x2.extract_lane(sum, 1)) - theta * load<f64>(f0 + (<usize>(C + load<i32>(ql, 4)) << 3))
+  }
+  return total / <f64>count
+}
+
+/** minimizeScale's f′(θ) and f″(θ) (times `count`: the sums) over the first `count` tasks, into refG and refH. */
+export function referenceDerivatives(theta: f64, count: i32): void {
+  const C = refC
+  const t = f64x2.splat(theta)
+  let g: f64 = 0
+  let h: f64 = 0
+  const pairs = (count + 1) >> 1
+  for (let pair = 0; pair < pairs; pair++) {
+    const tasks = pair * 2 + 1 < count ? 2 : 1
+    const f0 = RF + (<usize>(pair * 2 * C) << 3)
+    const mx = largestLogit(pair, theta)
+    let sum = f64x2.splat(0)
+    let m1 = f64x2.splat(0)
+    let m2 = f64x2.splat(0)
+    for (let c = 0; c < C; c++) {
+      const s = featurePair(f0, c)
+      const e = fastExp2(f64x2.sub(f64x2.mul(t, s), mx))
+      sum = f64x2.add(sum, e)
+      m1 = f64x2.add(m1, f64x2.mul(e, s))
+      m2 = f64x2.add(m2, f64x2.mul(f64x2.mul(e, s), s))
+    }
+    m1 = f64x2.div(m1, sum)
+    m2 = f64x2.div(m2, sum)
+    const ql = RQL + (<usize>pair << 3)
+    g += f64x2.extract_lane(m1, 0) - load<f64>(f0 + (<usize>load<i32>(ql) << 3))
+    h += f64x2.extract_lane(m2, 0) - f64x2.extract_lane(m1, 0) * f64x2.extract_lane(m1, 0)
+    if (tasks == 2) {
+      g += f64x2.extract_lane(m1, 1) - load<f64>(f0 + (<usize>(C + load<i32>(ql, 4)) << 3))
+      h += f64x2.extract_lane(m2, 1) - f64x2.extract_lane(m1, 1) * f64x2.extract_lane(m1, 1)
+    }
+  }
+  refG = g
+  refH = h
+}
+
+export function referenceGradient(): f64 {
+  return refG
+}
+export function referenceCurvature(): f64 {
+  return refH
+}
+
+// ---- evaluation: Model.forwardTask with ∂z/∂x_q, two contexts per vector, on contexts loaded once ----
+let evalTasks: i32 = 0
+let EX: usize = 0 // x: [pair][i][k][lane]
+let EL: usize = 0 // labels: [pair][i][lane] i32
+let EQ: usize = 0 // x_q: [pair][k][lane]
+let EZ: usize = 0 // logits out: [task][c]
+let EJ: usize = 0 // Jacobians out: [task][c][dir]
+let MOM: usize = 0 // Σ_j c_j e_j e_jᵀ: [D][D][lane]
+let DH: usize = 0 // ∂h/∂x_q: [r][dir][lane]
+let GQ: usize = 0 // ∂s_q/∂x_q: [dir][lane]
+let MT: usize = 0 // Σ_k a_k ∂s_k: [dir][lane]
+let ATT: usize = 0 // attention weights: [key][lane]
+let ZG: usize = 0 // ∂Z/∂x_q of ca-kgd: [dir][lane]
+let JAC: usize = 0 // one pair's feature Jacobians: [c][dir][lane]
+let FEAT: usize = 0 // one pair's features: [c][lane]
+
+/**
+ * Lays out room for `tasks` evaluation contexts of the shape (d, C, n), which JavaScript then loads (at
+ * evaluationInputs and its siblings, in the chunk layout).
+ */
+export function configureEvaluation(d_: i32, C_: i32, n_: i32, tasks: i32): void {
+  d = d_
+  C = C_
+  n = n_
+  D = d + C
+  invSqrtD = 1 / Math.sqrt(<f64>D)
+  evalTasks = tasks
+  end = TABLES_END
+  const pairs = (tasks + 1) >> 1
+  KQ = region(D * D * 8)
+  PV = region(D * D * 8)
+  EX = region(pairs * n * d * 16)
+  EL = region(pairs * n * 8)
+  EQ = region(pairs * d * 16)
+  EZ = region(pairs * 2 * C * 8)
+  EJ = region(pairs * 2 * C * d * 8)
+  MOM = region(D * D * 16)
+  DH = region(D * d * 16)
+  GQ = region(d * 16)
+  MT = region(d * 16)
+  ATT = region((n + 1) * 16)
+  ZG = region(d * 16)
+  JAC = region(C * d * 16)
+  FEAT = region(C * 16)
+  SC = region((n + 1) * 16)
+  UY = region(C * 16)
+  HY = region(C * 16)
+  H = region(d * 16)
+  GU = region(d * 16)
+  ensureMemory()
+}
+
+export function evaluationInputs(): usize {
+  return EX
+}
+export function evaluationLabels(): usize {
+  return EL
+}
+export function evaluationQueries(): usize {
+  return EQ
+}
+export function evaluationLogits(): usize {
+  return EZ
+}
+export function evaluationJacobians(): usize {
+  return EJ
+}
+
+@inline function kqAt(r: i32, k: i32): v128 {
+  return f64x2.splat(load<f64>(KQ + (<usize>(r * D + k) << 3)))
+}
+
+@inline function momentAt(r: i32, c: i32): usize {
+  return MOM + (<usize>(r * D + c) << 4)
+}
+
+/**
+ * Model.forwardBatch(spec, weights, contexts, true) of every loaded context, for the model (attention 0 linear, 1 exp,
+ * 2 softmax) whose weights are at KQ and PV: logits into EZ, ∂z/∂x_q into EJ.
+ */
+export function evaluate(attention_: i32, attendToQuery_: bool, expShift_: f64): void {
+  attention = attention_
+  attendToQuery = attendToQuery_
+  expShift = expShift_
+  const pairs = (evalTasks + 1) >> 1
+  const rowBytes = <usize>d << 4
+  const isd = f64x2.splat(invSqrtD)
+  const zero = f64x2.splat(0)
+  const count = f64x2.splat(<f64>n)
+  const keys = attendToQuery ? n + 1 : n
+  for (let pair = 0; pair < pairs; pair++) {
+    const tasks = pair * 2 + 1 < evalTasks ? 2 : 1
+    const xb = EX + <usize>(pair * n) * rowBytes
+    const lb = EL + (<usize>(pair * n) << 3)
+    const qb = EQ + <usize>pair * rowBytes
+    // u = W_KQ e_q: x part in GU, label part in UY; summed from 0 over k.
+    for (let r = 0; r < D; r++) {
+      let s = zero
+      for (let k = 0; k < d; k++) s = f64x2.add(s, f64x2.mul(kqAt(r, k), v128.load(qb + (<usize>k << 4))))
+      v128.store(r < d ? GU + (<usize>r << 4) : UY + (<usize>(r - d) << 4), s)
+    }
+    // Scores: u[d + label] + Σ_k x_k u_k.
+    for (let i = 0; i < n; i++) {
+      const x = xb + <usize>i * rowBytes
+      let s = gather2(UY, lb + (<usize>i << 3))
+      for (let k: usize = 0; k < rowBytes; k += 16) s = f64x2.add(s, f64x2.mul(v128.load(x + k), v128.load(GU + k)))
+      v128.store(SC + (<usize>i << 4), s)
+    }
+    if (attendToQuery) {
+      let s = zero
+      for (let k: usize = 0; k < rowBytes; k += 16) s = f64x2.add(s, f64x2.mul(v128.load(qb + k), v128.load(GU + k)))
+      v128.store(SC + (<usize>n << 4), s)
+    }
+    // Model.activate.
+    if (attention == 0) {
+      for (let j = 0; j < keys; j++) v128.store(ATT + (<usize>j << 4), f64x2.div(v128.load(SC + (<usize>j << 4)), count))
+    } else if (attention == 1) {
+      const shift = f64x2.splat(expShift)
+      for (let j = 0; j < keys; j++) {
+        v128.store(ATT + (<usize>j << 4), f64x2.div(fastExp2(f64x2.sub(f64x2.mul(v128.load(SC + (<usize>j << 4)), isd), shift)), count))
+      }
+    } else {
+      let mx = f64x2.splat(-Infinity)
+      for (let j = 0; j < keys; j++) mx = f64x2.max(mx, f64x2.mul(v128.load(SC + (<usize>j << 4)), isd))
+      let total = zero
+      for (let j = 0; j < keys; j++) {
+        const e = fastExp2(f64x2.sub(f64x2.mul(v128.load(SC + (<usize>j << 4)), isd), mx))
+        v128.store(ATT + (<usize>j << 4), e)
+        total = f64x2.add(total, e)
+      }
+      for (let j = 0; j < keys; j++) v128.store(ATT + (<usize>j << 4), f64x2.div(v128.load(ATT + (<usize>j << 4)), total))
+    }
+    // h = Σ_j a_j e_j.
+    memory.fill(H, 0, rowBytes)
+    memory.fill(HY, 0, <usize>C << 4)
+    for (let i = 0; i < n; i++) {
+      const a = v128.load(ATT + (<usize>i << 4))
+      addScaledInputs(H, a, xb + <usize>i * rowBytes)
+      scatterAdd2(HY, lb + (<usize>i << 3), a)
+    }
+    if (attendToQuery) addScaledInputs(H, v128.load(ATT + (<usize>n << 4)), qb)
+    // Logits, lane by lane into [task][c].
+    for (let c = 0; c < C; c++) {
+      let s = zero
+      for (let r = 0; r < D; r++) {
+        const hr = r < d ? v128.load(H + (<usize>r << 4)) : v128.load(HY + (<usize>(r - d) << 4))
+        s = f64x2.add(s, f64x2.mul(f64x2.splat(load<f64>(PV + (<usize>((d + c) * D + r) << 3))), hr))
+      }
+      const at = EZ + (<usize>(pair * 2 * C + c) << 3)
+      store<f64>(at, f64x2.extract_lane(s, 0))
+      if (tasks == 2) store<f64>(at + (<usize>C << 3), f64x2.extract_lane(s, 1))
+    }
+    // ∂z/∂x_q (Model.forwardTask): M = Σ_j c_j e_j e_jᵀ over the context keys, c_j = 1/n or a_j/√D.
+    memory.fill(MOM, 0, <usize>(D * D) << 4)
+    const inverseCount = f64x2.splat(1 / <f64>n)
+    for (let i = 0; i < n; i++) {
+      const x = xb + <usize>i * rowBytes
+      const c = attention == 0 ? inverseCount : f64x2.mul(v128.load(ATT + (<usize>i << 4)), isd)
+      const labels = lb + (<usize>i << 3)
+      const y0 = d + load<i32>(labels)
+      const y1 = d + load<i32>(labels, 4)
+      for (let k = 0; k < d; k++) {
+        const cx = f64x2.mul(c, v128.load(x + (<usize>k << 4)))
+        for (let l = 0; l < d; l++) {
+          const at = momentAt(k, l)
+          v128.store(at, f64x2.add(v128.load(at), f64x2.mul(cx, v128.load(x + (<usize>l << 4)))))
+        }
+        addLane(momentAt(k, y0), f64x2.extract_lane(cx, 0))
+        addLane(momentAt(k, y1) + 8, f64x2.extract_lane(cx, 1))
+        addLane(momentAt(y0, k), f64x2.extract_lane(cx, 0))
+        addLane(momentAt(y1, k) + 8, f64x2.extract_lane(cx, 1))
+      }
+      addLane(momentAt(y0, y0), f64x2.extract_lane(c, 0))
+      addLane(momentAt(y1, y1) + 8, f64x2.extract_lane(c, 1))
+    }
+    // The query key: ∂s_q = u[:d] + e_qᵀ G.
+    if (attendToQuery) {
+      for (let dir = 0; dir < d; dir++) {
+        let s = v128.load(GU + (<usize>dir << 4))
+        for (let k = 0; k < d; k++) s = f64x2.add(s, f64x2.mul(v128.load(qb + (<usize>k << 4)), kqAt(k, dir)))
+        v128.store(GQ + (<usize>dir << 4), s)
+      }
+    }
+    const aq = attendToQuery ? v128.load(ATT + (<usize>n << 4)) : zero
+    for (let dir = 0; dir < d; dir++) {
+      let mean = zero
+      if (attention == 2) {
+        for (let r = 0; r < D; r++) {
+          const hr = r < d ? v128.load(H + (<usize>r << 4)) : v128.load(HY + (<usize>(r - d) << 4))
+          mean = f64x2.add(mean, f64x2.mul(hr, kqAt(r, dir)))
+        }
+        if (attendToQuery) {
+          for (let k = 0; k < d; k++) mean = f64x2.sub(mean, f64x2.mul(f64x2.mul(aq, v128.load(qb + (<usize>k << 4))), kqAt(k, dir)))
+          mean = f64x2.add(mean, f64x2.mul(aq, v128.load(GQ + (<usize>dir << 4))))
+        }
+      }
+      v128.store(MT + (<usize>dir << 4), mean)
+    }
+    for (let r = 0; r < D; r++) {
+      let v = zero
+      if (attention == 2) {
+        if (r < d) for (let c = 0; c < C; c++) v = f64x2.add(v, v128.load(momentAt(r, d + c)))
+        else v = v128.load(momentAt(r, r))
+      }
+      for (let dir = 0; dir < d; dir++) {
+        let s = zero
+        for (let t = 0; t < D; t++) s = f64x2.add(s, f64x2.mul(v128.load(momentAt(r, t)), kqAt(t, dir)))
+        v128.store(DH + (<usize>(r * d + dir) << 4), f64x2.sub(s, f64x2.mul(v, v128.load(MT + (<usize>dir << 4)))))
+      }
+    }
+    if (attendToQuery) {
+      const cq = attention == 0 ? inverseCount : f64x2.mul(aq, isd)
+      for (let k = 0; k < d; k++) {
+        const qk = v128.load(qb + (<usize>k << 4))
+        for (let dir = 0; dir < d; dir++) {
+          const at = DH + (<usize>(k * d + dir) << 4)
+          const term = f64x2.mul(f64x2.mul(qk, cq), f64x2.sub(v128.load(GQ + (<usize>dir << 4)), v128.load(MT + (<usize>dir << 4))))
+          v128.store(at, f64x2.add(v128.load(at), term))
+        }
+        const diagonal = DH + (<usize>(k * d + k) << 4)
+        v128.store(diagonal, f64x2.add(v128.load(diagonal), aq))
+      }
+    }
+    for (let c = 0; c < C; c++) {
+      for (let dir = 0; dir < d; dir++) {
+        let s = zero
+        for (let r = 0; r < D; r++) s = f64x2.add(s, f64x2.mul(f64x2.splat(load<f64>(PV + (<usize>((d + c) * D + r) << 3))), v128.load(DH + (<usize>(r * d + dir) << 4))))
+        const at = EJ + (<usize>((pair * 2 * C + c) * d + dir) << 3)
+        store<f64>(at, f64x2.extract_lane(s, 0))
+        if (tasks == 2) store<f64>(at + (<usize>(C * d) << 3), f64x2.extract_lane(s, 1))
+      }
+    }
+  }
+}
+
+@inline function addLane(at: usize, value: f64): void {
+  store<f64>(at, load<f64>(at) + value)
+}
+
+
+/**
+ * GdMath.referencePredict(shape, {c_σ, scale}, contexts, true) of every loaded evaluation context (kind: 0 gd-linear,
+ * 1 kgd-fixed, 2 ca-kgd; γ = c_σ/√D): logits into EZ, their Jacobians into EJ.
+ */
+export function evaluateReference(kind: i32, gamma: f64, scale: f64, selfAttend: bool): void {
+  const pairs = (evalTasks + 1) >> 1
+  const rowBytes = <usize>d << 4
+  const zero = f64x2.splat(0)
+  const g = f64x2.splat(gamma)
+  const count = f64x2.splat(<f64>n)
+  for (let pair = 0; pair < pairs; pair++) {
+    const tasks = pair * 2 + 1 < evalTasks ? 2 : 1
+    const xb = EX + <usize>(pair * n) * rowBytes
+    const lb = EL + (<usize>(pair * n) << 3)
+    const qb = EQ + <usize>pair * rowBytes
+    memory.fill(FEAT, 0, <usize>C << 4)
+    memory.fill(JAC, 0, <usize>(C * d) << 4)
+    // x_iᵀ x_q, summed from 0 over k.
+    for (let i = 0; i < n; i++) {
+      const x = xb + <usize>i * rowBytes
+      let dot = zero
+      for (let k: usize = 0; k < rowBytes; k += 16) dot = f64x2.add(dot, f64x2.mul(v128.load(x + k), v128.load(qb + k)))
+      v128.store(SC + (<usize>i << 4), dot)
+    }
+    if (kind == 0) {
+      for (let i = 0; i < n; i++) {
+        const labels = lb + (<usize>i << 3)
+        const x = xb + <usize>i * rowBytes
+        scatterAdd2(FEAT, labels, f64x2.div(v128.load(SC + (<usize>i << 4)), count))
+        for (let k = 0; k < d; k++) scatterJacobian(labels, k, f64x2.div(v128.load(x + (<usize>k << 4)), count))
+      }
+    } else if (kind == 1) {
+      const shift = f64x2.splat(abs<f64>(gamma))
+      for (let i = 0; i < n; i++) {
+        const labels = lb + (<usize>i << 3)
+        const x = xb + <usize>i * rowBytes
+        const w = f64x2.div(fastExp2(f64x2.sub(f64x2.mul(g, v128.load(SC + (<usize>i << 4))), shift)), count)
+        scatterAdd2(FEAT, labels, w)
+        const wg = f64x2.mul(w, g)
+        for (let k = 0; k < d; k++) scatterJacobian(labels, k, f64x2.mul(wg, v128.load(x + (<usize>k << 4))))
+      }
+    } else {
+      let qq = zero
+      if (selfAttend) for (let k: usize = 0; k < rowBytes; k += 16) qq = f64x2.add(qq, f64x2.mul(v128.load(qb + k), v128.load(qb + k)))
+      let mx = selfAttend ? f64x2.mul(g, qq) : f64x2.splat(-Infinity)
+      for (let i = 0; i < n; i++) mx = f64x2.max(mx, f64x2.mul(g, v128.load(SC + (<usize>i << 4))))
+      let total = zero
+      for (let i = 0; i < n; i++) {
+        const k = fastExp2(f64x2.sub(f64x2.mul(g, v128.load(SC + (<usize>i << 4))), mx))
+        v128.store(SC + (<usize>i << 4), k)
+        total = f64x2.add(total, k)
+      }
+      const selfKernel = selfAttend ? fastExp2(f64x2.sub(f64x2.mul(g, qq), mx)) : zero
+      total = f64x2.add(total, selfKernel)
+      for (let i = 0; i < n; i++) scatterAdd2(FEAT, lb + (<usize>i << 3), f64x2.div(v128.load(SC + (<usize>i << 4)), total))
+      // ∂S_c = (∂N_c − S_c ∂Z) / Z with ∂k_i = γ k_i x_i and ∂k_q = 2γ k_q x_q.
+      memory.fill(ZG, 0, rowBytes)
+      for (let i = 0; i < n; i++) {
+        const labels = lb + (<usize>i << 3)
+        const x = xb + <usize>i * rowBytes
+        const gk = f64x2.mul(g, v128.load(SC + (<usize>i << 4)))
+        for (let k = 0; k < d; k++) {
+          const gx = f64x2.mul(gk, v128.load(x + (<usize>k << 4)))
+          scatterJacobian(labels, k, f64x2.div(gx, total))
+          const at = ZG + (<usize>k << 4)
+          v128.store(at, f64x2.add(v128.load(at), gx))
+        }
+      }
+      const twoGammaSelf = f64x2.mul(f64x2.mul(f64x2.splat(2), g), selfKernel)
+      for (let k: usize = 0; k < rowBytes; k += 16) v128.store(ZG + k, f64x2.add(v128.load(ZG + k), f64x2.mul(twoGammaSelf, v128.load(qb + k))))
+      for (let c = 0; c < C; c++) {
+        const s = v128.load(FEAT + (<usize>c << 4))
+        for (let k = 0; k < d; k++) {
+          const at = JAC + (<usize>(c * d + k) << 4)
+          v128.store(at, f64x2.sub(v128.load(at), f64x2.div(f64x2.mul(s, v128.load(ZG + (<usize>k << 4))), total)))
+        }
+      }
+    }
+    // Logits and Jacobians, times the step, into [task][c] and [task][c][dir].
+    const sc = f64x2.splat(scale)
+    for (let c = 0; c < C; c++) {
+      const z = f64x2.mul(v128.load(FEAT + (<usize>c << 4)), sc)
+      const at = EZ + (<usize>(pair * 2 * C + c) << 3)
+      store<f64>(at, f64x2.extract_lane(z, 0))
+      if (tasks == 2) store<f64>(at + (<usize>C << 3), f64x2.extract_lane(z, 1))
+      for (let k = 0; k < d; k++) {
+        const j = f64x2.mul(v128.load(JAC + (<usize>(c * d + k) << 4)), sc)
+        const jat = EJ + (<usize>((pair * 2 * C + c) * d + k) << 3)
+        store<f64>(jat, f64x2.extract_lane(j, 0))
+        if (tasks == 2) store<f64>(jat + (<usize>(C * d) << 3), f64x2.extract_lane(j, 1))
+      }
+    }
+  }
+}
+
+/** JAC[label][k] += value, lane by lane. */
+@inline function scatterJacobian(labels: usize, k: i32, value: v128): void {
+  const a0 = JAC + (<usize>(load<i32>(labels) * d + k) << 4)
+  const a1 = JAC + (<usize>(load<i32>(labels, 4) * d + k) << 4) + 8
+  store<f64>(a0, load<f64>(a0) + f64x2.extract_lane(value, 0))
+  store<f64>(a1, load<f64>(a1) + f64x2.extract_lane(value, 1))
 }

@@ -30,7 +30,8 @@ const ENTRIES = {
   "gradient-worker": "src/services/classification/GradientWorker.ts",
   "grid-worker": "src/services/classification/GridWorker.ts",
   "batch-worker": "src/services/classification/BatchWorker.ts",
-  "regression-gradient-worker": "src/services/regression/GradientWorker.ts"
+  "regression-gradient-worker": "src/services/regression/GradientWorker.ts",
+  "evaluation-worker": "src/services/classification/EvaluationWorker.ts"
 }
 
 /**

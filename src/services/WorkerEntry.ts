@@ -8,7 +8,7 @@
 /** Defined (true) by the bundler; absent when running from the sources. */
 declare const __ICL_GD_BUNDLE__: boolean | undefined
 
-export type WorkerName = "run-worker" | "gradient-worker" | "grid-worker" | "batch-worker" | "regression-gradient-worker"
+export type WorkerName = "run-worker" | "gradient-worker" | "grid-worker" | "batch-worker" | "regression-gradient-worker" | "evaluation-worker"
 
 export const bundled: boolean = typeof __ICL_GD_BUNDLE__ !== "undefined" && __ICL_GD_BUNDLE__
 

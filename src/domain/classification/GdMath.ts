@@ -215,52 +215,76 @@ export const meanCrossEntropy = (features: Float64Array, scale: number, labels: 
  * The step θ minimising the mean CE of logits θ·S, by damped Newton from `start`. CE is convex in θ, so this is the
  * global minimum over both signs. f'(θ) = mean(E_p[S] − S_c), f''(θ) = mean(Var_p[S]).
  */
+/**
+ * Mean cross-entropy of logits θ·S over a fixed set of features, and its first two derivatives in θ: what the Newton
+ * search for the optimal step needs (computed in JavaScript by {@link scaleObjective}, or by the SIMD kernel).
+ */
+export interface ScaleObjective {
+  readonly loss: (theta: number) => number
+  /** f′(θ) = mean(E_p[S] − S_c) and f″(θ) = mean(Var_p[S]). */
+  readonly derivatives: (theta: number) => { readonly g: number; readonly h: number }
+}
+
+/** The objective of features [N, C] against labels [N], in JavaScript. */
+export const scaleObjective = (features: Float64Array, labels: Int32Array, C: number): ScaleObjective => {
+  const N = labels.length
+  return {
+    loss: (theta) => meanCrossEntropy(features, theta, labels, C),
+    derivatives: (theta) => {
+      let g = 0
+      let h = 0
+      for (let t = 0; t < N; t++) {
+        const base = t * C
+        let max = -Infinity
+        for (let c = 0; c < C; c++) max = Math.max(max, theta * features[base + c]!)
+        let sum = 0
+        let m1 = 0
+        let m2 = 0
+        for (let c = 0; c < C; c++) {
+          const s = features[base + c]!
+          const e = fastExp(theta * s - max)
+          sum += e
+          m1 += e * s
+          m2 += e * s * s
+        }
+        m1 /= sum
+        m2 /= sum
+        g += m1 - features[base + labels[t]!]!
+        h += m2 - m1 * m1
+      }
+      return { g: g / N, h: h / N }
+    }
+  }
+}
+
+/**
+ * The step θ minimising the mean CE of logits θ·S, by damped Newton from `start`. CE is convex in θ, so this is the
+ * global minimum over both signs. f'(θ) = mean(E_p[S] − S_c), f''(θ) = mean(Var_p[S]).
+ */
 export const minimizeScale = (
   features: Float64Array,
   labels: Int32Array,
   C: number,
   start = 0
-): { readonly scale: number; readonly loss: number } => {
-  const N = labels.length
-  const derivatives = (theta: number) => {
-    let g = 0
-    let h = 0
-    for (let t = 0; t < N; t++) {
-      const base = t * C
-      let max = -Infinity
-      for (let c = 0; c < C; c++) max = Math.max(max, theta * features[base + c]!)
-      let sum = 0
-      let m1 = 0
-      let m2 = 0
-      for (let c = 0; c < C; c++) {
-        const s = features[base + c]!
-        const e = fastExp(theta * s - max)
-        sum += e
-        m1 += e * s
-        m2 += e * s * s
-      }
-      m1 /= sum
-      m2 /= sum
-      g += m1 - features[base + labels[t]!]!
-      h += m2 - m1 * m1
-    }
-    return { g: g / N, h: h / N }
-  }
+): { readonly scale: number; readonly loss: number } => minimizeObjective(scaleObjective(features, labels, C), start)
+
+/** {@link minimizeScale} on any implementation of the objective. */
+export const minimizeObjective = (objective: ScaleObjective, start = 0): { readonly scale: number; readonly loss: number } => {
   let theta = Number.isFinite(start) ? start : 0
-  let loss = meanCrossEntropy(features, theta, labels, C)
-  const atZero = meanCrossEntropy(features, 0, labels, C)
+  let loss = objective.loss(theta)
+  const atZero = objective.loss(0)
   if (!(loss <= atZero)) {
     theta = 0
     loss = atZero
   }
   for (let iteration = 0; iteration < 100; iteration++) {
-    const { g, h } = derivatives(theta)
+    const { g, h } = objective.derivatives(theta)
     if (!(h > 1e-300) || Math.abs(g) < 1e-12) break
     let step = -g / h
     let accepted = false
     for (let halving = 0; halving < 60; halving++) {
       const candidate = theta + step
-      const candidateLoss = meanCrossEntropy(features, candidate, labels, C)
+      const candidateLoss = objective.loss(candidate)
       if (candidateLoss <= loss) {
         const converged = Math.abs(step) <= 1e-10 * Math.max(1, Math.abs(theta)) || loss - candidateLoss < 1e-15
         theta = candidate

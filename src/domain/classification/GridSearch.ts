@@ -6,7 +6,8 @@
  */
 import type { ReferencesConfig } from "./Config.js"
 import { argMin, goldenSection, logSpace, signedGrid } from "../Search.js"
-import { meanCrossEntropy, minimizeScale, queryDots, referenceFeatures, type ReferenceShape, widthFree } from "./GdMath.js"
+import { minimizeObjective, queryDots, referenceFeatures, type ReferenceShape, scaleObjective, type ScaleObjective, widthFree } from "./GdMath.js"
+import { simdReference, simdSearch } from "./SimdKernel.js"
 import type { TaskBatch } from "./Task.js"
 
 export interface GridPoint {
@@ -49,27 +50,52 @@ const headOf = (batch: TaskBatch, size: number): TaskBatch => {
 }
 
 /**
+ * A grid search's hot loops over one set: the features of its first `count` tasks at a c_σ, and the objective (mean
+ * CE and its θ-derivatives) over them. An objective is valid until the next call.
+ */
+export interface SearchKernel {
+  readonly objective: (cSigma: number, count: number) => ScaleObjective
+}
+
+/** The search's loops in JavaScript (GdMath). */
+const javaScriptSearch = (shape: ReferenceShape, batch: TaskBatch, dots: Float64Array): SearchKernel => ({
+  objective: (cSigma, count) => {
+    const set = headOf(batch, count)
+    const { features } = referenceFeatures(shape, cSigma, set, false, dots.subarray(0, set.size * batch.n))
+    return scaleObjective(features, set.queryLabel, batch.C)
+  }
+})
+
+/**
  * Grid search with an exact inner step: for each c_σ the CE-optimal step θ is found by Newton's method (CE is convex
  * in θ), so θ needs no grid. The c_σ grid is scanned on the first `scanSize` tasks; around the best scanned point of
  * each sign basin, c_σ is refined by golden section on the whole grid-search set. The landscape over the (c_σ, θ) grid,
- * for figures, is computed on the scanned tasks.
+ * for figures, is computed on the scanned tasks. With `simd` (the compiled SIMD kernel), the features and objectives
+ * of the references a model matches (gd-linear, kgd-fixed, ca-kgd) are computed in WebAssembly, bit for bit as in
+ * JavaScript.
  */
-export const gridSearch = (shape: ReferenceShape, batch: TaskBatch, ranges: ReferencesConfig): GridResult => {
-  const C = batch.C
+export const gridSearch = (shape: ReferenceShape, batch: TaskBatch, ranges: ReferencesConfig, simd?: WebAssembly.Module): GridResult => {
   const scaleGrid = signedGrid(ranges.scale.min, ranges.scale.max, ranges.scale.count)
-  const scanSet = headOf(batch, ranges.scanSize)
+  const scanSize = Math.min(ranges.scanSize, batch.size)
   const dots = queryDots(batch)
-  const scanDots = dots.subarray(0, scanSet.size * batch.n)
-  const profileOn = (set: TaskBatch, setDots: Float64Array) => (cSigma: number, start = 0): GridPoint => {
-    const { features } = referenceFeatures(shape, cSigma, set, false, setDots)
-    const best = minimizeScale(features, set.queryLabel, C, start)
+  const kernel = simd !== undefined && simdReference(shape.kind) ? simdSearch(simd, shape, batch, dots) : javaScriptSearch(shape, batch, dots)
+  const profileFull = (cSigma: number, start = 0): GridPoint => {
+    const best = minimizeObjective(kernel.objective(cSigma, batch.size), start)
     return { cSigma, scale: best.scale, loss: best.loss }
   }
-  const profileFull = profileOn(batch, dots)
-  const profileScan = profileOn(scanSet, scanDots)
+  // The landscape's rows lie on the scanned c_σ: each is computed with the scan's features of its c_σ.
+  const landscapeRows = new Map<number, Array<number>>()
+  const profileScan = (cSigma: number): GridPoint => {
+    const objective = kernel.objective(cSigma, scanSize)
+    const best = minimizeObjective(objective)
+    landscapeRows.set(cSigma, scaleGrid.map((scale) => objective.loss(scale)))
+    return { cSigma, scale: best.scale, loss: best.loss }
+  }
   const landscapeRow = (cSigma: number) => {
-    const { features } = referenceFeatures(shape, cSigma, scanSet, false, scanDots)
-    return scaleGrid.map((scale) => meanCrossEntropy(features, scale, scanSet.queryLabel, C))
+    const stored = landscapeRows.get(cSigma)
+    if (stored !== undefined) return stored
+    const objective = kernel.objective(cSigma, scanSize)
+    return scaleGrid.map((scale) => objective.loss(scale))
   }
 
   if (widthFree(shape.kind)) {

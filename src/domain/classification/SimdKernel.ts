@@ -14,6 +14,8 @@ import { fastExpTables } from "../FastExp.js"
 import { Stream, zigguratTables } from "../Rng.js"
 import type { TaskConfig } from "./Config.js"
 import type { Gradients } from "./FusedGradient.js"
+import type { ReferenceParams, ReferenceShape, ScaleObjective } from "./GdMath.js"
+import type { SearchKernel } from "./GridSearch.js"
 import type { ModelSpec, Weights } from "./Model.js"
 import { allocateBatch, sampleTasks, type TaskBatch } from "./Task.js"
 
@@ -37,9 +39,33 @@ interface KernelExports {
   readonly lossAndGradient: (count: number, batchSize: number) => number
   readonly benchNormals: (rounds: number, count: number) => void
   readonly benchFlops: (iterations: number) => number
+  readonly configureReferences: (tasks: number, n: number, C: number, selfAttend: number) => void
+  readonly referenceDots: () => number
+  readonly referenceLabels: () => number
+  readonly referenceQueryNorms: () => number
+  readonly referenceQueryLabels: () => number
+  readonly referenceFeatures: (kind: number, gamma: number, count: number) => void
+  readonly referenceMeanCrossEntropy: (theta: number, count: number) => number
+  readonly referenceDerivatives: (theta: number, count: number) => void
+  readonly referenceGradient: () => number
+  readonly referenceCurvature: () => number
+  readonly configureEvaluation: (d: number, C: number, n: number, tasks: number) => void
+  readonly evaluationInputs: () => number
+  readonly evaluationLabels: () => number
+  readonly evaluationQueries: () => number
+  readonly evaluationLogits: () => number
+  readonly evaluationJacobians: () => number
+  readonly evaluate: (attention: number, attendToQuery: number, expShift: number) => void
+  readonly evaluateReference: (kind: number, gamma: number, scale: number, selfAttend: number) => void
 }
 
 const ATTENTION_CODE = { linear: 0, exp: 1, softmax: 2 } as const
+
+/** The references the kernel computes (the ones a model matches): their codes in assembly/classification.ts. */
+const REFERENCE_CODE: Partial<Record<ReferenceShape["kind"], number>> = { "gd-linear": 0, "kgd-fixed": 1, "ca-kgd": 2 }
+
+/** Whether the kernel computes a reference's features (for its grid search and its predictions). */
+export const simdReference = (kind: ReferenceShape["kind"]): boolean => REFERENCE_CODE[kind] !== undefined
 
 /** Whether the WebAssembly sampler draws this task config itself (else Task.sampleTasks does, in JavaScript). */
 export const samplesInWasm = (task: TaskConfig): boolean => task.family === "cluster" && !task.balanced && !task.queryClassInContext
@@ -168,5 +194,104 @@ export const simdPeakRates = (module: WebAssembly.Module): { readonly normalsPer
   return {
     normalsPerSecond: best(() => kernel.benchNormals(rounds, count), rounds * count * 4),
     flopsPerSecond: best(() => kernel.benchFlops(iterations), iterations * 64)
+  }
+}
+
+/**
+ * A grid search's hot loops (GridSearch.SearchKernel) for gd-linear, kgd-fixed or ca-kgd in WebAssembly, on
+ * a set loaded once: its x_iᵀx_q (`dots`, GdMath.queryDots), labels and ‖x_q‖². Features, mean CE and derivatives are
+ * GdMath's, bit for bit (Math.log from JavaScript).
+ */
+export const simdSearch = (module: WebAssembly.Module, shape: ReferenceShape, batch: TaskBatch, dots: Float64Array): SearchKernel => {
+  const kind = REFERENCE_CODE[shape.kind]
+  if (kind === undefined) throw new RangeError(`the SIMD search does not cover ${shape.kind}`)
+  const kernel = instantiateKernel(module)
+  const { size, n, d, C } = batch
+  kernel.configureReferences(size, n, C, shape.selfAttend ? 1 : 0)
+  const buffer = kernel.memory.buffer
+  const pairs = Math.ceil(size / 2)
+  const pairDots = new Float64Array(buffer, kernel.referenceDots(), pairs * n * 2)
+  const pairLabels = new Int32Array(buffer, kernel.referenceLabels(), pairs * n * 2)
+  const queryNorms = new Float64Array(buffer, kernel.referenceQueryNorms(), pairs * 2)
+  new Int32Array(buffer, kernel.referenceQueryLabels(), size).set(batch.queryLabel)
+  for (let t = 0; t < size; t++) {
+    const at = (t >> 1) * n * 2 + (t & 1)
+    for (let i = 0; i < n; i++) {
+      pairDots[at + i * 2] = dots[t * n + i]!
+      pairLabels[at + i * 2] = batch.labels[t * n + i]!
+    }
+    // ‖x_q‖² as GdMath sums it.
+    let qq = 0
+    for (let k = 0; k < d; k++) qq += batch.query[t * d + k]! ** 2
+    queryNorms[((t >> 1) << 1) + (t & 1)] = qq
+  }
+  return {
+    objective: (cSigma, count): ScaleObjective => {
+      kernel.referenceFeatures(kind, cSigma / Math.sqrt(shape.D), count)
+      return {
+        loss: (theta) => kernel.referenceMeanCrossEntropy(theta, count),
+        derivatives: (theta) => {
+          kernel.referenceDerivatives(theta, count)
+          return { g: kernel.referenceGradient() / count, h: kernel.referenceCurvature() / count }
+        }
+      }
+    }
+  }
+}
+
+/** Predictions on a fixed range of contexts, in WebAssembly (SimdKernel's evaluation). */
+export interface SimdEvaluator {
+  /** Model.forwardBatch(spec, weights, contexts, true), bit for bit; the arrays are the kernel's, valid until the next call. */
+  readonly predict: (spec: ModelSpec, weights: Weights) => { readonly logits: Float64Array; readonly jacobians: Float64Array }
+  /**
+   * GdMath.referencePredict(shape, params, contexts, true), bit for bit, for the references a model matches
+   * (gd-linear, kgd-fixed, ca-kgd; undefined for others); the arrays are the kernel's, valid until the next call.
+   */
+  readonly predictReference: (
+    shape: ReferenceShape,
+    params: ReferenceParams
+  ) => { readonly logits: Float64Array; readonly jacobians: Float64Array } | undefined
+}
+
+/** Loads contexts [from, to) of a set into a kernel instance of their own, once. */
+export const simdEvaluator = (module: WebAssembly.Module, set: TaskBatch, from: number, to: number): SimdEvaluator => {
+  const kernel = instantiateKernel(module)
+  const { n, d, C } = set
+  const D = d + C
+  const size = to - from
+  kernel.configureEvaluation(d, C, n, size)
+  const buffer = kernel.memory.buffer
+  const pairs = Math.ceil(size / 2)
+  const x = new Float64Array(buffer, kernel.evaluationInputs(), pairs * n * d * 2)
+  const labels = new Int32Array(buffer, kernel.evaluationLabels(), pairs * n * 2)
+  const query = new Float64Array(buffer, kernel.evaluationQueries(), pairs * d * 2)
+  for (let b = 0; b < size; b++) {
+    const t = from + b
+    const pair = b >> 1
+    const lane = b & 1
+    for (let i = 0; i < n; i++) {
+      labels[(pair * n + i) * 2 + lane] = set.labels[t * n + i]!
+      for (let k = 0; k < d; k++) x[((pair * n + i) * d + k) * 2 + lane] = set.x[(t * n + i) * d + k]!
+    }
+    for (let k = 0; k < d; k++) query[(pair * d + k) * 2 + lane] = set.query[t * d + k]!
+  }
+  const kq = new Float64Array(buffer, kernel.weightsKq(), D * D)
+  const pv = new Float64Array(buffer, kernel.weightsPv(), D * D)
+  const logits = new Float64Array(buffer, kernel.evaluationLogits(), size * C)
+  const jacobians = new Float64Array(buffer, kernel.evaluationJacobians(), size * C * d)
+  return {
+    predict: (spec, weights) => {
+      if (spec.d !== d || spec.C !== C) throw new RangeError(`a model of d ${spec.d}, C ${spec.C} on contexts of d ${d}, C ${C}`)
+      kq.set(weights.kq)
+      pv.set(weights.pv)
+      kernel.evaluate(ATTENTION_CODE[spec.attention], spec.attendToQuery ? 1 : 0, spec.expShift)
+      return { logits, jacobians }
+    },
+    predictReference: (shape, params) => {
+      const code = REFERENCE_CODE[shape.kind]
+      if (code === undefined || shape.D !== D) return undefined
+      kernel.evaluateReference(code, params.cSigma / Math.sqrt(shape.D), params.scale, shape.selfAttend ? 1 : 0)
+      return { logits, jacobians }
+    }
   }
 }

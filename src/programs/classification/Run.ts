@@ -269,6 +269,9 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
     const basinDecidedIn = (stored: ReadonlyArray<string>) => basinDecidedAt(trajectoryOf(stored), config.earlyStop)
     const gridReference = found.get(matching.kind)!.scored
     const gridParams = { cSigma: grids[matching.kind].best.cSigma, scale: grids[matching.kind].best.scale }
+    // From here on, predictions on the evaluation set are shared with the run's helper threads (the grid searches'
+    // thread is done): an evaluation point uses every core.
+    const helpers = config.runtime.samplerThreads
     // The grid optimum of each basin, to compare a model with the best GD step of the kind of solution it learned.
     // The basin holding the global optimum reuses its scores.
     const scoreBasin = (point: GridResult["selection"]) =>
@@ -276,7 +279,7 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
         ? Effect.succeed(undefined)
         : point === grids[matching.kind].best
           ? Effect.succeed(gridReference)
-          : timed("references", metrics.scoreReference(matching, point, evalSet))
+          : timed("references", metrics.scoreReference(matching, point, evalSet, helpers))
     const basinOptima: BasinOptima = {
       selection: yield* scoreBasin(grids[matching.kind].selection),
       elimination: yield* scoreBasin(grids[matching.kind].elimination)
@@ -295,7 +298,8 @@ const executeRun = (config: ExperimentConfig, runId: string, file: (name: string
           set: evalSet,
           gridParams,
           atGridOptimum: gridReference,
-          basinOptima
+          basinOptima,
+          helpers
         })
       )
     if (Option.isSome(checkpoint)) session.restore(checkpoint.value.weights, checkpoint.value.optimizer)

@@ -15,6 +15,7 @@ import type { Predictions } from "../../domain/classification/Metrics.js"
 import type { TaskBatch } from "../../domain/classification/Task.js"
 import type { GridWorkerInput } from "./GridWorker.js"
 import { TaskSampler } from "./TaskSampler.js"
+import { classificationKernel } from "../Kernels.js"
 import { workerEntry } from "../WorkerEntry.js"
 
 /** A grid search on a worker thread of its own, on a set in shared memory (a frozen set: the worker reads it in place). */
@@ -45,7 +46,8 @@ export class GdReference extends Effect.Service<GdReference>()("icl-gd/GdReferen
         const cached = grids.get(key)
         if (cached) return cached
         const set = yield* sampler.gridSet(task, references.gridSeed, references.gridSize)
-        const onThisThread = Effect.sync(() => gridSearch(shape, set, references))
+        const kernel = classificationKernel()
+        const onThisThread = Effect.sync(() => gridSearch(shape, set, references, kernel.loaded ? kernel.module : undefined))
         const search = onWorker
           ? searchOnWorker({ set, references, shape }).pipe(
               Effect.catchAll((error) =>

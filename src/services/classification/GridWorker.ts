@@ -7,6 +7,7 @@ import type { ReferencesConfig } from "../../domain/classification/Config.js"
 import type { ReferenceShape } from "../../domain/classification/GdMath.js"
 import { gridSearch } from "../../domain/classification/GridSearch.js"
 import type { TaskBatch } from "../../domain/classification/Task.js"
+import { classificationKernel } from "../Kernels.js"
 
 export interface GridWorkerInput {
   readonly role: "grid-search"
@@ -18,5 +19,6 @@ export interface GridWorkerInput {
 // Only a thread started as a grid searcher runs this body.
 if (parentPort !== null && (workerData as Partial<GridWorkerInput> | undefined)?.role === "grid-search") {
   const { set, references, shape } = workerData as GridWorkerInput
-  parentPort.postMessage(gridSearch(shape, set, references))
+  const kernel = classificationKernel()
+  parentPort.postMessage(gridSearch(shape, set, references, kernel.loaded ? kernel.module : undefined))
 }

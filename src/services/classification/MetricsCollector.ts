@@ -1,6 +1,8 @@
 /**
  * Metric collection at an evaluation point: the model's performance on the frozen evaluation set, its GD reference at
- * the parameters read off its weights and at the grid optimum, and the alignment of the model with both.
+ * the parameters read off its weights and at the grid optimum, and the alignment of the model with both. The
+ * predictions (logits and Jacobians of every context) are shared with `helpers` worker threads (EvaluationPool), with
+ * the same results for any number of them.
  */
 import { Effect } from "effect"
 import type { ExtractedParameters } from "../../domain/classification/Extraction.js"
@@ -15,8 +17,9 @@ import {
   performance,
   type Predictions
 } from "../../domain/classification/Metrics.js"
-import { forwardBatch, type ModelSpec, type Weights } from "../../domain/classification/Model.js"
+import type { ModelSpec, Weights } from "../../domain/classification/Model.js"
 import type { TaskBatch } from "../../domain/classification/Task.js"
+import { makeEvaluationPool } from "./EvaluationPool.js"
 import { GdReference } from "./GdReference.js"
 
 export interface Scored {
@@ -65,15 +68,19 @@ const score = (predictions: Predictions, set: TaskBatch): Scored => {
 }
 
 export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd/MetricsCollector", {
-  effect: Effect.gen(function* () {
+  scoped: Effect.gen(function* () {
     const references = yield* GdReference
+    const pool = yield* makeEvaluationPool
 
-    /** A reference at fixed parameters, scored on a set (e.g. at its grid optimum, once a run). */
-    const scoreReference = (shape: ReferenceShape, params: ReferenceParams, set: TaskBatch) =>
-      references.predict(shape, params, set, true).pipe(Effect.map((p) => score(p, set)))
+    /**
+     * A reference at fixed parameters, scored on a set (e.g. at its grid optimum, once a run); `helpers` worker
+     * threads share the predictions.
+     */
+    const scoreReference = (shape: ReferenceShape, params: ReferenceParams, set: TaskBatch, helpers = 0) =>
+      pool.predict({ kind: "reference", shape, params }, set, helpers).pipe(Effect.map((p) => score(p, set)))
 
-    const scoreModel = (spec: ModelSpec, weights: Weights, set: TaskBatch) =>
-      Effect.sync(() => score(forwardBatch(spec, weights, set, true), set))
+    const scoreModel = (spec: ModelSpec, weights: Weights, set: TaskBatch, helpers = 0) =>
+      pool.predict({ kind: "model", spec, weights }, set, helpers).pipe(Effect.map((p) => score(p, set)))
 
     const evaluate = (input: {
       readonly step: number
@@ -85,12 +92,15 @@ export class MetricsCollector extends Effect.Service<MetricsCollector>()("icl-gd
       readonly gridParams: ReferenceParams
       readonly atGridOptimum: Scored
       readonly basinOptima?: BasinOptima
+      /** Worker threads that share the predictions (0: this thread alone). */
+      readonly helpers?: number
     }) =>
       Effect.gen(function* () {
         const { spec, set } = input
-        const model = yield* scoreModel(spec, input.weights, set)
+        const helpers = input.helpers ?? 0
+        const model = yield* scoreModel(spec, input.weights, set, helpers)
         const extracted = yield* references.extract(spec, input.weights, set.n, input.initial)
-        const atExtracted = yield* scoreReference(referenceShapeOf(spec), extracted.params, set)
+        const atExtracted = yield* scoreReference(referenceShapeOf(spec), extracted.params, set, helpers)
         const align = (ref: Scored) => alignment(model.predictions, model.stats, ref.predictions, ref.stats, spec.C, spec.d)
         const basin = extracted.cSigma === null || input.basinOptima === undefined ? null : extracted.cSigma > 0 ? "selection" : "elimination"
         const atBasin = basin === null ? undefined : input.basinOptima?.[basin]

@@ -7,11 +7,14 @@
  */
 import { assert, describe, it } from "@effect/vitest"
 import { chunkCount, makeChunkGradient, partialStride } from "../../../src/domain/classification/ChunkedGradient.js"
+import { defaults } from "../../../src/domain/classification/Config.js"
 import { lossAndGradients } from "../../../src/domain/classification/FusedGradient.js"
+import { referencePredict } from "../../../src/domain/classification/GdMath.js"
+import { gridSearch } from "../../../src/domain/classification/GridSearch.js"
 import { makeFusedKernel } from "../../../src/domain/classification/FusedKernel.js"
-import { initWeights, type ModelSpec } from "../../../src/domain/classification/Model.js"
-import { samplesInWasm, simdChunks } from "../../../src/domain/classification/SimdKernel.js"
-import { sampleTasks } from "../../../src/domain/classification/Task.js"
+import { forwardBatch, initWeights, type ModelSpec } from "../../../src/domain/classification/Model.js"
+import { samplesInWasm, simdChunks, simdEvaluator } from "../../../src/domain/classification/SimdKernel.js"
+import { sampleTasks, sliceBatch } from "../../../src/domain/classification/Task.js"
 import { classificationKernel } from "../../../src/services/Kernels.js"
 import { FLOAT64_IDENTITY, relativeError, spec, task } from "../../helpers.js"
 
@@ -167,6 +170,62 @@ describe("SIMD loss and gradient", () => {
           }
         }
       }
+    }
+  })
+})
+
+describe("SIMD grid search", () => {
+  it("finds the same grid optima, basins and landscape as the JavaScript search, bit for bit", () => {
+    const module = kernelModule()
+    const ranges = { ...defaults.references, cSigma: { min: 0.1, max: 1000, count: 9 }, scale: { min: 0.01, max: 3162, count: 7 }, scanSize: 301 }
+    for (const config of [task({ d: 5, C: 5, n: 30 }), task({ d: 3, C: 4, n: 11 })]) {
+      // An odd number of tasks, an odd scan head: both fill their last vector half.
+      const set = sampleTasks(config, 2002, "grid", 0, 603)
+      for (const [kind, selfAttend] of [["gd-linear", false], ["kgd-fixed", false], ["ca-kgd", false], ["ca-kgd", true]] as const) {
+        const shape = { kind, D: config.d + config.C, selfAttend }
+        const javaScript = gridSearch(shape, set, ranges)
+        const simd = gridSearch(shape, set, ranges, module)
+        assert.deepStrictEqual(simd, javaScript, `${kind}${selfAttend ? " attending to the query" : ""}, d ${config.d}`)
+      }
+    }
+  })
+})
+
+describe("SIMD evaluation", () => {
+  it("gives Model.forwardBatch's logits and ∂z/∂x_q bit for bit, for every attention kind, with and without the query key", () => {
+    const module = kernelModule()
+    for (const shape of SHAPES) {
+      const config = task(shape)
+      const set = sampleTasks(config, 8, "evaluation", 0, 9)
+      for (const [attention, attendToQuery] of [["linear", true], ["linear", false], ["exp", true], ["softmax", false], ["softmax", true]] as const) {
+        const s = { ...spec(attention, shape.d, shape.C, attendToQuery), expShift: attention === "exp" ? 0.5 : 0 }
+        const weights = initWeights(s, 4, 0.8)
+        // Contexts 2…8: an odd count, not starting at the set's first.
+        const ours = simdEvaluator(module, set, 2, 9).predict(s, weights)
+        const theirs = forwardBatch(s, weights, sliceBatch(set, [2, 3, 4, 5, 6, 7, 8]), true)
+        const what = `${attention}${attendToQuery ? " with query key" : ""} d ${shape.d} C ${shape.C} n ${shape.n}`
+        assertSameBits(ours.logits, theirs.logits, `${what}: logits`)
+        assertSameBits(ours.jacobians, theirs.jacobians!, `${what}: Jacobians`)
+      }
+    }
+  })
+  it("gives GdMath.referencePredict's logits and Jacobians bit for bit, for each reference a model matches", () => {
+    const module = kernelModule()
+    for (const shape of SHAPES) {
+      const config = task(shape)
+      const set = sampleTasks(config, 8, "evaluation", 0, 9)
+      const evaluator = simdEvaluator(module, set, 0, 9)
+      for (const [kind, selfAttend] of [["gd-linear", false], ["kgd-fixed", false], ["ca-kgd", false], ["ca-kgd", true]] as const) {
+        for (const params of [{ cSigma: 3.5, scale: 7 }, { cSigma: -40, scale: -900 }]) {
+          const refShape = { kind, D: shape.d + shape.C, selfAttend }
+          const ours = evaluator.predictReference(refShape, params)!
+          const theirs = referencePredict(refShape, params, set, true)
+          const what = `${kind}${selfAttend ? " attending to the query" : ""} d ${shape.d} C ${shape.C} n ${shape.n} c_σ ${params.cSigma}`
+          assertSameBits(ours.logits, theirs.logits, `${what}: logits`)
+          assertSameBits(ours.jacobians, theirs.jacobians!, `${what}: Jacobians`)
+        }
+      }
+      assert.isUndefined(evaluator.predictReference({ kind: "ca-gd-linear", D: shape.d + shape.C, selfAttend: false }, { cSigma: 1, scale: 1 }))
     }
   })
 })

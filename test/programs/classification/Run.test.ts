@@ -76,6 +76,18 @@ describe("trainRun", () => {
       })
     )
 
+    it.effect("evaluation points shared with a helper thread give byte-identical files to one thread alone", () =>
+      Effect.gen(function* () {
+        // 1,201 contexts: enough for the evaluation pool to give a helper its share (EvaluationPool.MIN_SHARE), split
+        // unevenly.
+        const shared = (dir: string, samplerThreads: number) =>
+          tinyConfig({ evaluation: { size: 1201 }, runtime: { samplerThreads }, output: { dir } })
+        const alone = yield* trainRun(shared(tempDir(), 0))
+        const helped = yield* trainRun(shared(tempDir(), 1))
+        sameFiles(alone.dir, helped.dir)
+      })
+    )
+
     it.effect("a truncated checkpoint is detected: the previous one is used, or the run restarts", () =>
       Effect.gen(function* () {
         const reference = yield* trainRun(resumable(tempDir()))
