@@ -171,8 +171,11 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
           const trainLoss = lossSum / lossCount
           lossSum = 0
           lossCount = 0
-          last = yield* options.evaluate(step, trainLoss)
-          rows.push(JSON.stringify(last.point))
+          // An evaluation point is not interrupted half-way (it may wait for helper threads): an interrupt that
+          // arrives meanwhile lands once its row is in place, so that the checkpoint at this step holds that row.
+          last = yield* Effect.uninterruptible(
+            options.evaluate(step, trainLoss).pipe(Effect.tap((evaluation) => Effect.sync(() => rows.push(JSON.stringify(evaluation.point)))))
+          )
           yield* writeMetrics()
           yield* options.logEvaluation(step, trainLoss, last)
           if (step < options.steps && shouldStop()) {
