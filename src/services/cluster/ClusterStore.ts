@@ -71,8 +71,18 @@ export const isConnectionError = (error: unknown): boolean => {
   return visit(error, 0)
 }
 
-/** Retries an effect while its failure is a lost or refused connection (databaseRetry, bounded). */
-export const whileUnreachable = <A, E, R>(effect: Effect.Effect<A, E, R>) => Effect.retry(effect, { schedule: databaseRetry, while: isConnectionError })
+/** The debug line logged at each attempt that found PostgreSQL unreachable (and is retried, within the bound). */
+export const UNREACHABLE_RETRY = "PostgreSQL unreachable; retrying the statement"
+
+/**
+ * Retries an effect while its failure is a lost or refused connection (databaseRetry, bounded: after
+ * `databaseOutage` the connection's failure is the effect's). Each such attempt logs UNREACHABLE_RETRY at debug level.
+ */
+export const whileUnreachable = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.retry(
+    Effect.tapError(effect, (error) => (isConnectionError(error) ? Effect.logDebug(UNREACHABLE_RETRY) : Effect.void)),
+    { schedule: databaseRetry, while: isConnectionError }
+  )
 
 /** Serialises schema creation between processes that start at once (a constant advisory-lock key). */
 export const SCHEMA_LOCK = 7_316_002_012

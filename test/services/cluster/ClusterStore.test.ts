@@ -4,9 +4,19 @@
  */
 import { afterAll, assert, beforeAll, describe, it } from "@effect/vitest"
 import { SqlError } from "@effect/sql/SqlError"
-import { Effect, Either, Layer } from "effect"
+import { Duration, Effect, Either, Fiber, Layer, Logger, LogLevel, TestClock } from "effect"
+import { startPostgres, stopPostgres } from "../../../src/services/cluster/LocalPostgres.js"
 import { DatabaseLive } from "../../../src/services/cluster/ClusterLayers.js"
-import { CHECKPOINT, checkpointStep, ClusterStore, isConnectionError, PREVIOUS_CHECKPOINT } from "../../../src/services/cluster/ClusterStore.js"
+import {
+  CHECKPOINT,
+  checkpointStep,
+  ClusterStore,
+  databaseOutage,
+  isConnectionError,
+  PREVIOUS_CHECKPOINT,
+  UNREACHABLE_RETRY,
+  whileUnreachable
+} from "../../../src/services/cluster/ClusterStore.js"
 import { createDatabase, psql, startServer } from "../../support/cluster.js"
 
 let server: Awaited<ReturnType<typeof startServer>>
@@ -85,6 +95,56 @@ describe("ClusterStore (real PostgreSQL)", () => {
         assert.include(Either.isLeft(corrupt) ? corrupt.left.message : "", "stored file weights.bin of run run-c does not match its checksum")
       })
     )
+  )
+
+  it.live("a statement sent while PostgreSQL is down waits for it (retried) and succeeds once it is back", () => {
+    const retries: Array<string> = []
+    const capture = Logger.replace(Logger.defaultLogger, Logger.make(({ message }) => void retries.push(String(message))))
+    return withStore((store) =>
+      Effect.gen(function* () {
+        yield* store.started("run-d", "h:1", 10)
+        stopPostgres(server.dir)
+        const statement = yield* Effect.fork(store.started("run-d", "h:2", 10))
+        // Observed, not timed: the statement has found the server down twice and goes on trying.
+        while (retries.filter((m) => m.includes(UNREACHABLE_RETRY)).length < 2) {
+          assert.isNull(statement.unsafePoll(), "the statement must not end while the server is down")
+          yield* Effect.sleep("20 millis")
+        }
+        startPostgres(server.dir, server.port, { durable: false })
+        yield* Fiber.join(statement)
+        const [run] = yield* store.runs(["run-d"])
+        assert.deepStrictEqual(run!.runners, ["h:1", "h:2"])
+      })
+    ).pipe(Effect.provide(capture), Logger.withMinimumLogLevel(LogLevel.Debug))
+  })
+})
+
+describe("whileUnreachable", () => {
+  const refused = new SqlError({ cause: Object.assign(new Error("connect ECONNREFUSED 127.0.0.1:1"), { code: "ECONNREFUSED" }), message: "Failed to connect" })
+  it.effect("retries a lost connection with back-off for at most databaseOutage, then fails with it; a bad statement fails at once", () =>
+    Effect.gen(function* () {
+      let attempts = 0
+      const down = whileUnreachable(Effect.suspend(() => ((attempts += 1), Effect.fail(refused))))
+      const fiber = yield* Effect.fork(down)
+      // Just short of the bound: still retrying, about every 5 s at most (exponential from 100 ms).
+      yield* TestClock.adjust(Duration.subtract(databaseOutage, Duration.seconds(6)))
+      assert.isNull(fiber.unsafePoll())
+      assert.isAtLeast(attempts, 20)
+      yield* TestClock.adjust(Duration.seconds(12))
+      const exit = fiber.unsafePoll()
+      assert.isNotNull(exit, "after databaseOutage the retries stop")
+      assert.isTrue(exit!._tag === "Failure", "after databaseOutage the lost connection is the statement's failure")
+      const counted = attempts
+      yield* TestClock.adjust(Duration.minutes(10))
+      assert.strictEqual(attempts, counted, "no attempt after the bound")
+
+      let badAttempts = 0
+      const bad = new SqlError({ cause: Object.assign(new Error("syntax error"), { code: "42601" }), message: "Failed to execute statement" })
+      const badFiber = yield* Effect.fork(whileUnreachable(Effect.suspend(() => ((badAttempts += 1), Effect.fail(bad)))))
+      yield* TestClock.adjust(Duration.seconds(10))
+      assert.strictEqual(badFiber.unsafePoll()?._tag, "Failure", "a bad statement is not retried")
+      assert.strictEqual(badAttempts, 1)
+    })
   )
 })
 
