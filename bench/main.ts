@@ -224,14 +224,29 @@ const evaluationThroughput = Effect.gen(function* () {
 
 const torchAvailable = () => spawnSync("/usr/bin/python3", ["-c", "import torch"], { encoding: "utf8" }).status === 0
 
+/**
+ * The PyTorch baseline script, shared/bench/torch_baseline.py in the nearest folder above the repository that has it
+ * (the integration checkout's ../shared, or a worktree's further up).
+ */
+const torchBaseline = (() => {
+  for (let dir = join(root, ".."); ; dir = join(dir, "..")) {
+    const file = join(dir, "shared", "bench", "torch_baseline.py")
+    if (existsSync(file)) return file
+    if (dir === join(dir, "..")) return null
+  }
+})()
+
 /** PyTorch's ms per step in one run of the baseline, or null when it cannot run. */
 const torchRun = (s: Setting): number | null => {
+  if (torchBaseline === null) return null
   const result = spawnSync(
     "/usr/bin/python3",
-    [join(root, "..", "shared", "bench", "torch_baseline.py"), "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", String(Math.ceil((50 * 512) / s.batch)), "--threads", "2"],
+    [torchBaseline, "--attention", s.attention, "--batch", String(s.batch), "--n", String(s.n), "--steps", String(Math.ceil((50 * 512) / s.batch)), "--threads", "2"],
     { encoding: "utf8" }
   )
-  return result.status === 0 ? (JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number) : null
+  if (result.status === 0) return JSON.parse(result.stdout.trim().split("\n").pop()!).ms_per_step as number
+  process.stderr.write(`PyTorch baseline failed (${s.attention}, batch ${s.batch}, n ${s.n}): ${result.stderr}\n`)
+  return null
 }
 
 /**
@@ -368,7 +383,11 @@ const lines = [
     (r) =>
       `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)} ${fmt(r.bound?.ms).padStart(10)} ${`${fmt(r.fractionOfBound === null ? null : 100 * r.fractionOfBound, 0)}%`.padStart(10)}   (${fmt(r.parts?.sampleMs).padStart(20)} ${fmt(r.parts?.kernelMs).padStart(10)})   ${fmt(r.javaScriptMsPerStep).padStart(18)}   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×  (rounds: ${r.rounds.map((x) => (x.torch === null ? "—" : `${fmt(x.torch / x.ours, 1)}×`)).join(", ")})`}`
   ),
-  report.hasTorch ? "" : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
+  report.hasTorch
+    ? torchBaseline === null
+      ? "(PyTorch baseline skipped: no shared/bench/torch_baseline.py in a folder above the repository)"
+      : ""
+    : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
   `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
   `regression gradient step (median of ${REPETITIONS}; sampling not included; TensorFlow.js on ${report.regression[0]?.backend ?? "—"})`,
   "setting                                   layers   batch   sample ms   fused ms   tfjs ms   fused speed-up",
