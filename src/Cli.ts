@@ -18,7 +18,10 @@ import { RunStore } from "./services/RunStore.js"
 
 const concurrency = Options.integer("concurrency").pipe(
   Options.withAlias("j"),
-  Options.withDescription("runs trained at once (default: the number of cores)"),
+  Options.withDescription("runs trained at once, at least 1 (default: the number of cores)"),
+  Options.mapEffect((n) =>
+    n >= 1 ? Effect.succeed(n) : Effect.fail(ValidationError.invalidValue(HelpDoc.p(`--concurrency (-j): expected a positive integer, got ${n}`)))
+  ),
   Options.optional
 )
 
@@ -140,6 +143,16 @@ const worker = Command.make(
   )
 )
 
-const root = Command.make("icl-gd").pipe(Command.withSubcommands([run, status, report, worker]))
+const root = Command.make("pnpm start").pipe(Command.withSubcommands([run, status, report, worker]))
 
-export const cli = Command.run(root, { name: "icl-gd", version: "0.1.0" })
+/** Every help page ends with the commands as a user types them (the usage lines above name the command alone). */
+const footer = HelpDoc.blocks([
+  HelpDoc.h1("EXAMPLES"),
+  HelpDoc.p("pnpm start run examples/softmax-main.json          train (rerun the same command to resume)"),
+  HelpDoc.p("pnpm start run my-sweep.json -j 2                  two runs at a time"),
+  HelpDoc.p("pnpm start status runs/softmax-seeds               a sweep's progress, ETA and failures"),
+  HelpDoc.p("pnpm start report runs/softmax-seeds               figures and tables of the finished runs"),
+  HelpDoc.p("Exit codes: 0 done, 1 some runs failed, 2 input to fix, 3 folder in use by another run, 130 interrupted.")
+])
+
+export const cli = Command.run(root, { name: "icl-gd", version: "0.1.0", footer })

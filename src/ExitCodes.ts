@@ -20,7 +20,7 @@ export const ExitCode = {
 } as const
 
 /** Errors (by tag) that mean the user must change the input: exit code 2. */
-const USAGE_ERRORS: ReadonlySet<string> = new Set(["ConfigError", "SweepDrift", "ResourceLimit", "NotAFolder", "UsageError"])
+const USAGE_ERRORS: ReadonlySet<string> = new Set(["ConfigError", "SweepDrift", "ResourceLimit", "NotAFolder"])
 
 const tagOf = (error: unknown): string | undefined =>
   typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string" ? error._tag : undefined

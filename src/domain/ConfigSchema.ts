@@ -19,8 +19,18 @@ export const showValue = (value: unknown): string => {
     // Too deeply nested for the stack.
     text = Array.isArray(value) ? "[[[…" : "{…"
   }
-  return text.length > SHOWN_CHARACTERS ? `${text.slice(0, SHOWN_CHARACTERS - 1)}…` : text
+  return cut(text, SHOWN_CHARACTERS)
 }
+
+/** A text cut to `max` characters (code points: an emoji is not split), "…" marking the cut. */
+export const cut = (text: string, max: number): string => {
+  if (text.length <= max) return text
+  const chars = Array.from(text)
+  return chars.length > max ? `${chars.slice(0, max - 1).join("")}…` : text
+}
+
+/** The longest path a message shows (a path holds the keys of the user's file, which may be anything). */
+const SHOWN_PATH = 80
 const show = showValue
 
 /** Attaches a user-facing message "expected <what>, got <value>" that replaces the nested failure messages. */
@@ -178,7 +188,7 @@ export const formatPath = (path: ReadonlyArray<PropertyKey>): string =>
   )
 
 export const formatIssue = (issue: ConfigIssue): string =>
-  issue.path === "" ? issue.message : `${issue.path}: ${issue.message}`
+  issue.path === "" ? issue.message : `${cut(issue.path, SHOWN_PATH)}: ${issue.message}`
 
 /**
  * A kind's decoder: the input schema (every field optional, unknown keys refused) with every problem at once, then the

@@ -135,13 +135,3 @@ export class NotAFolder extends Schema.TaggedError<NotAFolder>()("NotAFolder", {
     return `${this.path}: ${this.reason}`
   }
 }
-
-/** A command-line value out of its range, with the option and the value (exit code 2). */
-export class UsageError extends Schema.TaggedError<UsageError>()("UsageError", {
-  option: Schema.String,
-  detail: Schema.String
-}) {
-  override get message(): string {
-    return `${this.option}: ${this.detail}`
-  }
-}

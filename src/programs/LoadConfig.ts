@@ -5,6 +5,7 @@ import { FileSystem } from "@effect/platform"
 import { Effect, Either } from "effect"
 import { type BaseConfig, type ConfigIssue, formatIssue } from "../domain/ConfigSchema.js"
 import { ConfigError } from "../domain/Errors.js"
+import { parseJsonText, shapeIssues } from "../domain/JsonInput.js"
 import type { SweepPlan } from "../domain/Sweep.js"
 import { decodeRunConfig, planSweep } from "./Registry.js"
 
@@ -14,13 +15,12 @@ const firstLine = (error: unknown) => String(error instanceof Error ? error.mess
 const parseWith =
   <A>(decode: (value: unknown) => Either.Either<A, ReadonlyArray<ConfigIssue>>) =>
   (text: string, file: string): Either.Either<A, ConfigError> => {
-    let value: unknown
-    try {
-      value = JSON.parse(text)
-    } catch (error) {
-      return Either.left(new ConfigError({ reason: "NotJson", file, issues: [firstLine(error)] }))
-    }
-    return decode(value).pipe(
+    const parsed = parseJsonText(text)
+    if ("problem" in parsed) return Either.left(new ConfigError({ reason: "NotJson", file, issues: [parsed.problem] }))
+    // A value nested deeper than any config would exhaust the stack of the code that walks it: refused first.
+    const shape = shapeIssues(parsed.value)
+    if (shape.length > 0) return Either.left(new ConfigError({ reason: "Invalid", file, issues: shape.map(formatIssue) }))
+    return decode(parsed.value).pipe(
       Either.mapLeft((issues) => new ConfigError({ reason: "Invalid", file, issues: issues.map(formatIssue) }))
     )
   }
@@ -32,12 +32,23 @@ export const parseConfigText: (text: string, file: string) => Either.Either<Base
 /** Expands a config's text (with or without a sweep section) into its runs; `file` names it in errors. */
 export const parseSweepText: (text: string, file: string) => Either.Either<SweepPlan, ConfigError> = parseWith(planSweep)
 
+/** The largest config file read: a config is a few kilobytes; a sweep listing thousands of cases stays far below. */
+export const MAX_CONFIG_BYTES = 16 * 1024 * 1024
+
 const readConfigFile = (file: string) =>
   Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
-    return yield* fs
-      .readFileString(file)
-      .pipe(Effect.mapError((error) => new ConfigError({ reason: "Unreadable", file, issues: [firstLine(error)] })))
+    const unreadable = (problem: string) => new ConfigError({ reason: "Unreadable", file, issues: [problem] })
+    const info = yield* fs.stat(file).pipe(
+      Effect.mapError((error) =>
+        unreadable(error._tag === "SystemError" && error.reason === "NotFound" ? "no such file" : firstLine(error.message))
+      )
+    )
+    if (info.type === "Directory") return yield* unreadable("it is a folder, not a file: give the config's JSON file")
+    if (info.type === "File" && Number(info.size) > MAX_CONFIG_BYTES) {
+      return yield* unreadable(`it holds ${(Number(info.size) / 2 ** 20).toFixed(0)} MB; a config is a JSON file of at most ${MAX_CONFIG_BYTES / 2 ** 20} MB`)
+    }
+    return yield* fs.readFileString(file).pipe(Effect.mapError((error) => unreadable(firstLine(error.message))))
   })
 
 /** One run's config from a file (a sweep section is refused: use loadSweep). */

@@ -2,6 +2,8 @@
  * Run files on disk. Every file is written atomically (a temporary file in the same folder, then a rename), so a
  * crash at any moment leaves each file either whole at its old content or whole at its new content.
  */
+import { accessSync, constants, existsSync, statSync } from "node:fs"
+import { dirname } from "node:path"
 import { FileSystem, Path } from "@effect/platform"
 import { NodeFileSystem, NodePath } from "@effect/platform-node"
 import { Effect, Layer, Option } from "effect"
@@ -22,6 +24,29 @@ const isLiveProcess = (pid: number): boolean => {
   }
 }
 
+/**
+ * Why nothing can be created under `dir`, found at its nearest existing ancestor: a read-only file system, no
+ * permission, or a file where a folder should be; undefined when none of these holds.
+ */
+export const whyNotWritable = (dir: string, access: (path: string, mode: number) => void = accessSync): string | undefined => {
+  let at = dir
+  while (!existsSync(at)) {
+    const parent = dirname(at)
+    if (parent === at) return undefined
+    at = parent
+  }
+  if (!statSync(at).isDirectory()) return `${at} is a file, not a folder`
+  try {
+    access(at, constants.W_OK)
+    return undefined
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === "EROFS") return `${at} is on a read-only file system: choose an output folder on a writable one (output.dir)`
+    if (code === "EACCES" || code === "EPERM") return `no permission to write in ${at}: choose another output folder (output.dir), or change its permissions`
+    return undefined
+  }
+}
+
 export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
   effect: Effect.gen(function* () {
     const fs = yield* FileSystem.FileSystem
@@ -31,8 +56,18 @@ export class RunStore extends Effect.Service<RunStore>()("icl-gd/RunStore", {
     const writeFailed = (file: string) => (error: unknown) =>
       new StoreError({ reason: "WriteFailed", path: file, detail: detailOf(error) })
 
+    /**
+     * Creates a folder and its parents. When that fails, the message says why in the terms of the nearest folder that
+     * exists (node reports a read-only file system as ENOENT for the missing parent).
+     */
     const ensureDir = (dir: string) =>
-      fs.makeDirectory(dir, { recursive: true }).pipe(Effect.mapError(writeFailed(dir)))
+      fs.makeDirectory(dir, { recursive: true }).pipe(
+        Effect.catchAll((error) =>
+          Effect.sync(() => whyNotWritable(path.resolve(dir))).pipe(
+            Effect.flatMap((why) => Effect.fail(new StoreError({ reason: "WriteFailed", path: dir, detail: why ?? detailOf(error) })))
+          )
+        )
+      )
 
     /**
      * Writes a temporary file beside the target with `write`, then renames it over the target. The two steps are not

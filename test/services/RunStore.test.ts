@@ -6,7 +6,7 @@ import { SystemError } from "@effect/platform/Error"
 import { NodePath } from "@effect/platform-node"
 import { assert, describe, it } from "@effect/vitest"
 import { Effect, Layer } from "effect"
-import { RunStore } from "../../src/services/RunStore.js"
+import { RunStore, whyNotWritable } from "../../src/services/RunStore.js"
 import { fileSystemWith } from "../helpers.js"
 
 const injected = (method: string, path: string) =>
@@ -76,5 +76,33 @@ describe("atomic writes", () => {
       assert.strictEqual(readFileSync(file, "utf8"), "old content\n")
       assert.deepStrictEqual(readdirSync(dir), ["results.json"], "no temporary file survives")
     })
+  )
+})
+
+describe("a folder that cannot be created says why", () => {
+  it("a read-only file system, no permission, or a file where a folder should be: named at the nearest existing folder", () => {
+    const dir = mkdtempSync(join(tmpdir(), "icl-gd-ro-"))
+    const failing = (code: string) => (path: string) => {
+      if (path === dir) throw Object.assign(new Error(code), { code })
+    }
+    // node reports mkdir -p on a read-only file system as ENOENT for the missing parent; this is what the user sees.
+    assert.strictEqual(
+      whyNotWritable(join(dir, "out", "sweep"), failing("EROFS")),
+      `${dir} is on a read-only file system: choose an output folder on a writable one (output.dir)`
+    )
+    assert.include(whyNotWritable(join(dir, "out"), failing("EACCES")) ?? "", `no permission to write in ${dir}`)
+    writeFileSync(join(dir, "file"), "x")
+    assert.strictEqual(whyNotWritable(join(dir, "file", "out")), `${join(dir, "file")} is a file, not a folder`)
+    assert.strictEqual(whyNotWritable(join(dir, "fine", "out")), undefined)
+  })
+
+  it.effect("ensureDir under a file fails with that reason, not ENOENT", () =>
+    Effect.gen(function* () {
+      const dir = mkdtempSync(join(tmpdir(), "icl-gd-ro-"))
+      writeFileSync(join(dir, "file"), "x")
+      const store = yield* RunStore
+      const error = yield* Effect.flip(store.ensureDir(join(dir, "file", "out", "sweep")))
+      assert.strictEqual(error.message, `cannot write ${join(dir, "file", "out", "sweep")}: ${join(dir, "file")} is a file, not a folder`)
+    }).pipe(Effect.provide(RunStore.Default))
   )
 })
