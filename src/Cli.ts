@@ -12,6 +12,7 @@ import { urlProblem } from "./services/cluster/ClusterLayers.js"
 import { freePortFrom } from "./services/cluster/Ports.js"
 import { loadSweep } from "./programs/LoadConfig.js"
 import { makeReport } from "./programs/MakeReport.js"
+import { checkMemory } from "./programs/Resources.js"
 import { experimentNamed } from "./programs/Registry.js"
 import { requireAllDone, runSweep, sweepStatus } from "./programs/Sweep.js"
 import { RunStore } from "./services/RunStore.js"
@@ -54,6 +55,8 @@ const run = Command.make(
   ({ config, concurrency, cluster }) =>
     Effect.gen(function* () {
       const plan = yield* loadSweep(config)
+      // What this machine cannot hold is refused before anything is written (the cluster's workers judge their own).
+      if (Option.isNone(cluster)) yield* checkMemory(plan, Option.getOrUndefined(concurrency))
       if (Option.isSome(cluster) && Option.isSome(concurrency)) {
         yield* Effect.logWarning("-j is ignored with --cluster: each worker's own -j says how many runs it trains at once")
       }

@@ -44,6 +44,21 @@ export const objectExpected = <S extends Schema.Schema.Any>(schema: S, what: str
   schema.annotations({ message: (issue) => `expected ${what}, got ${show(issue.actual)}` }) as S
 
 export const PositiveInt = expecting(Schema.Int.pipe(Schema.positive()), "a positive integer")
+
+/**
+ * An integer from `min` (0 or 1) up to a sane bound for what it counts: past the bound a run could not fit in memory or
+ * finish (a config with `task.n: 1e9` grew to 22 GB before the OOM killer ended it). The message names the bound only
+ * when the value is past it ("expected a positive integer of at most 100,000, got 1000000000").
+ */
+export const Count = (max: number, min: 0 | 1 = 1) => {
+  const what = min === 1 ? "a positive integer" : "a non-negative integer"
+  return Schema.Int.pipe(Schema.between(min, max)).annotations({
+    message: (issue) => ({
+      message: `expected ${what}${typeof issue.actual === "number" && issue.actual > max ? ` of at most ${max.toLocaleString("en-US")}` : ""}, got ${show(issue.actual)}`,
+      override: true
+    })
+  })
+}
 export const NonNegativeInt = expecting(Schema.Int.pipe(Schema.nonNegative()), "a non-negative integer")
 export const Seed = expecting(Schema.Int.pipe(Schema.between(0, Number.MAX_SAFE_INTEGER)), "a non-negative integer seed")
 export const PositiveNumber = expecting(Schema.Number.pipe(Schema.positive(), Schema.finite()), "a positive number")
@@ -60,10 +75,10 @@ export const oneOf = <const L extends ReadonlyArray<string>>(...literals: L) =>
 
 /** A log-spaced range of positive values; the GD reference grids use it on both signs. */
 export const LogRange = expecting(
-  Schema.Struct({ min: PositiveNumber, max: PositiveNumber, count: PositiveInt }).pipe(
+  Schema.Struct({ min: PositiveNumber, max: PositiveNumber, count: Count(10_000) }).pipe(
     Schema.filter((r) => r.min <= r.max || `min (${r.min}) must not exceed max (${r.max})`)
   ),
-  "an object { min, max, count } with 0 < min ≤ max and a positive integer count"
+  "an object { min, max, count } with 0 < min ≤ max and an integer count from 1 to 10,000"
 )
 export type LogRange = typeof LogRange.Type
 
@@ -112,8 +127,8 @@ export const TrainingConfig = Schema.Struct({
   decayFactor: DecayFactor,
   /** The largest global L2 norm of the gradient (over every trained weight); larger gradients are rescaled to it. */
   clipGradientNorm: ClipNorm,
-  batchSize: PositiveInt,
-  steps: NonNegativeInt
+  batchSize: Count(1_000_000),
+  steps: Count(1_000_000_000, 0)
 })
 export type TrainingConfig = typeof TrainingConfig.Type
 
@@ -139,8 +154,8 @@ export const trainingIssues = (training: TrainingConfig): Array<ConfigIssue> =>
 
 export const EvaluationConfig = Schema.Struct({
   every: PositiveInt,
-  logSpacedPoints: NonNegativeInt,
-  size: PositiveInt,
+  logSpacedPoints: Count(1_000, 0),
+  size: Count(10_000_000),
   seed: Seed
 })
 export type EvaluationConfig = typeof EvaluationConfig.Type
@@ -154,7 +169,7 @@ export type OutputConfig = typeof OutputConfig.Type
 
 /** How a run executes, not what it computes: left out of the run id. */
 export const RuntimeConfig = Schema.Struct({
-  samplerThreads: NonNegativeInt,
+  samplerThreads: Count(256, 0),
   checkpointEvery: PositiveInt
 })
 export type RuntimeConfig = typeof RuntimeConfig.Type

@@ -135,3 +135,26 @@ export class NotAFolder extends Schema.TaggedError<NotAFolder>()("NotAFolder", {
     return `${this.path}: ${this.reason}`
   }
 }
+
+/** A run that cannot fit in this machine's memory, refused before anything is written (exit code 2). */
+export class ResourceLimit extends Schema.TaggedError<ResourceLimit>()("ResourceLimit", {
+  runId: Schema.String,
+  /** Runs planned at once. */
+  parallel: Schema.Number,
+  /** Estimated bytes of one run. */
+  estimate: Schema.Number,
+  /** Bytes the sweep may use on this machine. */
+  available: Schema.Number,
+  /** What the estimate is made of, largest first: "evaluation set (evaluation.size = 10000000, …): 65 GB". */
+  terms: Schema.Array(Schema.String),
+  advice: Schema.String
+}) {
+  override get message(): string {
+    const gb = (bytes: number) => (bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(1)} GB` : `${Math.round(bytes / 2 ** 20)} MB`)
+    return [
+      `run ${this.runId} needs about ${gb(this.estimate)} of memory${this.parallel > 1 ? ` (${this.parallel} at a time: ${gb(this.estimate * this.parallel)})` : ""}, more than the ${gb(this.available)} this machine has for it:`,
+      ...this.terms.map((term) => `  - ${term}`),
+      this.advice
+    ].join("\n")
+  }
+}

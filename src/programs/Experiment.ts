@@ -3,6 +3,7 @@
  * of experiment, and nothing else. Each kind's folder (programs/classification, programs/regression) exports one
  * value of this interface; programs/Registry lists them. A third kind is a third folder and one line there.
  */
+import type { MemoryTerm } from "../domain/Memory.js"
 import type { Effect, Layer } from "effect"
 import type { ConfigKind, RunState, SweepRun } from "../domain/Sweep.js"
 import type { ResultRow } from "../domain/Results.js"
@@ -44,6 +45,8 @@ export interface Experiment<C extends BaseConfig, S, E extends RunFailure, R, RR
   readonly report: (folder: string, runs: ReadonlyArray<FinishedRun>) => Effect.Effect<Report, E, RR>
   /** The plain text the CLI prints for a single run's result. */
   readonly resultText: (outcome: RunOutcome<S>) => string
+  /** The run's memory, term by term, estimated from its config (domain/Memory): checked before a sweep starts. */
+  readonly memory: (config: C) => ReadonlyArray<MemoryTerm>
 }
 
 /** Any kind, as the registry holds them. */

@@ -15,6 +15,7 @@ import {
   expecting,
   FiniteNumber,
   InitDistribution,
+  Count,
   LogRange,
   Name,
   NonNegativeNumber,
@@ -31,7 +32,7 @@ import {
   trainingIssues
 } from "../ConfigSchema.js"
 
-const AtLeastTwo = expecting(Schema.Int.pipe(Schema.greaterThanOrEqualTo(2)), "an integer ≥ 2")
+const AtLeastTwo = expecting(Schema.Int.pipe(Schema.between(2, 1_000)), "an integer from 2 to 1,000")
 
 export const CLASSIFICATION_FAMILIES = ["cluster", "voronoi"] as const
 export const TaskFamily = oneOf(...CLASSIFICATION_FAMILIES)
@@ -39,9 +40,9 @@ export type TaskFamily = typeof TaskFamily.Type
 
 export const TaskConfig = Schema.Struct({
   family: TaskFamily,
-  d: PositiveInt,
+  d: Count(4_096),
   C: AtLeastTwo,
-  n: PositiveInt,
+  n: Count(100_000),
   noise: NonNegativeNumber,
   balanced: Bool,
   queryClassInContext: Bool
@@ -134,12 +135,12 @@ const EvaluationInput = Schema.Struct({
 })
 
 export const ReferencesConfig = Schema.Struct({
-  gridSize: PositiveInt,
+  gridSize: Count(10_000_000),
   gridSeed: Seed,
   cSigma: LogRange,
   scale: LogRange,
   refine: Bool,
-  scanSize: PositiveInt
+  scanSize: Count(10_000_000)
 })
 export type ReferencesConfig = typeof ReferencesConfig.Type
 

@@ -15,13 +15,13 @@ import {
   INIT_DISTRIBUTIONS,
   exactOptional,
   expecting,
+  Count,
   LogRange,
   Name,
   NonNegativeNumber,
   objectExpected,
   oneOf,
   OutputConfig,
-  PositiveInt,
   PositiveNumber,
   RuntimeConfig,
   section,
@@ -46,8 +46,8 @@ export const InputDomain = oneOf("auto", "cube", "sphere")
 
 export const RegressionTaskConfig = Schema.Struct({
   family: RegressionFamily,
-  d: PositiveInt,
-  n: PositiveInt,
+  d: Count(4_096),
+  n: Count(100_000),
   /** "cube": uniform in [−1, 1]^d (von Oswald); "sphere": uniform on S^{d−1} (Cheng et al.); "auto" picks by family. */
   inputs: InputDomain,
   kernel: FunctionKernel,
@@ -55,7 +55,7 @@ export const RegressionTaskConfig = Schema.Struct({
   /** Standard deviation of the Gaussian label noise, on context labels and query targets alike. */
   noise: NonNegativeNumber,
   /** "random-features": the width m of the fixed random tanh layer the targets are linear in (regression/FeatureMap). */
-  features: PositiveInt,
+  features: Count(100_000),
   /** "random-features": the layer's gain g (weights N(0, g²/d), biases N(0, g²/3)). */
   featureGain: PositiveNumber,
   /** "random-features": the seed the layer is drawn from (one layer for every task, run and seed of a sweep). */
@@ -85,8 +85,8 @@ export type RegressionInitDistribution = typeof RegressionInitDistribution.Type
  * drawn LeCun-normal (N(0, 1/fan-in)), the biases 0.
  */
 export const EmbeddingConfig = Schema.Struct({
-  hidden: expecting(Schema.Array(PositiveInt), "a list of positive integers (hidden widths)"),
-  features: PositiveInt,
+  hidden: expecting(Schema.Array(Count(100_000)), "a list of positive integers (hidden widths)"),
+  features: Count(100_000),
   activation: oneOf("tanh", "relu")
 })
 export type EmbeddingConfig = typeof EmbeddingConfig.Type
@@ -94,7 +94,7 @@ export const EMBEDDING_DEFAULTS: EmbeddingConfig = { hidden: [64], features: 16,
 
 export const RegressionModelConfig = Schema.Struct({
   attention: RegressionActivation,
-  layers: PositiveInt,
+  layers: Count(64),
   /** One layer's weights applied `layers` times. */
   recurrent: Bool,
   /**
@@ -134,18 +134,18 @@ const RegressionModelInput = Schema.Struct({
 
 export const RegressionReferencesConfig = Schema.Struct({
   /** Tasks of the grid-search set, on which every reference's parameters are chosen. */
-  gridSize: PositiveInt,
+  gridSize: Count(10_000_000),
   gridSeed: Seed,
   /** Step sizes η scanned (then refined) for K-step (functional) GD. */
   eta: LogRange,
   /** Kernel scales s scanned for exp and softmax attention (linear and ReLU absorb s into η). */
   scale: LogRange,
   /** Adam iterations fitting GD++'s (γ_k, η_k) on the grid-search set (linear-regression tasks, 2+ layers). */
-  gdPlusPlusIterations: PositiveInt,
+  gdPlusPlusIterations: Count(1_000_000),
   /** Tasks of the grid-search set (the first ones) that the GD++ fit uses: it is full-batch autodiff through K layers. */
-  gdPlusPlusTasks: PositiveInt,
+  gdPlusPlusTasks: Count(10_000_000),
   /** Points α ∈ [0, 1] of the interpolation (1 − α)·trained + α·constructed weights. */
-  interpolationPoints: PositiveInt
+  interpolationPoints: Count(10_000)
 })
 export type RegressionReferencesConfig = typeof RegressionReferencesConfig.Type
 

@@ -2,6 +2,7 @@
  * The classification experiment kind (the paper): in-context classification on the sphere learned by one attention
  * layer, compared with GD-lin, KGD-fixed and CA-KGD.
  */
+import { classificationMemory } from "../../domain/classification/Memory.js"
 import type { Experiment, RunFailure } from "../Experiment.js"
 import { ClassificationServicesLive } from "../../services/classification/ServicesLive.js"
 import { CLASSIFICATION_FAMILIES, decodeConfig, defaults, type ExperimentConfig } from "../../domain/classification/Config.js"
@@ -20,5 +21,6 @@ export const classification = {
   resultRow: classificationRow,
   aggregate: classificationAggregate,
   report: makeClassificationReport,
-  resultText: formatRunResult
+  resultText: formatRunResult,
+  memory: classificationMemory
 } satisfies Experiment<ExperimentConfig, RunSummary, RunFailure, unknown>

@@ -3,6 +3,7 @@
  * drawn from Gaussian processes learned by attention with a non-linear activation (Cheng, Chen & Sra), and targets
  * linear in a fixed random feature map learned with an MLP embedding (von Oswald et al.'s deep representations).
  */
+import { regressionMemory } from "../../domain/regression/Memory.js"
 import type { Experiment, RunFailure } from "../Experiment.js"
 import { RegressionServicesLive } from "../../services/regression/ServicesLive.js"
 import { decodeRegressionConfig, REGRESSION_FAMILIES, type RegressionConfig, regressionDefaults } from "../../domain/regression/Config.js"
@@ -21,5 +22,6 @@ export const regression = {
   resultRow: regressionResultRow,
   aggregate: regressionAggregate,
   report: makeRegressionReport,
-  resultText: formatRegressionResult
+  resultText: formatRegressionResult,
+  memory: regressionMemory
 } satisfies Experiment<RegressionConfig, RegressionSummary, RunFailure, unknown>
