@@ -47,14 +47,19 @@ const run = Command.make(
   {
     config: Args.text({ name: "config.json" }).pipe(Args.withDescription("experiment config (JSON), with or without a sweep section")),
     concurrency,
+    set: Options.text("set").pipe(
+      Options.withDescription("path=value: set a config field (repeatable; the value is JSON, or a string), e.g. --set task.n=50 --set model.attention=linear"),
+      Options.repeated
+    ),
+    out: Options.text("out").pipe(Options.withDescription("the folder the sweep's folder goes in (the config's output.dir)"), Options.optional),
     cluster: clusterUrl.pipe(
       Options.withDescription("train on the workers of the cluster at this PostgreSQL URL instead of this machine (see `worker`)"),
       Options.optional
     )
   },
-  ({ config, concurrency, cluster }) =>
+  ({ config, concurrency, set, out, cluster }) =>
     Effect.gen(function* () {
-      const plan = yield* loadSweep(config)
+      const plan = yield* loadSweep(config, { set, ...(Option.isSome(out) ? { out: out.value } : {}) })
       // What this machine cannot hold is refused before anything is written (the cluster's workers judge their own).
       if (Option.isNone(cluster)) yield* checkMemory(plan, Option.getOrUndefined(concurrency))
       if (Option.isSome(cluster) && Option.isSome(concurrency)) {

@@ -82,6 +82,8 @@ export interface SweepDefinition {
   readonly axes: Readonly<Record<string, ReadonlyArray<unknown>>>
   readonly cases?: ReadonlyArray<Readonly<Record<string, unknown>>>
   readonly seeds: ReadonlyArray<number>
+  /** The command line's `--set path=value` overrides the runs were planned with (absent: none). */
+  readonly set?: ReadonlyArray<string>
   readonly runs: ReadonlyArray<RunRecord>
 }
 
@@ -451,3 +453,63 @@ const storedAxesOf = (runs: ReadonlyArray<RunRecord>) => {
   for (const run of runs) for (const [path, v] of Object.entries(run.axes)) (axes[path] ??= []).push(v)
   return unionOf({}, axes)
 }
+
+/** One `--set path=value` of the command line: the path, the value as JSON (or as a string when it is not JSON). */
+export interface Override {
+  readonly path: string
+  readonly value: unknown
+  /** As the user typed it, for messages and the record in sweep.json. */
+  readonly text: string
+}
+
+/**
+ * Parses `--set` arguments (`task.n=50`, `model.attention=linear`, `sweep.seeds=[0,1,2]`): the value is read as JSON
+ * when it is JSON, else as a string. Each path must be a config field of the config's kind, `name`, `seed`,
+ * `sweep.seeds`, `sweep.cases` or `sweep.axes.<field path>`.
+ */
+export const parseOverrides = (
+  kinds: ReadonlyArray<ConfigKind<any>>,
+  raw: unknown,
+  texts: ReadonlyArray<string>
+): Either.Either<ReadonlyArray<Override>, ReadonlyArray<ConfigIssue>> => {
+  const issues: Array<ConfigIssue> = []
+  const overrides: Array<Override> = []
+  const defaults = kindOfInput(kinds, raw).defaults
+  for (const text of texts) {
+    const at = text.indexOf("=")
+    const where = `--set ${showValue(text).slice(1, -1)}`
+    if (at <= 0) {
+      issues.push({ path: "", message: `${where}: expected path=value (e.g. --set task.n=50)` })
+      continue
+    }
+    const path = text.slice(0, at).trim()
+    const valueText = text.slice(at + 1)
+    let value: unknown
+    try {
+      value = JSON.parse(valueText)
+    } catch {
+      value = valueText
+    }
+    const axis = path.startsWith("sweep.axes.") ? path.slice("sweep.axes.".length) : undefined
+    const known =
+      path === "name" ||
+      path === "seed" ||
+      path === "sweep.seeds" ||
+      path === "sweep.cases" ||
+      (axis !== undefined && fieldExists(axis, defaults)) ||
+      (!path.startsWith("sweep") && fieldExists(path, defaults))
+    if (!known) issues.push({ path: "", message: `${where}: no such config field ${showValue(path)}` })
+    else overrides.push({ path, value, text })
+  }
+  return issues.length > 0 ? Either.left(issues) : Either.right(overrides)
+}
+
+/** The config with each override applied, in order (a sweep axis is set by its dotted path as one key). */
+export const applyOverrides = (raw: Record<string, unknown>, overrides: ReadonlyArray<Override>): Record<string, unknown> =>
+  overrides.reduce((config, { path, value }) => {
+    if (!path.startsWith("sweep.axes.")) return withValue(config, path, value)
+    const sweep = isObject(config["sweep"]) ? config["sweep"] : {}
+    const axes = isObject(sweep["axes"]) ? sweep["axes"] : {}
+    return { ...config, sweep: { ...sweep, axes: { ...axes, [path.slice("sweep.axes.".length)]: value } } }
+  }, raw)
+

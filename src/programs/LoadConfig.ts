@@ -3,11 +3,11 @@
  */
 import { FileSystem } from "@effect/platform"
 import { Effect, Either } from "effect"
-import { type BaseConfig, type ConfigIssue, formatIssue } from "../domain/ConfigSchema.js"
+import { type BaseConfig, type ConfigIssue, cut, formatIssue } from "../domain/ConfigSchema.js"
 import { ConfigError } from "../domain/Errors.js"
 import { parseJsonText, shapeIssues } from "../domain/JsonInput.js"
-import type { SweepPlan } from "../domain/Sweep.js"
-import { decodeRunConfig, planSweep } from "./Registry.js"
+import { applyOverrides, parseOverrides, type SweepPlan } from "../domain/Sweep.js"
+import { decodeRunConfig, experiments, planSweep } from "./Registry.js"
 
 const firstLine = (error: unknown) => String(error instanceof Error ? error.message : error).split("\n")[0]!
 
@@ -29,8 +29,37 @@ const parseWith =
 export const parseConfigText: (text: string, file: string) => Either.Either<BaseConfig, ConfigError> =
   parseWith(decodeRunConfig)
 
-/** Expands a config's text (with or without a sweep section) into its runs; `file` names it in errors. */
-export const parseSweepText: (text: string, file: string) => Either.Either<SweepPlan, ConfigError> = parseWith(planSweep)
+/** What the command line changes in a config file: `--set path=value` (repeatable) and `--out DIR` (output.dir). */
+export interface CommandLineOverrides {
+  readonly set?: ReadonlyArray<string>
+  readonly out?: string
+}
+
+/**
+ * Expands a config's text (with or without a sweep section) into its runs; `file` names it in errors. Overrides from
+ * the command line are applied to the file's value first, decoded and validated with it (a problem they cause says
+ * which --set caused it), and recorded in the plan's definition (sweep.json's "set").
+ */
+export const parseSweepText = (text: string, file: string, overrides: CommandLineOverrides = {}): Either.Either<SweepPlan, ConfigError> => {
+  const texts = [...(overrides.set ?? []), ...(overrides.out === undefined ? [] : [`output.dir=${JSON.stringify(overrides.out)}`])]
+  if (texts.length === 0) return parseWith(planSweep)(text, file)
+  return parseWith((value) => {
+    if (value === null || typeof value !== "object" || Array.isArray(value)) return planSweep(value)
+    return Either.flatMap(parseOverrides(experiments, value, texts), (parsed) =>
+      planSweep(applyOverrides(value as Record<string, unknown>, parsed)).pipe(
+        Either.mapLeft((issues) =>
+          issues.map((issue) => {
+            const cause = parsed.find((o) => o.path === issue.path || `sweep.axes.${issue.path}` === o.path)
+            return cause === undefined ? issue : { ...issue, message: `${issue.message} (from --set ${cut(cause.text, 80)})` }
+          })
+        ),
+        Either.map((plan) =>
+          overrides.set === undefined || overrides.set.length === 0 ? plan : { ...plan, definition: { ...plan.definition, set: overrides.set.map((t) => cut(t, 1000)) } }
+        )
+      )
+    )
+  })(text, file)
+}
 
 /** The largest config file read: a config is a few kilobytes; a sweep listing thousands of cases stays far below. */
 export const MAX_CONFIG_BYTES = 16 * 1024 * 1024
@@ -57,8 +86,8 @@ export const loadConfig = (file: string) =>
     Effect.flatMap((text) => Either.match(parseConfigText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed }))
   )
 
-/** The runs a config file defines: its sweep, or the single run it describes. */
-export const loadSweep = (file: string) =>
+/** The runs a config file defines (its sweep, or the single run it describes), with the command line's overrides. */
+export const loadSweep = (file: string, overrides: CommandLineOverrides = {}) =>
   readConfigFile(file).pipe(
-    Effect.flatMap((text) => Either.match(parseSweepText(text, file), { onLeft: Effect.fail, onRight: Effect.succeed }))
+    Effect.flatMap((text) => Either.match(parseSweepText(text, file, overrides), { onLeft: Effect.fail, onRight: Effect.succeed }))
   )

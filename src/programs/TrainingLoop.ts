@@ -26,11 +26,21 @@ export interface PhaseSeconds {
   training: number
   evaluation: number
   checkpoints: number
+  /**
+   * Wall seconds of the processes that worked on the run before this one, each up to its last checkpoint (absent in
+   * checkpoints written before it was recorded). In a checkpoint: up to that checkpoint, this process included.
+   */
+  earlier?: number
 }
 
-/** Seconds spent per phase, and a combinator that adds an effect's wall time to a phase. */
+/**
+ * Seconds spent per phase, a combinator that adds an effect's wall time to a phase, and the run's wall time so far
+ * (the earlier processes' and this one's since the clock was made).
+ */
 export const makePhaseClock = () => {
+  const origin = performance.now()
   const clock: PhaseSeconds = { references: 0, training: 0, evaluation: 0, checkpoints: 0 }
+  const wallSoFar = () => (clock.earlier ?? 0) + (performance.now() - origin) / 1000
   const timed = <A, E, R>(phase: keyof PhaseSeconds, effect: Effect.Effect<A, E, R>) =>
     Effect.suspend(() => {
       const t0 = performance.now()
@@ -41,7 +51,7 @@ export const makePhaseClock = () => {
         })
       )
     })
-  return { clock, timed }
+  return { clock, timed, wallSoFar }
 }
 
 /** Where the loop stands: with the model's weights and optimizer state, what a checkpoint holds. */
@@ -132,6 +142,7 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
       clock.training += position.clock.training
       clock.evaluation += position.clock.evaluation
       clock.checkpoints += position.clock.checkpoints ?? 0
+      clock.earlier = (clock.earlier ?? 0) + (position.clock.earlier ?? 0)
     } else {
       last = yield* options.evaluate(0, null)
       rows.push(JSON.stringify(last.point))
@@ -139,7 +150,7 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
     const writeMetrics = () => store.writeText(options.file("metrics.jsonl"), `${rows.join("\n")}\n`)
     // Rows past the checkpoint (written before an interruption) are dropped: they will be computed again.
     yield* writeMetrics()
-    const position = (): LoopPosition => ({ step: done, rows, lossSum, lossCount, clock: { ...clock } })
+    const position = (): LoopPosition => ({ step: done, rows, lossSum, lossCount, clock: { ...clock, earlier: options.phases.wallSoFar() } })
     const save = () => writeCheckpoint(options.file, options.checkpoint(position()), options.runId)
 
     const progress = makeProgress(options.runId, options.steps, options.progress)
@@ -201,7 +212,10 @@ export const trainingLoop = <B, V extends { readonly point: unknown }, E, R, E2,
     return { rows, last, finalStep: done, stoppedAt }
   })
 
-/** run.json: how the run ran (engine, wall times per phase); the only file that differs between identical runs. */
+/**
+ * run.json: how the run ran (engine, wall times per phase, the wall time summed over every process that worked on the
+ * run); the only file that differs between identical runs.
+ */
 export const writeRunRecord = (
   file: (name: string) => string,
   record: {
@@ -217,7 +231,10 @@ export const writeRunRecord = (
   Effect.gen(function* () {
     const store = yield* RunStore
     const finishedAt = new Date()
-    const wallSeconds = (finishedAt.getTime() - record.startedAt.getTime()) / 1000
+    const thisProcess = (finishedAt.getTime() - record.startedAt.getTime()) / 1000
+    const { earlier = 0, ...phases } = record.clock
+    // The run's wall time: every process that worked on it (each up to its last checkpoint), this one in full.
+    const wallSeconds = earlier + thisProcess
     yield* store.writeJson(file("run.json"), {
       runId: record.runId,
       status: "finished",
@@ -227,8 +244,10 @@ export const writeRunRecord = (
       startedAt: record.startedAt.toISOString(),
       finishedAt: finishedAt.toISOString(),
       wallSeconds,
+      wallSecondsEarlierProcesses: earlier,
+      wallSecondsThisProcess: thisProcess,
       resumedFromStep: record.resumedFromStep,
-      phaseSeconds: record.clock
+      phaseSeconds: phases
     })
     return wallSeconds
   })

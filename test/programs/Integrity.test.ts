@@ -172,3 +172,29 @@ describe("finished means verified", () => {
     assert.deepStrictEqual(decodeChecked(owned.replace('"step":3', '"step":4')), { problem: "checksum mismatch (truncated or altered)" })
   })
 })
+
+describe("run.json's wall time", () => {
+  it.effect("adds up every process that worked on the run: the earlier ones' (from the checkpoint) and this one's", () =>
+    Effect.gen(function* () {
+      const dir = fresh()
+      const config = { name: "wall", ...base, output: { ...base.output, dir } }
+      yield* sweep(config)
+      const runId = planOf(config).runs[0]!.id
+      const runDir = join(dir, "wall", runId)
+      const decoded = decodeChecked(readFileSync(join(runDir, "checkpoint.json"), "utf8"))
+      assert.isTrue("payload" in decoded)
+      const payload = (decoded as { payload: { clock: { earlier?: number } } }).payload
+      assert.isAbove(payload.clock.earlier ?? 0, 0, "a checkpoint records the wall time so far")
+      // As if earlier processes had worked 1000 s on the run before its final checkpoint.
+      writeFileSync(join(runDir, "checkpoint.json"), withOwner(encodeChecked({ ...payload, clock: { ...payload.clock, earlier: 1000 } }), runId))
+      rmSync(join(runDir, "summary.json"))
+      yield* sweep(config)
+      const record = JSON.parse(readFileSync(join(runDir, "run.json"), "utf8"))
+      assert.strictEqual(record.resumedFromStep, STEPS)
+      assert.strictEqual(record.wallSecondsEarlierProcesses, 1000)
+      assert.isAbove(record.wallSecondsThisProcess, 0)
+      assert.closeTo(record.wallSeconds, 1000 + record.wallSecondsThisProcess, 1e-9)
+      assert.notProperty(record.phaseSeconds, "earlier")
+    })
+  )
+})
