@@ -357,11 +357,23 @@ export const sweepStatus = (folder: string) =>
     // Runs the manifest says are running, in a folder that no live process holds, were interrupted (killed).
     const running = alive ? count("running") : 0
     const interrupted = alive ? 0 : count("running")
+    // A killed process (SIGKILL, the OOM killer) leaves its runs "running" in the manifest: corrected here, so that the
+    // file tells the truth too (the next `run` rebuilds it from the run folders anyway). Best effort: a read-only
+    // folder keeps its manifest.
+    let corrected = false
+    if (interrupted > 0) {
+      const fixed = { ...manifest, pid: 0, updatedAt: new Date().toISOString(), runs: manifest.runs.map((r) => (r.state === "running" ? { ...r, state: "pending" as const } : r)) }
+      corrected = yield* store.writeText(store.join(folder, "manifest.json"), `${JSON.stringify(fixed, null, 2)}\n`).pipe(
+        Effect.as(true),
+        Effect.orElseSucceed(() => false)
+      )
+    }
     const lines = [
       `sweep ${manifest.name} (${folder}): ${alive ? `running (${holderOf(lock)})` : interrupted > 0 ? "not running, interrupted (rerun its command to continue)" : "not running"}`,
       `  runs      ${manifest.runs.length}: ${count("done") - damagedRuns.length} done, ${running} running, ${count("failed")} failed, ${count("pending")} pending${interrupted > 0 ? `, ${interrupted} interrupted` : ""}${damagedRuns.length > 0 ? `, ${damagedRuns.length} damaged` : ""}`,
       `  ETA       ${left === 0 ? "0s" : Number.isFinite(eta) ? `~${formatDuration(eta)} (mean run ${formatDuration(meanWall)}, ${manifest.concurrency} at a time${partial.length > 0 ? ", partial runs counted by their steps left" : ""})` : "unknown until a run finishes"}`,
       ...(partial.length > 0 ? [`  partial   ${partial.join("; ")}`] : []),
+      ...(corrected ? [`  manifest  corrected: the ${interrupted} run${interrupted === 1 ? "" : "s"} a stopped process left as running ${interrupted === 1 ? "is" : "are"} pending again`] : []),
       ...(damagedRuns.length > 0 ? ["  damaged (rerun the sweep's command to repair)", ...damagedRuns] : []),
       ...(count("failed") > 0
         ? ["  failures", ...manifest.runs.filter((r) => r.state === "failed").map((r) => `    - ${r.id} (seed ${r.seed}${Object.entries(r.axes).map(([k, v]) => `, ${k}=${JSON.stringify(v)}`).join("")}): ${r.error}`)]

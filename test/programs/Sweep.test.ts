@@ -246,6 +246,12 @@ describe("CLI: sweeps", () => {
     const interrupted = await runCli(["status", folder], dir)
     assert.include(interrupted.stdout, "not running, interrupted (rerun its command to continue)")
     assert.include(interrupted.stdout, "0 running, 0 failed, 0 pending, 1 interrupted")
+    // The manifest the killed process left is corrected by that status: the run is pending again.
+    assert.include(interrupted.stdout, "manifest  corrected: the 1 run a stopped process left as running is pending again")
+    assert.deepStrictEqual(JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8")).runs.map((r: { state: string }) => r.state), ["pending"])
+    const again = await runCli(["status", folder], dir)
+    assert.include(again.stdout, "not running")
+    assert.include(again.stdout, "0 running, 0 failed, 1 pending")
 
     // The next run takes the dead holder's lock over, says so, and trains; Ctrl-C (SIGINT) ends it with 130.
     const next = startCliPiped(["run", file], dir)
