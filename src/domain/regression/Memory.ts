@@ -12,11 +12,12 @@ export const regressionMemory = (config: RegressionConfig): ReadonlyArray<Memory
   const context = n * (8 * d + 8)
   const threads = config.runtime.samplerThreads
   const layers = config.model.layers
+  const helpers = 1 + 0.45 * threads
   const embedding = config.model.embedding
   const widths = embedding === null ? 0 : embedding.hidden.reduce((sum, w) => sum + w, 0) + embedding.features
   return [
-    { what: "evaluation set", fields: { "evaluation.size": config.evaluation.size, "task.n": n, "task.d": d }, bytes: config.evaluation.size * (1.4 * context + 1000) },
-    { what: "grid-search set", fields: { "references.gridSize": config.references.gridSize, "task.n": n, "task.d": d }, bytes: config.references.gridSize * 1.3 * context },
+    { what: "evaluation set", fields: { "evaluation.size": config.evaluation.size, "task.n": n, "task.d": d }, bytes: config.evaluation.size * (2.6 * context + 1000) * helpers },
+    { what: "grid-search set", fields: { "references.gridSize": config.references.gridSize, "task.n": n, "task.d": d }, bytes: config.references.gridSize * 1.35 * context * helpers },
     { what: "Gaussian-process draws", fields: { "task.n": n, "runtime.samplerThreads": threads }, bytes: (n + 1) ** 2 * 8 * 3 * (1 + threads) },
     {
       what: "training batches",
