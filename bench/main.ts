@@ -1,5 +1,5 @@
 /**
- * pnpm bench [--quick]
+ * pnpm bench [--quick] [--regression]
  *
  * Times a full training step (fresh contexts sampled and differentiated in chunks on all threads, Adam) for linear and
  * softmax attention at the issue's settings, with the SIMD kernel and in JavaScript, next to the step's bound (its
@@ -7,7 +7,8 @@
  * it reached; the evaluation throughput of the GD references and alignment metrics; the regression engines (the fused
  * one- and K-layer kernels against TensorFlow.js autodiff); and (unless --quick) the main example runs as whole processes
  * (`pnpm start run`, start-up included) with their peak memory. When /usr/bin/python3 has torch, the PyTorch
- * baseline runs in the same invocation on the same settings. Prints a table; writes .bench/latest.json.
+ * baseline runs in the same invocation on the same settings. `--regression` times the regression engines alone.
+ * Prints a table; writes .bench/latest.json.
  */
 import { spawnSync } from "node:child_process"
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
@@ -38,6 +39,7 @@ const root = join(import.meta.dirname, "..")
 // The SIMD kernel and the bundle the example runs start from, built from the current sources.
 await ensureBuilt()
 const quick = process.argv.includes("--quick")
+const regressionOnly = process.argv.includes("--regression")
 const REPETITIONS = 5
 /** Steps per repetition at batch 512; smaller batches take proportionally more, so that every repetition spans about
  * the same time (a 30 ms repetition is at the mercy of this machine's hiccups). */
@@ -338,7 +340,7 @@ const regressionEngines = Effect.gen(function* () {
 const main = Effect.gen(function* () {
   const hasTorch = torchAvailable()
   const rows = []
-  for (const s of SETTINGS) {
+  for (const s of regressionOnly ? [] : SETTINGS) {
     const rounds: Array<{ readonly ours: number; readonly torch: number | null }> = []
     let kernel: string | null = null
     for (let r = 0; r < (hasTorch ? ROUNDS : 1); r++) {
@@ -362,9 +364,9 @@ const main = Effect.gen(function* () {
       speedup: torchRuns.length > 0 ? median(rounds.flatMap((r) => (r.torch === null ? [] : [r.torch / r.ours]))) : null
     })
   }
-  const evaluation = yield* evaluationThroughput
+  const evaluation = regressionOnly ? null : yield* evaluationThroughput
   const regression = yield* regressionEngines
-  const examples = quick ? [] : ["examples/linear-main.json", "examples/softmax-main.json", "examples/regression-main.json"].map(exampleRun)
+  const examples = quick || regressionOnly ? [] : ["examples/linear-main.json", "examples/softmax-main.json", "examples/regression-main.json"].map(exampleRun)
   return { threads: THREADS, peak, rows, evaluation, regression, examples, hasTorch, benchPeakRssMb: process.resourceUsage().maxRSS / 1024 }
 })
 
@@ -383,12 +385,16 @@ const lines = [
     (r) =>
       `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)} ${fmt(r.bound?.ms).padStart(10)} ${`${fmt(r.fractionOfBound === null ? null : 100 * r.fractionOfBound, 0)}%`.padStart(10)}   (${fmt(r.parts?.sampleMs).padStart(20)} ${fmt(r.parts?.kernelMs).padStart(10)})   ${fmt(r.javaScriptMsPerStep).padStart(18)}   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×  (rounds: ${r.rounds.map((x) => (x.torch === null ? "—" : `${fmt(x.torch / x.ours, 1)}×`)).join(", ")})`}`
   ),
-  report.hasTorch
-    ? torchBaseline === null
-      ? "(PyTorch baseline skipped: no shared/bench/torch_baseline.py in a folder above the repository)"
-      : ""
-    : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
-  `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
+  regressionOnly
+    ? ""
+    : report.hasTorch
+      ? torchBaseline === null
+        ? "(PyTorch baseline skipped: no shared/bench/torch_baseline.py in a folder above the repository)"
+        : ""
+      : "(PyTorch baseline skipped: /usr/bin/python3 has no torch; apt-get install -y python3-torch)",
+  report.evaluation === null
+    ? ""
+    : `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
   `regression gradient step (median of ${REPETITIONS}; sampling not included; TensorFlow.js on ${report.regression[0]?.backend ?? "—"})`,
   "setting                                   layers   batch   sample ms   fused ms   tfjs ms   fused speed-up",
   ...report.regression.map(
