@@ -3,7 +3,7 @@ import { join } from "node:path"
 import { assert } from "@effect/vitest"
 
 /** A run's files that are a function of its config alone: byte-identical however and wherever the run trained. */
-export const DETERMINISTIC = ["config.json", "metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]
+export const DETERMINISTIC = ["config.json", "metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json", "digests.json"]
 
 /** The CSV without one column. */
 export const withoutColumn = (csv: string, column: string) => {
