@@ -23,13 +23,27 @@ export const overSeeds = (values: ReadonlyArray<number>, ses: ReadonlyArray<numb
   return { mean, lo: Math.max(bounds[0], mean - half), hi: Math.min(bounds[1], mean + half), text: formatEstimate({ mean, se }) }
 }
 
-/** The configurations a per-configuration figure shows: per attention kind, the one nearest the paper's n = 100. */
+/**
+ * How far a configuration's task is from the paper's main setting (n = 100, d = 5, C = 5, ε = 0.5), compared in that
+ * order: n first (the paper's figures sweep it), then d, C and the noise, each on a log scale (the noise linearly).
+ */
+const distanceFromMainSetting = (group: Group): ReadonlyArray<number> => {
+  const { n, d, C, noise } = group.runs[0]!.config.task
+  return [Math.abs(n - 100), Math.abs(Math.log(d / 5)), Math.abs(Math.log(C / 5)), Math.abs(noise - 0.5)]
+}
+
+/**
+ * The configurations a per-configuration figure shows: per attention kind, the one nearest the paper's main setting
+ * (n = 100 first; in a sweep over d, C or the noise at n = 100, the one at d = 5, C = 5, ε = 0.5).
+ */
 export const representativeGroups = (groups: ReadonlyArray<Group>, perAttention = 1): Array<Group> =>
   (["linear", "exp", "softmax"] as const).flatMap((attention) =>
     groups
       .filter((g) => g.runs[0]!.config.model.attention === attention)
-      .sort((a, b) => Math.abs(a.runs[0]!.config.task.n - 100) - Math.abs(b.runs[0]!.config.task.n - 100))
+      .map((group) => ({ group, distance: distanceFromMainSetting(group) }))
+      .sort((a, b) => a.distance.map((x, i) => x - b.distance[i]!).find((x) => x !== 0) ?? 0)
       .slice(0, perAttention)
+      .map(({ group }) => group)
   )
 
 /**
