@@ -6,6 +6,7 @@ import { Deferred, Effect, Fiber, Schema } from "effect"
 import { formatTable, longerContexts } from "../../../examples/longer-contexts.js"
 import { ExperimentConfig } from "../../../src/domain/classification/Config.js"
 import { formatShiftTable, outOfDistribution } from "../../../examples/out-of-distribution.js"
+import { formatFourCorners, fourCorners } from "../../../examples/four-corners.js"
 import { contextFeatures, effectiveSteps } from "../../../src/domain/classification/ContextFeatures.js"
 import { initWeights } from "../../../src/domain/classification/Model.js"
 import { sampleTasks } from "../../../src/domain/classification/Task.js"
@@ -402,6 +403,32 @@ describe("trainRun", () => {
         assert.isBelow(absent.model.accuracy, inDistribution!.model.accuracy, "a selection rule cannot name a class it has not seen")
         // Linear attention is the GD step under every shift: its logits scale with the inputs, like GD-lin's.
         for (const row of rows) assert.isAbove(row.modelCos, 0.9, row.name)
+      })
+    )
+
+    it.effect("the four-corner program scores the four grid optima as the run stored them, with paired effects on the same contexts", () =>
+      Effect.gen(function* () {
+        const run = yield* trainRun(tinyConfig({ evaluation: { seeds: [1002] }, output: { dir: tempDir() } }))
+        const sets = yield* fourCorners(run.dir)
+        assert.deepStrictEqual(sets.map((s) => s.seed), [tinyConfig().evaluation.seed, 1002], "the main evaluation set, then each of evaluation.seeds")
+        const [main, other] = sets
+        for (const corner of main!.corners) {
+          const stored = run.summary.references[corner.kind]!
+          assert.strictEqual(corner.performance.loss, stored.evaluation.loss, `${corner.label}: the stored loss on the same set`)
+          assert.strictEqual(corner.se.loss, stored.evaluationSe!.loss, `${corner.label}: the stored SE`)
+          assert.deepStrictEqual([corner.cSigma, corner.scale], [stored.best.cSigma, stored.best.scale])
+        }
+        assert.notStrictEqual(other!.corners[0]!.performance.loss, main!.corners[0]!.performance.loss, "another set, another loss")
+        const loss = (set: (typeof sets)[number], kind: string) => set.corners.find((c) => c.kind === kind)!.performance.loss
+        for (const set of sets) {
+          const [linearAdaptive, expAdaptive, expFixed, expAdaptiveOverLinear] = set.effects
+          // A paired difference's mean is the difference of the means; its SE is that of the per-context differences.
+          assert.closeTo(linearAdaptive!.difference.loss.mean, loss(set, "ca-gd-linear") - loss(set, "gd-linear"), 1e-12)
+          assert.closeTo(expAdaptive!.difference.loss.mean, loss(set, "ca-kgd") - loss(set, "kgd-fixed"), 1e-12)
+          assert.closeTo(expFixed!.difference.loss.mean, loss(set, "kgd-fixed") - loss(set, "gd-linear"), 1e-12)
+          assert.closeTo(expAdaptiveOverLinear!.difference.loss.mean, loss(set, "ca-kgd") - loss(set, "ca-gd-linear"), 1e-12)
+        }
+        assert.include(formatFourCorners(sets), "CA-KGD* − KGD-fixed*")
       })
     )
 
