@@ -10,11 +10,12 @@ import { evaluateShifts, type ShiftResult } from "./OutOfDistribution.js"
 import type { Group } from "./Report.js"
 
 /**
- * A quantity over the seeds of a configuration: mean and 95% interval over seeds, or, for a single seed, its value
- * ± 1.96 standard errors over the evaluation contexts.
+ * A quantity over the seeds of a configuration: mean and 95% interval over seeds; or, for a single seed or a quantity
+ * every seed shares (a reference at its grid optimum: one learner on one evaluation set), its value ± 1.96 standard
+ * errors over the evaluation contexts (the text: value ± SE), not a zero-width interval over seeds.
  */
 export const overSeeds = (values: ReadonlyArray<number>, ses: ReadonlyArray<number>, bounds: Bounds) => {
-  if (values.length >= 2) {
+  if (values.length >= 2 && values.some((v) => v !== values[0])) {
     const m = meanInterval(values, bounds)
     return { mean: m.mean, lo: m.lo, hi: m.hi, text: formatInterval(m) }
   }
@@ -103,7 +104,7 @@ export const oodPart = <E, R>(
     )
     const header = ["configuration", "evaluation tasks", "model loss", "reference loss (extracted)", "model − reference (paired)", "reference loss (grid optimum)", "model accuracy", "model cos (extracted)"]
     const markdown = [
-      `Each cell: ${interval === "mean and 95% interval over seeds" ? "mean ± 95% CI over seeds" : "value ± SE over contexts"}; ${contexts} contexts per shifted set, the same tasks for every seed.`,
+      `Each cell: ${interval === "mean and 95% interval over seeds" ? "mean ± 95% CI over seeds, except the reference at its grid optimum, which every seed shares: its value ± SE over contexts" : "value ± SE over contexts"}; ${contexts} contexts per shifted set, the same tasks for every seed.`,
       "",
       [`| ${header.join(" | ")} |`, `| ${header.map(() => "---").join(" | ")} |`, ...rows.map((r) => `| ${r.join(" | ")} |`)].join("\n")
     ].join("\n")

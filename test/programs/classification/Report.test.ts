@@ -279,6 +279,12 @@ describe("classification report", () => {
       const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
       assert.include(markdown, "## Out-of-distribution evaluation")
       assert.include(markdown, `| ${subgroups("softmax")[0]!.label} | query's class absent |`)
+      // The grid-optimal reference is one learner for every seed: its cell is its value ± SE over contexts, not a
+      // zero-width interval over seeds.
+      const linear = subgroups("linear")[0]!.members[0]!.summary
+      const gridCell = `${linear.final.reference.atGridOptimum.loss.toFixed(4)} ± ${linear.uncertainty!.reference.atGridOptimum.loss.toFixed(4)}`
+      const inDistribution = markdown.split("\n").find((l) => l.startsWith(`| ${subgroups("linear")[0]!.label} | in distribution |`))!
+      assert.strictEqual(inDistribution.split(" | ")[5], gridCell, inDistribution)
     }).pipe(Effect.provide(QuietServicesLive))
   )
 
