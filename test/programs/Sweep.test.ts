@@ -19,6 +19,7 @@ import { TaskSampler } from "../../src/services/classification/TaskSampler.js"
 import { QuietConsole, QuietServicesLive } from "../helpers.js"
 import { runCli, startCli, startCliPiped, withConfig } from "../support/cli.js"
 import { waitFor } from "../support/pty.js"
+import { assertSameSweep } from "../support/sweepFolders.js"
 
 const small = {
   task: { n: 16 },
@@ -29,43 +30,6 @@ const small = {
   output: { dir: "out", progress: false }
 }
 
-/** Files that must be byte-identical however a sweep was interrupted. */
-const DETERMINISTIC = ["config.json", "metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]
-
-const withoutColumn = (csv: string, column: string) => {
-  const lines = csv.trim().split("\n").map((l) => l.split(","))
-  const index = lines[0]!.indexOf(column)
-  return lines.map((cells) => cells.filter((_, i) => i !== index).join(",")).join("\n")
-}
-
-/** config.json without its runtime section, which says how a run executed (a pool's runs sample inline). */
-const configWithoutRuntime = (file: string) => {
-  const { runtime: _runtime, ...rest } = JSON.parse(readFileSync(file, "utf8"))
-  return rest
-}
-
-const assertSameSweep = (a: string, b: string, options: { readonly sameRuntime?: boolean } = {}) => {
-  const runsA = readdirSync(a).filter((f) => f.startsWith("sweep-")).sort()
-  assert.deepStrictEqual(readdirSync(b).filter((f) => f.startsWith("sweep-")).sort(), runsA)
-  for (const run of runsA) {
-    for (const file of DETERMINISTIC) {
-      if (file === "config.json" && options.sameRuntime === false) {
-        assert.deepStrictEqual(configWithoutRuntime(join(b, run, file)), configWithoutRuntime(join(a, run, file)), `${run}/${file}`)
-      } else {
-        assert.strictEqual(readFileSync(join(b, run, file), "utf8"), readFileSync(join(a, run, file), "utf8"), `${run}/${file}`)
-      }
-    }
-  }
-  for (const file of ["sweep.json", "aggregate.csv", "aggregate.md"]) {
-    assert.strictEqual(readFileSync(join(b, file), "utf8"), readFileSync(join(a, file), "utf8"), file)
-  }
-  // Wall times differ between any two sweeps; every other column must agree.
-  assert.strictEqual(
-    withoutColumn(readFileSync(join(b, "results.csv"), "utf8"), "wall_seconds"),
-    withoutColumn(readFileSync(join(a, "results.csv"), "utf8"), "wall_seconds")
-  )
-  return runsA.length
-}
 
 describe("sweep expansion", () => {
   it("expands axes × seeds into runs with distinct ids, and reports bad axes with their paths", () => {
@@ -182,7 +146,7 @@ describe("CLI: sweeps", () => {
     console.info(`SIGKILL test: ${kills} kills of a 12-run sweep, then resumed to completion`)
     const resumed = await runCli(["run", interrupted.file, "--concurrency", "2"], interrupted.dir)
     assert.strictEqual(resumed.status, 0, resumed.stderr)
-    const runs = assertSameSweep(join(reference.dir, "out", "sweep"), join(interrupted.dir, "out", "sweep"))
+    const runs = assertSameSweep(join(reference.dir, "out", "sweep"), join(interrupted.dir, "out", "sweep"), "sweep")
     assert.strictEqual(runs, 12)
     const status = await runCli(["status", join(interrupted.dir, "out", "sweep")], interrupted.dir)
     assert.include(status.stdout, "12 done, 0 running, 0 failed, 0 pending")
@@ -217,7 +181,7 @@ describe("CLI: sweeps", () => {
     assert.strictEqual(extended.status, 0, extended.stderr)
     assert.include(extended.stderr, `extending the sweep in ${folder} with 3 new runs`)
     assert.strictEqual(statSync(join(folder, first[0]!, "summary.json")).mtimeMs, finishedAt, "the finished run is reused, not retrained")
-    assert.strictEqual(assertSameSweep(join(whole.dir, "out", "sweep"), folder), 4)
+    assert.strictEqual(assertSameSweep(join(whole.dir, "out", "sweep"), folder, "sweep"), 4)
     const again = await runCli(["run", grown.file], grown.dir)
     assert.strictEqual(again.status, 0, again.stderr)
     assert.notInclude(again.stderr, "extending")
@@ -302,7 +266,7 @@ describe("concurrency", () => {
       yield* runSweep(plan, { concurrency: 2 })
       renameSync(folder, join(dir, "parallel"))
       // -j 1 runs in this process with the run's own sampler thread; -j 2 on a pool whose runs sample inline.
-      assert.strictEqual(assertSameSweep(join(dir, "serial"), join(dir, "parallel"), { sameRuntime: false }), 4)
+      assert.strictEqual(assertSameSweep(join(dir, "serial"), join(dir, "parallel"), "sweep", { sameRuntime: false }), 4)
 
       // Kill both worker threads as soon as a run has checkpointed (observed on disk), whatever the machine's speed.
       const workers: Array<Worker> = []
@@ -325,7 +289,7 @@ describe("concurrency", () => {
       const manifest = JSON.parse(readFileSync(join(folder, "manifest.json"), "utf8"))
       assert.isAtLeast(Math.max(...manifest.runs.map((r: { attempts: number }) => r.attempts)), 2, "a killed run was retried")
       assert.isTrue(warnings.some((w) => w.includes("retrying") && w.includes("worker exited with code")), warnings.join("\n"))
-      assertSameSweep(join(dir, "parallel"), folder)
+      assertSameSweep(join(dir, "parallel"), folder, "sweep")
     }).pipe(Effect.provide(QuietServicesLive))
   )
 })

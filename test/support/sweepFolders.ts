@@ -12,16 +12,32 @@ export const withoutColumn = (csv: string, column: string) => {
   return lines.map((cells) => cells.filter((_, i) => i !== index).join(",")).join("\n")
 }
 
+/** A JSON file without the parts that say how a run executed (config.json's runtime; its digest in digests.json). */
+const withoutRuntime = (file: string, name: string) => {
+  const json = JSON.parse(readFileSync(file, "utf8"))
+  if (name === "digests.json") {
+    const { "config.json": _config, ...files } = json.files
+    return { ...json, files }
+  }
+  const { runtime: _runtime, ...rest } = json
+  return rest
+}
+
 /**
  * Asserts that two sweep folders hold the same results: every run's deterministic files, sweep.json, the aggregate
- * tables, and results.csv except its wall times. Returns the number of runs compared.
+ * tables, and results.csv except its wall times. With `sameRuntime: false` the runs' runtime sections may differ
+ * (a pool's runs sample inline). Returns the number of runs compared.
  */
-export const assertSameSweep = (a: string, b: string, runPrefix: string) => {
+export const assertSameSweep = (a: string, b: string, runPrefix: string, options: { readonly sameRuntime?: boolean } = {}) => {
   const runsA = readdirSync(a).filter((f) => f.startsWith(`${runPrefix}-`)).sort()
   assert.deepStrictEqual(readdirSync(b).filter((f) => f.startsWith(`${runPrefix}-`)).sort(), runsA)
   for (const run of runsA) {
     for (const file of DETERMINISTIC) {
-      assert.strictEqual(readFileSync(join(b, run, file), "utf8"), readFileSync(join(a, run, file), "utf8"), `${run}/${file}`)
+      if (options.sameRuntime === false && (file === "config.json" || file === "digests.json")) {
+        assert.deepStrictEqual(withoutRuntime(join(b, run, file), file), withoutRuntime(join(a, run, file), file), `${run}/${file}`)
+      } else {
+        assert.strictEqual(readFileSync(join(b, run, file), "utf8"), readFileSync(join(a, run, file), "utf8"), `${run}/${file}`)
+      }
     }
   }
   for (const file of ["sweep.json", "aggregate.csv", "aggregate.md"]) {

@@ -127,11 +127,15 @@ describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
     assert.strictEqual(rerun.status, 0, rerun.stderr)
     assert.strictEqual(assertSameSweep(reference, sweepFolder(dir), "cl"), RUNS)
     assert.strictEqual(count(url, "SELECT count(*) FROM cluster_messages WHERE entity_type = 'Run'"), RUNS, "each run sent once")
-    // The stopped run went on elsewhere from the checkpoint written as it stopped; every other run trained once.
+    // The stopped run went on elsewhere from the checkpoint written as it stopped.
     const runJson = JSON.parse(readFileSync(join(sweepFolder(dir), stoppedRun, "run.json"), "utf8")) as { resumedFromStep: number | null }
     assert.strictEqual(runJson.resumedFromStep, stoppedAt)
     assert.strictEqual(psql(url, `SELECT array_to_string(runners, ',') FROM icl_runs WHERE run_id = '${stoppedRun}'`)[0]![0]!.split(",")[0], stoppedAddress)
-    assert.strictEqual(count(url, `SELECT count(*) FROM icl_runs WHERE attempts = 1 AND run_id <> '${stoppedRun}'`), RUNS - 1, "each run trained once")
+    // A runner leaving reassigns shards over the live runners (Sharding's HashRing.getShards), so a run on
+    // a live runner may move too: then it was started once on each runner it was on, never twice on the same one.
+    const others = psql(url, `SELECT run_id, attempts, cardinality(runners) FROM icl_runs WHERE run_id <> '${stoppedRun}'`)
+    assert.strictEqual(others.length, RUNS - 1)
+    for (const [run, attempts, runners] of others) assert.strictEqual(attempts, runners, `${run}: started once on each runner that held it`)
     console.info(
       `cluster submitter test: worker ${stoppedAddress} stopped with ${stoppedRun} at step ${stoppedAt}, resumed elsewhere from there; submitter killed with ${doneAtKill}/${RUNS} runs done; the workers finished the rest; the rerun collected all ${RUNS}`
     )
