@@ -38,23 +38,33 @@ export class RegressionReferences extends Effect.Service<RegressionReferences>()
     const gridSet = (config: RegressionConfig) =>
       frozenSet(config.task, config.references.gridSeed, "grid", config.references.gridSize)
 
-    /** Grid-optimal (s, η) of K-step functional GD with this activation's kernel, K = the model's depth. */
-    const kernelGd = (config: RegressionConfig, activation: RegressionActivation) =>
+    /**
+     * Grid-optimal (s, η) of K-step functional GD with this activation's kernel, K = the model's depth, fitted on `set`
+     * (the grid-search set, or its true features) and cached under `on` and the grid's settings.
+     */
+    const fitOnGrid = <E, R>(
+      config: RegressionConfig,
+      activation: RegressionActivation,
+      on: "task" | "features",
+      set: Effect.Effect<Parameters<typeof fitKernelGd>[2], E, R>
+    ) =>
       Effect.gen(function* () {
         const { references } = config
         const key = canonicalJson({
-          task: config.task,
+          [on]: config.task,
           grid: [references.gridSize, references.gridSeed, references.eta, references.scale],
           steps: config.model.layers,
           activation
         })
         const cached = fits.get(key)
         if (cached !== undefined) return cached
-        const grid = yield* gridSet(config)
-        const fit = fitKernelGd(activation, config.model.layers, grid, references)
+        const fit = fitKernelGd(activation, config.model.layers, yield* set, references)
         fits.set(key, fit)
         return fit
       })
+
+    /** Grid-optimal (s, η) of K-step functional GD with this activation's kernel, K = the model's depth. */
+    const kernelGd = (config: RegressionConfig, activation: RegressionActivation) => fitOnGrid(config, activation, "task", gridSet(config))
 
     /** The grid-search set's inputs mapped through the task's feature map ("random-features"). */
     const featureGridSet = (config: RegressionConfig) =>
@@ -70,20 +80,7 @@ export class RegressionReferences extends Effect.Service<RegressionReferences>()
 
     /** Grid-optimal K-step (functional) GD with this activation's kernel on the task's true features φ(x). */
     const featureGd = (config: RegressionConfig, activation: RegressionActivation) =>
-      Effect.gen(function* () {
-        const { references } = config
-        const key = canonicalJson({
-          features: config.task,
-          grid: [references.gridSize, references.gridSeed, references.eta, references.scale],
-          steps: config.model.layers,
-          activation
-        })
-        const cached = fits.get(key)
-        if (cached !== undefined) return cached
-        const fit = fitKernelGd(activation, config.model.layers, yield* featureGridSet(config), references)
-        fits.set(key, fit)
-        return fit
-      })
+      fitOnGrid(config, activation, "features", featureGridSet(config))
 
     /** GD++'s (γ_k, η_k), fitted from K-step GD at its grid-optimal step size. */
     const gdPlusPlus = (config: RegressionConfig) =>
