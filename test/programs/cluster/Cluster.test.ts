@@ -50,23 +50,33 @@ afterAll(async () => {
 const sweepFolder = (dir: string) => join(dir, "out", "cl")
 const logs = (processes: ReadonlyArray<{ readonly output: () => string }>) => () => processes.map((p) => p.output()).join("\n----\n")
 
+/** A database of its own, `count` workers and a submitter on the 12-run sweep: the set-up every fault test shares. */
+const startSweep = async (database: string, count: number) => {
+  const url = createDatabase(server, database)
+  const { dir, file } = tempConfig(config)
+  const workers = await startWorkers(url, count, dir)
+  const submitter = startProcess(["run", file, "--cluster", url], dir)
+  return { url, dir, file, workers, submitter, context: logs([submitter, ...workers]) }
+}
+
+/** The first run a worker holds with a checkpoint stored in PostgreSQL and far from its end, and that worker. */
+const waitForHeldRun = async (url: string, workers: ReadonlyArray<Worker>, context: () => string) => {
+  let held: Array<string> = []
+  await waitFor(
+    "a run with a stored checkpoint",
+    () => (held = psql(url, `SELECT run_id, runner FROM icl_runs WHERE state = 'running' AND step >= 50 AND step <= ${STEPS / 2} LIMIT 1`)[0] ?? []).length > 0,
+    context
+  )
+  const [run, address] = held as [string, string]
+  return { run, holder: workers.find((w) => w.address === address)! }
+}
+
 describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
   it("a worker SIGKILLed while it holds a run: its runs move to the live workers, the run resumes from its stored checkpoint, and the sweep ends byte-identical to the local one", async () => {
-    const url = createDatabase(server, "kill")
-    const { dir, file } = tempConfig(config)
-    const workers = await startWorkers(url, 3, dir)
-    const submitter = startProcess(["run", file, "--cluster", url], dir)
-    const context = logs([submitter, ...workers])
-
+    const { url, dir, workers, submitter, context } = await startSweep("kill", 3)
     // A run held by a worker, with a checkpoint stored in PostgreSQL and far from its end.
-    let held: Array<string> = []
-    await waitFor(
-      "a run with a stored checkpoint",
-      () => (held = psql(url, `SELECT run_id, runner FROM icl_runs WHERE state = 'running' AND step >= 50 AND step <= ${STEPS / 2} LIMIT 1`)[0] ?? []).length > 0,
-      context
-    )
-    const [heldRun, victimAddress] = held as [string, string]
-    const victim = workers.find((w) => w.address === victimAddress)!
+    const { run: heldRun, holder: victim } = await waitForHeldRun(url, workers, context)
+    const victimAddress = victim.address
     victim.child.kill("SIGKILL")
     await victim.exited
 
@@ -93,21 +103,10 @@ describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
   })
 
   it("a worker stopped (SIGTERM) checkpoints its run at the step it reached and hands it over; the submitter SIGKILLed: the workers go on, rerunning it collects every result without sending a run twice; a run delivered again is answered from its stored files", async () => {
-    const url = createDatabase(server, "submitter")
-    const { dir, file } = tempConfig(config)
-    const workers = await startWorkers(url, 3, dir)
-    const submitter = startProcess(["run", file, "--cluster", url], dir)
-    const context = logs([submitter, ...workers])
-
+    const { url, dir, file, workers, submitter, context } = await startSweep("submitter", 3)
     // A worker asked to stop while it holds a run far from its end.
-    let held: Array<string> = []
-    await waitFor(
-      "a run under way",
-      () => (held = psql(url, `SELECT run_id, runner FROM icl_runs WHERE state = 'running' AND step >= 50 AND step <= ${STEPS / 2} LIMIT 1`)[0] ?? []).length > 0,
-      context
-    )
-    const [stoppedRun, stoppedAddress] = held as [string, string]
-    const stopped = workers.find((w) => w.address === stoppedAddress)!
+    const { run: stoppedRun, holder: stopped } = await waitForHeldRun(url, workers, context)
+    const stoppedAddress = stopped.address
     stopped.child.kill("SIGTERM")
     assert.strictEqual(await stopped.exited, 130, stopped.output())
     // The step it stopped at, from the run's log in the stopped worker's own folder.
@@ -151,11 +150,7 @@ describe("cluster sweeps (real PostgreSQL, real worker processes)", () => {
   })
 
   it("PostgreSQL stopped and restarted mid-sweep: workers and submitter reconnect and the sweep completes byte-identical", async () => {
-    const url = createDatabase(server, "restart")
-    const { dir, file } = tempConfig(config)
-    const workers = await startWorkers(url, 2, dir)
-    const submitter = startProcess(["run", file, "--cluster", url], dir)
-    const context = logs([submitter, ...workers])
+    const { url, dir, workers, submitter, context } = await startSweep("restart", 2)
     await waitFor("a stored checkpoint", () => count(url, "SELECT count(*) FROM icl_runs WHERE step >= 50") > 0, context)
     const doneBefore = count(url, "SELECT count(*) FROM icl_runs WHERE state = 'done'")
     stopPostgres(server.dir)
