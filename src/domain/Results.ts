@@ -186,6 +186,16 @@ export interface AggregateGroup {
   >
 }
 
+/** The rows grouped by their values in the key columns (the sweep axes), groups in order of first appearance. */
+export const groupRows = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>): Array<Array<ResultRow>> => {
+  const groups = new Map<string, Array<ResultRow>>()
+  for (const row of rows) {
+    const key = JSON.stringify(keyColumns.map((c) => row[c] ?? null))
+    groups.set(key, [...(groups.get(key) ?? []), row])
+  }
+  return [...groups.values()]
+}
+
 /**
  * Groups finished rows by the given key columns (the sweep axes) and aggregates the metric columns over everything
  * else (the seeds); `bounds` gives the range of bounded metrics, whose intervals are clipped to it.
@@ -195,13 +205,8 @@ export const aggregate = (
   keyColumns: ReadonlyArray<string>,
   metricColumns: ReadonlyArray<string>,
   bounds: Readonly<Record<string, Bounds>> = {}
-): Array<AggregateGroup> => {
-  const groups = new Map<string, Array<ResultRow>>()
-  for (const row of rows) {
-    const key = JSON.stringify(keyColumns.map((c) => row[c] ?? null))
-    groups.set(key, [...(groups.get(key) ?? []), row])
-  }
-  return [...groups.values()].map((members) => {
+): Array<AggregateGroup> =>
+  groupRows(rows, keyColumns).map((members) => {
     const finished = members.filter((r) => r["status"] === "done")
     const metricsOf = (of: ReadonlyArray<ResultRow>) => {
       const numbers = (column: string) => of.map((r) => r[column]).filter((v): v is number => typeof v === "number")
@@ -226,4 +231,3 @@ export const aggregate = (
       solutions
     }
   })
-}

@@ -8,22 +8,14 @@ import { Effect, Option } from "effect"
 import { wilsonInterval, formatProportion } from "../../domain/Binomial.js"
 import { basinsFigure, decisionFigure, initialWeightsFigure } from "../../domain/classification/BasinFigures.js"
 import { type Basin, basinOf, decisionOf, predictionBySteps, rocArea, type TrajectoryPoint } from "../../domain/classification/Basins.js"
-import type { ExperimentConfig } from "../../domain/classification/Config.js"
 import { formatInterval, meanInterval } from "../../domain/Results.js"
-import type { EvaluationPoint } from "../../services/classification/MetricsCollector.js"
 import { RunStore } from "../../services/RunStore.js"
 import { markdownTable } from "../ReportDocuments.js"
-import type { RunSummary } from "./Run.js"
+import type { StoredRun } from "./Report.js"
 import type { TopLevelSpec } from "vega-lite"
 
-export interface BasinRun {
-  readonly dir: string
-  readonly seed: number
-  readonly axes: Readonly<Record<string, unknown>>
-  readonly config: ExperimentConfig
-  readonly summary: RunSummary
-  readonly rows: ReadonlyArray<EvaluationPoint>
-}
+/** A stored run as the basins figure reads it (its id is not needed). */
+export type BasinRun = Omit<StoredRun, "id">
 
 /** Steps at which the sign of c_σ is compared with the final basin. */
 const AGREEMENT_STEPS = [0, 1, 10, 50, 100, 200, 500, 1000, 2000, 5000, 10000]

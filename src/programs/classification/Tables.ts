@@ -11,6 +11,7 @@ import {
   type Bounds,
   COSINE,
   formatInterval,
+  groupRows,
   intervalColumns,
   type MeanInterval,
   NON_NEGATIVE,
@@ -25,13 +26,8 @@ import type { RunSummary } from "./Run.js"
 import { formatProportion, type Proportion, wilsonInterval } from "../../domain/Binomial.js"
 
 /** Per aggregate group (in the order of `aggregate`'s groups): the seeds in the selection basin, and runs stopped early. */
-const basinCounts = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) => {
-  const groups = new Map<string, Array<ResultRow>>()
-  for (const row of rows) {
-    const key = JSON.stringify(keyColumns.map((c) => row[c] ?? null))
-    groups.set(key, [...(groups.get(key) ?? []), row])
-  }
-  return [...groups.values()].map((members) => {
+const basinCounts = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) =>
+  groupRows(rows, keyColumns).map((members) => {
     const finished = members.filter((r) => r["status"] === "done")
     const withBasin = finished.filter((r) => r["basin"] === "selection" || r["basin"] === "elimination")
     return {
@@ -39,7 +35,6 @@ const basinCounts = (rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<s
       stoppedEarly: finished.filter((r) => typeof r["stopped_early_at"] === "number").length
     }
   })
-}
 
 const basinColumns = (counts: { readonly selection: Proportion; readonly stoppedEarly: number }): ResultRow => ({
   basin_seeds: counts.selection.trials,
