@@ -28,7 +28,13 @@ describe("run ids", () => {
       "examples/quick/functions-kernels.json": "307af3c9a09940c4",
       "examples/quick/linear-seeds.json": "d466c5c5e13149e6",
       "examples/quick/regression-layers.json": "ed2fc5d79d09c68e",
-      "examples/quick/softmax-seeds.json": "160564fcc56adc3a"
+      "examples/quick/softmax-seeds.json": "160564fcc56adc3a",
+      // The README's measured sweeps, pinned when d = 20 and C = 20 were added (the 36 earlier runs of settings-d and
+      // settings-C kept their ids, and their stored results were reused): each digest is of the ids of its stored folder.
+      "examples/main-setting.json": "c32d0238447950b4",
+      "examples/settings-noise.json": "a7186dde2d94af97",
+      "examples/settings-d.json": "bacd36833a315104",
+      "examples/settings-C.json": "be5db6be7c3263f9"
     }
     for (const [file, expected] of Object.entries(pinned)) assert.strictEqual(digest(idsOf(file)), expected, file)
   })
