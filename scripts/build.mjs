@@ -3,6 +3,7 @@
  *
  *   build/classification.wasm  the fused engine's WebAssembly SIMD kernel, compiled by AssemblyScript from
  *                              assembly/classification.ts (rebuilt when assembly/ or the compiler changes).
+ *   build/regression.wasm      the K-layer regression engine's SIMD kernel, from assembly/regression.ts.
  *   dist/<hash>/               the CLI and its worker threads bundled by esbuild into plain JavaScript, with the
  *                              kernel beside them; <hash> is a SHA-256 of every input (src/, assembly/, this script,
  *                              package.json, the lockfile). `pnpm start` runs the folder of the current hash, building
@@ -44,7 +45,7 @@ const EXTERNAL = ["@tensorflow/*", "vega", "vega-lite", "@resvg/*"]
 const KEEP_BUILDS = 4
 
 /** The WebAssembly kernels: AssemblyScript source → module name (in build/ and in each bundle). */
-const KERNELS = { "assembly/classification.ts": "classification.wasm" }
+const KERNELS = { "assembly/classification.ts": "classification.wasm", "assembly/regression.ts": "regression.wasm" }
 
 /**
  * AssemblyScript's options: optimised for speed, no runtime beyond a bump allocator (the kernel manages its own

@@ -221,7 +221,7 @@ export const writeRunRecord = (
   record: {
     readonly runId: string
     readonly engine: EngineInfo
-    /** What computed the engine's steps, when the engine has a choice (the fused classification engine's kernel). */
+    /** What computed the engine's steps, when the engine has a choice (the fused engines' SIMD or JavaScript kernel). */
     readonly kernel?: string | null
     readonly startedAt: Date
     readonly resumedFromStep: number | null

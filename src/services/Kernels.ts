@@ -45,3 +45,6 @@ export const loadKernel = (name: string): KernelLoad => {
 
 /** The fused classification engine's SIMD kernel (assembly/classification.ts). */
 export const classificationKernel = (): KernelLoad => loadKernel("classification.wasm")
+
+/** The K-layer regression engine's SIMD kernel (assembly/regression.ts). */
+export const regressionKernel = (): KernelLoad => loadKernel("regression.wasm")

@@ -94,6 +94,34 @@ describe("CLI: run", () => {
     }
   })
 
+  it("trains a three-layer regression model with the SIMD kernel, or in JavaScript with ICL_GD_SIMD=0, to byte-identical results; run.json says which", async () => {
+    // Linear attention, batches of three chunks (the last of 7 tasks, shared with a worker thread), d and n odd.
+    const config = {
+      name: "regression-kernels",
+      task: { family: "linear-regression", d: 3, n: 7 },
+      model: { attention: "linear", layers: 3 },
+      training: { steps: 40, batchSize: 71, learningRate: 0.01 },
+      evaluation: { every: 20, logSpacedPoints: 2, size: 100 },
+      references: { gridSize: 100, eta: { min: 0.01, max: 100, count: 9 }, scale: { min: 0.1, max: 10, count: 5 }, gdPlusPlusIterations: 10, interpolationPoints: 3 },
+      runtime: { samplerThreads: 1 },
+      output: { dir: "out", progress: false }
+    }
+    const runFolder = async (extraEnv: Record<string, string>) => {
+      const { dir, file } = withConfig(config)
+      const result = await runCli(["run", file], dir, extraEnv)
+      assert.strictEqual(result.status, 0, result.stderr)
+      const sweep = join(dir, "out", "regression-kernels")
+      return join(sweep, readdirSync(sweep).find((f) => f.startsWith("regression-kernels-"))!)
+    }
+    const simd = await runFolder({})
+    const javaScript = await runFolder({ ICL_GD_SIMD: "0" })
+    assert.strictEqual(JSON.parse(readFileSync(join(simd, "run.json"), "utf8")).kernel, "wasm-simd")
+    assert.strictEqual(JSON.parse(readFileSync(join(javaScript, "run.json"), "utf8")).kernel, "javascript")
+    for (const file of ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]) {
+      assert.strictEqual(readFileSync(join(javaScript, file), "utf8"), readFileSync(join(simd, file), "utf8"), file)
+    }
+  })
+
   it("runs the quick regression sweep (1 and 2 layers; TensorFlow.js on an explicitly chosen wasm backend) and reports it", async () => {
     const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "examples", "quick", "regression-layers.json"), "utf8"))
     const { dir, file } = withConfig({ ...example, output: { dir: "out", progress: false } })

@@ -5,11 +5,17 @@
  * points and tokens remain, so the source does not grow with the depth. The weights' offsets per layer come in as a
  * table (a recurrent model's layers share one offset).
  *
+ * Tasks are computed one at a time, and each task's gradient is added, as it is computed, to one of two running sums:
+ * of the even and of the odd tasks of the call; the gradient is their sum. The WebAssembly SIMD kernel
+ * (assembly/regression.ts, SimdKernel) computes two tasks at once with exactly these operations in this order, so
+ * the two agree to the last bit: a change to the order of a sum here must be made there too (SimdKernel.test.ts
+ * compares the two bit for bit).
+ *
  * Differences from the reference are at the level of rounding (1/n is multiplied instead of divided, sums run in
  * another order), tested to 1e-12 relative.
  */
 import type { RegressionKernel } from "./DeepGradient.js"
-import { layerOffset, type RegressionSpec } from "./Model.js"
+import { layerOffset, parameterCount, type RegressionSpec } from "./Model.js"
 import type { RegressionBatch } from "./Task.js"
 
 type Compiled = (
@@ -33,7 +39,9 @@ type Compiled = (
   G0: Float64Array,
   G1: Float64Array,
   GV: Float64Array,
-  R: Float64Array
+  R: Float64Array,
+  even: Float64Array,
+  odd: Float64Array
 ) => number
 
 const range = (k: number) => Array.from({ length: k }, (_, i) => i)
@@ -97,7 +105,7 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   emit("}")
 
   // The last layer at the query, the error, and its backward pass (∂L/∂Z_{K−1} into G when withInput).
-  emit("function last(params, aL, Z, zL, W, wl, LV, GW, G, grads, target, gScale, n, invN, withInput) {")
+  emit("function last(params, aL, Z, zL, W, wl, LV, GW, G, GT, target, gScale, n, invN, withInput) {")
   emit(`  const pL = aL + ${DD + d * D};`)
   for (const c of C) emit(`  const q${c} = Z[zL + n * ${D} + ${c}];`)
   for (const r of C) emit(`  const az${r} = ${sum(C.map((c) => `params[aL + ${r * D + c}] * q${c}`))};`)
@@ -128,8 +136,8 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   emit(`    const gs = ${softmax ? "w * (gw - gOut * upd)" : scoreGrad("gw", "w")}; GW[i] = gs;`)
   for (const c of C) emit(`    { const cc = Z[o + ${c}]; r${c} += gs * cc; pu${c} += w * cc; }`)
   emit("  }")
-  for (const c of C) emit(`  grads[pL + ${c}] += gOut * pu${c};`)
-  for (const r of C) for (const c of C) emit(`  grads[aL + ${r * D + c}] += r${r} * q${c};`)
+  for (const c of C) emit(`  GT[pL + ${c}] += gOut * pu${c};`)
+  for (const r of C) for (const c of C) emit(`  GT[aL + ${r * D + c}] += r${r} * q${c};`)
   emit("  if (withInput) {")
   for (const c of C) emit(`    G[n * ${D} + ${c}] = ${sum(C.map((r) => `params[aL + ${r * D + c}] * r${r}`))}${c === d ? " + gOut" : ""};`)
   emit("    for (let i = 0; i < n; i++) {")
@@ -143,7 +151,7 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   // Backward through a layer before the last. First row by row: ∂L/∂S into GS and (withInput) the residual and query
   // side of ∂L/∂Z_l; then key by key: ∂L/∂V_i = Σ_j W_ji G_j and R_i = Σ_j ∂L/∂S_ji Z_j.
   const rows = (withInput: boolean) => {
-    emit(`function rows${withInput ? "In" : ""}(Z, z, G, Gn, KY, VY, kb, W, wb, GS, GV, R, n, invN) {`)
+    emit(`function rows${withInput ? "In" : ""}(Z, z, G, Gn, KY, VY, kb, W, wb, GS, n, invN) {`)
     emit("  const N = n + 1;")
     emit("  for (let j = 0; j < N; j++) {")
     emit(`    const go = j * ${D}; const wo = wb + j * n;`)
@@ -169,10 +177,10 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   }
   rows(true)
   rows(false)
-  emit("function keys(Z, z, G, W, wb, GS, GV, R, rb, n) {")
+  emit("function keys(Z, z, G, W, wb, GS, GV, R, n) {")
   emit("  const N = n + 1;")
   emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const io = rb + i * ${D};`)
+  emit(`    const io = i * ${D};`)
   for (const c of C) emit(`    let v${c} = 0;`)
   emit("    for (let j = 0; j < N; j++) {")
   emit(`      const go = j * ${D}; const w = W[wb + j * n + i];`)
@@ -188,67 +196,68 @@ export const deepKernelSource = (spec: Pick<RegressionSpec, "d" | "depth" | "act
   emit("  }")
   emit("}")
 
-  // ∂L/∂A += Σ_t Σ_i c_i R_iᵀ and ∂L/∂P += Σ_t Σ_i ∂L/∂V_i c_iᵀ for a layer before the last, over every task of the
-  // call at once (long loops, one write per weight), one row at a time.
-  emit("function weightGradients(grads, a, Z, GV, R, count, l, n) {")
-  emit(`  const p = a + ${DD}; const N = n + 1; const ND = N * ${D}; const nD = n * ${D};`)
+  // ∂L/∂A += Σ_i c_i R_iᵀ and ∂L/∂P += Σ_i ∂L/∂V_i c_iᵀ for a layer before the last, into the task's gradient GT: each
+  // entry a running sum that starts from GT's value and adds i = 0, 1, … in order.
+  emit("function weightGradients(GT, a, Z, z, GV, R, n) {")
+  emit(`  const p = a + ${DD};`)
   for (const r of C) {
     for (const [out, left, right] of [["a", "Z[o + " + r + "]", "R[io + "], ["p", "GV[io + " + r + "]", "Z[o + "]] as const) {
       emit("  {")
-      for (const c of C) emit(`    let s${c} = 0;`)
-      emit("    for (let t = 0; t < count; t++) {")
-      emit(`      const zb = (t * ${K} + l) * ND; const rb = (t * ${Math.max(K - 1, 1)} + l) * nD;`)
-      emit("      for (let i = 0; i < n; i++) {")
-      emit(`        const o = zb + i * ${D}; const io = rb + i * ${D}; const f = ${left};`)
-      for (const c of C) emit(`        s${c} += f * ${right}${c}];`)
-      emit("      }")
+      for (const c of C) emit(`    let s${c} = GT[${out} + ${r * D + c}];`)
+      emit("    for (let i = 0; i < n; i++) {")
+      emit(`      const o = z + i * ${D}; const io = i * ${D}; const f = ${left};`)
+      for (const c of C) emit(`      s${c} += f * ${right}${c}];`)
       emit("    }")
-      for (const c of C) emit(`    grads[${out} + ${r * D + c}] += s${c};`)
+      for (const c of C) emit(`    GT[${out} + ${r * D + c}] = s${c};`)
       emit("  }")
     }
   }
   emit("}")
 
-  // Key and value sides of ∂L/∂Z_l: ∂L/∂c_i += A R_i + Pᵀ ∂L/∂V_i.
-  emit("function keySide(params, a, Gn, GV, R, rb, n) {")
+  // Key and value sides of ∂L/∂Z_l: ∂L/∂c_i += A R_i + Pᵀ ∂L/∂V_i, one running sum per entry from Gn's value over A's
+  // terms, then P's.
+  emit("function keySide(params, a, Gn, GV, R, n) {")
   emit(`  const p = a + ${DD};`)
   emit("  for (let i = 0; i < n; i++) {")
-  emit(`    const io = rb + i * ${D}; const go = i * ${D};`)
+  emit(`    const io = i * ${D};`)
   for (const c of C) emit(`    const r${c} = R[io + ${c}]; const v${c} = GV[io + ${c}];`)
   for (const r of C) {
-    emit(`    Gn[go + ${r}] += ${sum(C.map((c) => `params[a + ${r * D + c}] * r${c}`))} + ${sum(C.map((c) => `params[p + ${c * D + r}] * v${c}`))};`)
+    emit(`    Gn[io + ${r}] = Gn[io + ${r}] + ${C.map((c) => `params[a + ${r * D + c}] * r${c}`).join(" + ")} + ${C.map((c) => `params[p + ${c * D + r}] * v${c}`).join(" + ")};`)
   }
   emit("  }")
   emit("}")
 
-  emit("return function (params, offsets, x, y, query, target, count, B, n, grads, Z, KY, VY, W, GS, LV, GW, G0, G1, GV, R) {")
+  emit("return function (params, offsets, x, y, query, target, count, B, n, grads, Z, KY, VY, W, GS, LV, GW, G0, G1, GV, R, even, odd) {")
   emit(`  const N = n + 1; const ND = N * ${D}; const nD = n * ${D}; const Nn = N * n; const invN = 1 / n; const gScale = 1 / B;`)
+  emit("  const P = even.length;")
+  emit("  even.fill(0); odd.fill(0);")
   emit("  let lossSum = 0;")
-  // Each task of the call keeps its tokens at every layer (Z) and its R and ∂L/∂V (R, GV) for the weight gradients.
+  // Task by task: its tokens at every layer; its gradient added, as it is computed, to the even or the odd tasks' sum.
   emit("  for (let t = 0; t < count; t++) {")
-  emit(`    const zt = t * ${K} * ND; const rt = t * ${Math.max(K - 1, 1)} * nD;`)
+  emit("    const GT = (t & 1) === 0 ? even : odd;")
   emit("    for (let i = 0; i < n; i++) {")
-  emit(`      const src = (t * n + i) * ${d}; const o = zt + i * ${D};`)
+  emit(`      const src = (t * n + i) * ${d}; const o = i * ${D};`)
   for (const k of X) emit(`      Z[o + ${k}] = x[src + ${k}];`)
   emit(`      Z[o + ${d}] = y[t * n + i];`)
   emit("    }")
-  for (const k of X) emit(`    Z[zt + n * ${D} + ${k}] = query[t * ${d} + ${k}];`)
-  emit(`    Z[zt + n * ${D} + ${d}] = 0;`)
-  emit(`    for (let l = 0; l < ${K - 1}; l++) forward(params, offsets[l], Z, zt + l * ND, zt + (l + 1) * ND, KY, VY, l * nD, W, l * Nn, n, invN);`)
-  emit(`    const error = last(params, offsets[${K - 1}], Z, zt + ${K - 1} * ND, W, ${K - 1} * Nn, LV, GW, G0, grads, target[t], gScale, n, invN, ${K > 1});`)
+  for (const k of X) emit(`    Z[n * ${D} + ${k}] = query[t * ${d} + ${k}];`)
+  emit(`    Z[n * ${D} + ${d}] = 0;`)
+  emit(`    for (let l = 0; l < ${K - 1}; l++) forward(params, offsets[l], Z, l * ND, (l + 1) * ND, KY, VY, l * nD, W, l * Nn, n, invN);`)
+  emit(`    const error = last(params, offsets[${K - 1}], Z, ${K - 1} * ND, W, ${K - 1} * Nn, LV, GW, G0, GT, target[t], gScale, n, invN, ${K > 1});`)
   emit("    lossSum += error * error;")
   emit("    let G = G0; let Gn = G1;")
   emit(`    for (let l = ${K - 2}; l >= 0; l--) {`)
-  emit("      const a = offsets[l]; const z = zt + l * ND; const kb = l * nD; const wb = l * Nn; const rb = rt + l * nD;")
-  emit("      if (l > 0) rowsIn(Z, z, G, Gn, KY, VY, kb, W, wb, GS, GV, R, n, invN);")
-  emit("      else rows(Z, z, G, Gn, KY, VY, kb, W, wb, GS, GV, R, n, invN);")
-  emit("      keys(Z, z, G, W, wb, GS, GV, R, rb, n);")
+  emit("      const a = offsets[l]; const z = l * ND; const kb = l * nD; const wb = l * Nn;")
+  emit("      if (l > 0) rowsIn(Z, z, G, Gn, KY, VY, kb, W, wb, GS, n, invN);")
+  emit("      else rows(Z, z, G, Gn, KY, VY, kb, W, wb, GS, n, invN);")
+  emit("      keys(Z, z, G, W, wb, GS, GV, R, n);")
+  emit("      weightGradients(GT, a, Z, z, GV, R, n);")
   emit("      if (l === 0) break;")
-  emit("      keySide(params, a, Gn, GV, R, rb, n);")
+  emit("      keySide(params, a, Gn, GV, R, n);")
   emit("      const swap = G; G = Gn; Gn = swap;")
   emit("    }")
   emit("  }")
-  emit(`  for (let l = 0; l < ${K - 1}; l++) weightGradients(grads, offsets[l], Z, GV, R, count, l, n);`)
+  emit("  for (let k = 0; k < P; k++) grads[k] = even[k] + odd[k];")
   emit("  return lossSum / (2 * B);")
   emit("};")
   return lines.join("\n")
@@ -278,12 +287,9 @@ export const makeDeepKernel = (spec: RegressionSpec, n: number) => {
   const D = spec.d + 1
   const N = n + 1
   const offsets = Int32Array.from({ length: K }, (_, l) => layerOffset(spec, l))
-  // Per task of a call (grown to the largest call): the tokens at every layer, and R and ∂L/∂V of every layer but the
-  // last. Per layer, reused task after task: Aᵀc_i, P c_i, the weights and ∂L/∂S.
-  let capacity = 0
-  let Z = new Float64Array(0)
-  let GV = new Float64Array(0)
-  let R = new Float64Array(0)
+  // One task at a time: its tokens at every layer; per layer, Aᵀc_i, P c_i, the weights and ∂L/∂S; ∂L/∂V and R of
+  // the layer being differentiated; the task's gradient.
+  const Z = new Float64Array(K * N * D)
   const KY = new Float64Array(K * n * D)
   const VY = new Float64Array(K * n * D)
   const W = new Float64Array(K * N * n)
@@ -292,16 +298,13 @@ export const makeDeepKernel = (spec: RegressionSpec, n: number) => {
   const GW = new Float64Array(n)
   const G0 = new Float64Array(N * D)
   const G1 = new Float64Array(N * D)
+  const GV = new Float64Array(n * D)
+  const R = new Float64Array(n * D)
+  const even = new Float64Array(parameterCount(spec))
+  const odd = new Float64Array(parameterCount(spec))
   const run = (params: Float64Array, batch: RegressionBatch, grads: Float64Array, batchSize = batch.size): number => {
     if (batch.n !== n) throw new Error(`the kernel was made for n = ${n} context points, the batch has ${batch.n}`)
-    if (batch.size > capacity) {
-      capacity = batch.size
-      Z = new Float64Array(capacity * K * N * D)
-      GV = new Float64Array(capacity * Math.max(K - 1, 1) * n * D)
-      R = new Float64Array(capacity * Math.max(K - 1, 1) * n * D)
-    }
-    grads.fill(0)
-    return kernel(params, offsets, batch.x, batch.y, batch.query, batch.target, batch.size, batchSize, n, grads, Z, KY, VY, W, GS, LV, GW, G0, G1, GV, R)
+    return kernel(params, offsets, batch.x, batch.y, batch.query, batch.target, batch.size, batchSize, n, grads, Z, KY, VY, W, GS, LV, GW, G0, G1, GV, R, even, odd)
   }
   return run satisfies RegressionKernel
 }

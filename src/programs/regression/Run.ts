@@ -236,6 +236,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
       Effect.annotateLogs({
         engine: session.engine.engine,
         backend: session.engine.backend ?? "none",
+        ...(session.kernel === null ? {} : { gradientKernel: session.kernel }),
         family: config.task.family,
         kernel: config.task.kernel,
         d: config.task.d,
@@ -440,6 +441,7 @@ const executeRegressionRun = (config: RegressionConfig, runId: string, file: (na
     const wallSeconds = yield* writeRunRecord(file, {
       runId,
       engine: session.engine,
+      kernel: session.kernel,
       startedAt,
       resumedFromStep: Option.isSome(checkpoint) ? checkpoint.value.step : null,
       clock

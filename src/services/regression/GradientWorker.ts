@@ -9,6 +9,8 @@ import { type GradientBuffers, reportFailure, workUntilStopped } from "../Gradie
 /** What a regression gradient worker is started with. */
 export interface RegressionGradientWorkerInput extends GradientBuffers, RegressionChunkInput {
   readonly role: "regression-gradient-worker"
+  /** The compiled SIMD kernel, when the training thread computes with it (a worker then does too). */
+  readonly simd: WebAssembly.Module | undefined
 }
 
 // Only a thread started as a regression gradient worker runs this body.
@@ -16,7 +18,7 @@ if ((workerData as Partial<RegressionGradientWorkerInput> | undefined)?.role ===
   const input = workerData as RegressionGradientWorkerInput
   const control = new Int32Array(input.control)
   const params = new Float64Array(input.weights)
-  const computeChunk = makeRegressionChunkGradient(input, new Float64Array(input.partials))
+  const computeChunk = makeRegressionChunkGradient(input, new Float64Array(input.partials), input.simd)
   try {
     workUntilStopped(control, regressionChunkCount(input.batchSize), (chunk, step) => computeChunk(params, step, chunk))
   } catch (error) {

@@ -1,8 +1,9 @@
 /**
  * The K-layer fused engine's training gradient on every core: the training thread and `workers` worker threads sample
  * and differentiate the chunks of each step's batch (regression/ChunkedGradient), sharing them through
- * GradientProtocol's shared memory. The result is bit-for-bit the same for any number of workers, zero included, and
- * the same as the K-layer kernel over the whole batch sampled at once.
+ * GradientProtocol's shared memory. With `simd` (the compiled SIMD kernel) every thread computes its chunks in
+ * WebAssembly where the kernel covers the model. The result is bit-for-bit the same for any number of workers, zero
+ * included, with or without the SIMD kernel, and the same as the K-layer kernel over the whole batch sampled at once.
  */
 import { Worker } from "node:worker_threads"
 import { Effect, type Scope } from "effect"
@@ -37,10 +38,17 @@ export interface RegressionParallelGradient {
   readonly workerChunks: () => number
 }
 
-const serial = (input: RegressionChunkInput): RegressionParallelGradient => {
+export interface RegressionParallelInput extends RegressionChunkInput {
+  /** Worker threads besides the training thread. */
+  readonly workers: number
+  /** The compiled SIMD kernel (services/Kernels), or none to compute in JavaScript. */
+  readonly simd?: WebAssembly.Module | undefined
+}
+
+const serial = (input: RegressionParallelInput): RegressionParallelGradient => {
   const chunks = regressionChunkCount(input.batchSize)
   const partials = new Float64Array(chunks * regressionPartialStride(input.spec))
-  const computeChunk = makeRegressionChunkGradient(input, partials)
+  const computeChunk = makeRegressionChunkGradient(input, partials, input.simd)
   return {
     workers: 0,
     lossAndGradient: (step, params, grads) => {
@@ -53,7 +61,7 @@ const serial = (input: RegressionChunkInput): RegressionParallelGradient => {
 
 /** Starts the workers; closing the scope stops them. */
 export const makeRegressionParallelGradient = (
-  input: RegressionChunkInput & { readonly workers: number }
+  input: RegressionParallelInput
 ): Effect.Effect<RegressionParallelGradient, never, Scope.Scope> => {
   const chunks = regressionChunkCount(input.batchSize)
   const workers = Math.min(input.workers, chunks - 1)
@@ -66,13 +74,14 @@ export const makeRegressionParallelGradient = (
   const control = new Int32Array(buffers.control)
   const shared = new Float64Array(buffers.weights)
   const partials = new Float64Array(buffers.partials)
-  const computeChunk = makeRegressionChunkGradient(input, partials)
+  const computeChunk = makeRegressionChunkGradient(input, partials, input.simd)
   const workerData: RegressionGradientWorkerInput = {
     role: "regression-gradient-worker",
     spec: input.spec,
     task: input.task,
     seed: input.seed,
     batchSize: input.batchSize,
+    simd: input.simd,
     ...buffers
   }
   let generation = 0

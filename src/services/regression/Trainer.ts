@@ -23,7 +23,9 @@ import {
 import type { RegressionBatch } from "../../domain/regression/Task.js"
 import { keyedRng } from "../../domain/Rng.js"
 import type { EngineChoice } from "../../domain/ConfigSchema.js"
-import { makeChunkedDeepKernel } from "../../domain/regression/ChunkedGradient.js"
+import { deepKernelKind, makeChunkedDeepKernel } from "../../domain/regression/ChunkedGradient.js"
+import { simdCovers } from "../../domain/regression/SimdKernel.js"
+import { regressionKernel } from "../Kernels.js"
 import { fusedCovers, makeOneLayerKernel } from "../../domain/regression/FusedKernel.js"
 import type { EngineInfo, EngineName } from "../EngineInfo.js"
 import { makeRegressionParallelGradient } from "./ParallelGradient.js"
@@ -109,6 +111,12 @@ export const resolveRegressionEngine = (choice: EngineChoice, spec: RegressionSp
 export interface RegressionSession {
   readonly spec: RegressionSpec
   readonly engine: EngineInfo
+  /**
+   * What computes the K-layer fused engine's steps: its WebAssembly SIMD kernel (linear and ReLU attention), or
+   * JavaScript (other activations, or when the kernel cannot load); the same results either way. Null for the
+   * one-layer kernel and TensorFlow.js.
+   */
+  readonly kernel: "wasm-simd" | "javascript" | null
   readonly initial: Float64Array
   /** The live parameters; read them, do not write them. */
   readonly values: Float64Array
@@ -139,9 +147,17 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
         const grads = new Float64Array(values.length)
         let gradient: (batch: RegressionBatch) => number
         let engine: EngineInfo
-        if (resolveRegressionEngine(config.model.engine, spec) === "fused") {
+        const fused = resolveRegressionEngine(config.model.engine, spec) === "fused"
+        const deep = fused && spec.depth > 1
+        // The K-layer engine's SIMD kernel, where it covers the model (a kernel that does not load: JavaScript, warned).
+        const load = deep && simdCovers(spec) ? regressionKernel() : undefined
+        if (load?.loaded === false && process.env["ICL_GD_SIMD"] !== "0") {
+          yield* Effect.logWarning(`the SIMD kernel did not load (${load.reason}); training in JavaScript: the same results, slower`)
+        }
+        const simd = load?.loaded ? load.module : undefined
+        if (fused) {
           // One layer: the one-layer kernel over the whole batch (as before the K-layer engine); deeper: chunk by chunk.
-          const kernel = spec.depth === 1 ? makeOneLayerKernel(spec, config.task.n) : makeChunkedDeepKernel(spec, config.task.n)
+          const kernel = spec.depth === 1 ? makeOneLayerKernel(spec, config.task.n) : makeChunkedDeepKernel(spec, config.task.n, simd)
           gradient = (batch) => kernel(values, batch, grads)
           engine = { engine: "fused", backend: null, precision: "float64" }
         } else {
@@ -160,10 +176,9 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
           if (Number.isFinite(loss)) vectorOptimizerStep(values, grads, optimizer, config.training)
           return loss
         }
-        const deepFused = engine.engine === "fused" && spec.depth > 1
-        const trainingSteps: RegressionSession["trainingSteps"] = deepFused
+        const trainingSteps: RegressionSession["trainingSteps"] = deep
           ? Option.some((workers) =>
-              makeRegressionParallelGradient({ spec, task: config.task, seed: config.seed, batchSize: config.training.batchSize, workers }).pipe(
+              makeRegressionParallelGradient({ spec, task: config.task, seed: config.seed, batchSize: config.training.batchSize, workers, simd }).pipe(
                 Effect.map((pool) => (step: number) => applied(masked(pool.lossAndGradient(step, values, grads))))
               )
             )
@@ -171,6 +186,7 @@ export class RegressionTrainer extends Effect.Service<RegressionTrainer>()("icl-
         return {
           spec,
           engine,
+          kernel: deep ? deepKernelKind(spec, simd) : null,
           initial,
           values,
           optimizer,

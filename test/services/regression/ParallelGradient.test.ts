@@ -13,6 +13,7 @@ import type { RegressionSpec } from "../../../src/domain/regression/Model.js"
 import { sampleRegressionTasks } from "../../../src/domain/regression/Task.js"
 import { makeRegressionParallelGradient } from "../../../src/services/regression/ParallelGradient.js"
 import { initRegressionWeights } from "../../../src/services/regression/Trainer.js"
+import { regressionKernel } from "../../../src/services/Kernels.js"
 
 const task: RegressionTaskConfig = { ...regressionDefaults.task, inputs: "cube", d: 4, n: 9 }
 const spec = (activation: RegressionSpec["activation"], depth: number): RegressionSpec => ({ activation, d: 4, depth, recurrent: false })
@@ -40,11 +41,11 @@ describe("regression chunked gradient", () => {
 
 describe("regression parallel gradient", () => {
   /** As for the classification engine: steps until the workers have computed chunks of the recorded steps. */
-  const trajectory = (workers: number, activation: "linear" | "softmax", minSteps: number) =>
+  const trajectory = (workers: number, activation: "linear" | "softmax", minSteps: number, simd?: WebAssembly.Module) =>
     Effect.scoped(
       Effect.gen(function* () {
         const s = spec(activation, 3)
-        const pool = yield* makeRegressionParallelGradient({ spec: s, task, seed: 2, batchSize: 200, workers })
+        const pool = yield* makeRegressionParallelGradient({ spec: s, task, seed: 2, batchSize: 200, workers, simd })
         const values = initRegressionWeights(s, 1, 0.2)
         const grads = new Float64Array(values.length)
         const out: Array<number> = []
@@ -69,6 +70,17 @@ describe("regression parallel gradient", () => {
           assert.isAbove(shared.workerChunks, 0, `${activation}, ${workers} worker(s): the workers took part`)
         }
       }
+    })
+  )
+
+  it.live("with the SIMD kernel on every thread, the same bits as JavaScript on the training thread alone", () =>
+    Effect.gen(function* () {
+      const load = regressionKernel()
+      if (!load.loaded) return assert.fail(`the regression SIMD kernel did not load: ${load.reason}`)
+      const shared = yield* trajectory(1, "linear", 10, load.module)
+      const alone = yield* trajectory(0, "linear", shared.steps)
+      assert.deepStrictEqual(shared.out, alone.out, `${shared.steps} steps`)
+      assert.isAbove(shared.workerChunks, 0, "the worker took part")
     })
   )
 })
