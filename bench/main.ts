@@ -1,5 +1,5 @@
 /**
- * pnpm bench [--quick] [--regression]
+ * pnpm bench [--quick] [--regression] [--smoke]
  *
  * Times a full training step (fresh contexts sampled and differentiated in chunks on all threads, Adam) for linear and
  * softmax attention at the issue's settings, with the SIMD kernel and in JavaScript, next to the step's bound (its
@@ -7,7 +7,8 @@
  * it reached; the evaluation throughput of the GD references and alignment metrics; the regression engines (the fused
  * one- and K-layer kernels against TensorFlow.js autodiff); and (unless --quick) the main example runs as whole processes
  * (`pnpm start run`, start-up included) with their peak memory. When /usr/bin/python3 has torch, the PyTorch
- * baseline runs in the same invocation on the same settings. `--regression` times the regression engines alone.
+ * baseline runs in the same invocation on the same settings. `--regression` times the regression engines alone;
+ * `--smoke` prints the regression table from one step per row at a small batch and writes nothing (its test).
  * Prints a table; writes .bench/latest.json.
  */
 import { spawnSync } from "node:child_process"
@@ -24,13 +25,14 @@ import { initOptimizer, optimizerStep } from "../src/domain/classification/Optim
 import { simdChunks, simdPeakRates } from "../src/domain/classification/SimdKernel.js"
 import { sampleTasks } from "../src/domain/classification/Task.js"
 import { makeParallelGradient } from "../src/services/classification/ParallelGradient.js"
-import { classificationKernel } from "../src/services/Kernels.js"
+import { classificationKernel, regressionKernel } from "../src/services/Kernels.js"
 import { resolveRegressionConfig } from "../src/domain/regression/Config.js"
-import { makeChunkedDeepKernel } from "../src/domain/regression/ChunkedGradient.js"
+import { deepKernelKind, makeChunkedDeepKernel } from "../src/domain/regression/ChunkedGradient.js"
+import type { RegressionSpec } from "../src/domain/regression/Model.js"
 import { makeOneLayerKernel } from "../src/domain/regression/FusedKernel.js"
 import { sampleRegressionTasks } from "../src/domain/regression/Task.js"
 import { regressionLossAndGradients } from "../src/services/regression/TfjsEngine.js"
-import { initRegressionWeights, regressionSpecOf } from "../src/services/regression/Trainer.js"
+import { initRegressionWeights, RegressionTrainer, regressionSpecOf } from "../src/services/regression/Trainer.js"
 import { TfBackend } from "../src/services/TfBackend.js"
 import { MetricsCollector } from "../src/services/classification/MetricsCollector.js"
 import { ModelTrainer } from "../src/services/classification/ModelTrainer.js"
@@ -39,8 +41,12 @@ const root = join(import.meta.dirname, "..")
 // The SIMD kernel and the bundle the example runs start from, built from the current sources.
 await ensureBuilt()
 const quick = process.argv.includes("--quick")
-const regressionOnly = process.argv.includes("--regression")
+/** `--smoke`: every row with one repetition of one step at a small batch, nothing written: checks the table, not speed. */
+const smoke = process.argv.includes("--smoke")
+const regressionOnly = process.argv.includes("--regression") || smoke
 const REPETITIONS = 5
+const repetitions = smoke ? 1 : REPETITIONS
+const SMOKE_BATCH = 40
 /** Steps per repetition at batch 512; smaller batches take proportionally more, so that every repetition spans about
  * the same time (a 30 ms repetition is at the mercy of this machine's hiccups). */
 const STEPS_PER_REPETITION = 40
@@ -299,42 +305,84 @@ const exampleRun = (file: string) => {
 }
 
 /**
- * Regression models: the fused engine (the one-layer kernel, and the K-layer kernel over chunks of 32 tasks) against
- * TensorFlow.js autodiff on the same batches (gradient only, one thread each).
+ * Regression models: the fused engine (the one-layer kernel; the K-layer kernel over chunks of 32 tasks, in WebAssembly
+ * SIMD where it covers the model, and in JavaScript) against TensorFlow.js autodiff on the same batches (gradient
+ * only, one thread each); and, for K ≥ 2, a whole training step as a run takes it (its batch sampled and
+ * differentiated in chunks by the training thread and its worker threads, then Adam).
  */
 const REGRESSION_SETTINGS = [
   { label: "linear-regression d 10 n 10, linear SA", config: { task: { family: "linear-regression" as const }, model: { attention: "linear" as const } }, batch: 2048 },
   { label: "gp exp d 3 n 20, softmax SA", config: { task: { family: "gp" as const, kernel: "exp" as const, d: 3, n: 20 }, model: { attention: "softmax" as const } }, batch: 512 }
 ]
+const REGRESSION_LAYERS = [1, 2, 3, 4, 5]
+/** The regression table's header (test/bench/Bench.test.ts reads the rows by its columns). */
+const REGRESSION_HEADER =
+  "setting                                   layers   batch     kernel   sample ms   fused ms     js ms   tfjs ms  fused speed-up   step ms      tfjs / step"
+/** The JavaScript K-layer kernel per spec, made once. */
+const javaScriptKernels = new Map<string, ReturnType<typeof makeChunkedDeepKernel>>()
+const makeChunkedDeepKernelCached = (spec: RegressionSpec, n: number) => {
+  const key = JSON.stringify([spec, n])
+  let kernel = javaScriptKernels.get(key)
+  if (kernel === undefined) {
+    kernel = makeChunkedDeepKernel(spec, n)
+    javaScriptKernels.set(key, kernel)
+  }
+  return kernel
+}
 
 const regressionEngines = Effect.gen(function* () {
   const { tf, name } = yield* (yield* TfBackend).acquire("auto")
-  return REGRESSION_SETTINGS.flatMap(({ label, config, batch }) => {
+  const trainer = yield* RegressionTrainer
+  const load = regressionKernel()
+  if (!load.loaded) process.stderr.write(`the regression SIMD kernel did not load (${load.reason}): the K-layer engine runs in JavaScript\n`)
+  const simd = load.loaded ? load.module : undefined
+  const rows = []
+  for (const { label, config, batch: fullBatch } of REGRESSION_SETTINGS) {
+    const batch = smoke ? SMOKE_BATCH : fullBatch
     const resolved = resolveRegressionConfig(config)
     const batches = Array.from({ length: 4 }, (_, i) => sampleRegressionTasks(resolved.task, 0, "train", i + 1, batch))
     const started = performance.now()
     for (let i = 0; i < 10; i++) sampleRegressionTasks(resolved.task, 0, "train", i + 10, batch)
     const sampleMs = (performance.now() - started) / 10
-    return [1, 2, 3, 5].map((layers) => {
-      const spec = regressionSpecOf({ ...resolved, model: { ...resolved.model, layers } })
+    for (const layers of REGRESSION_LAYERS) {
+      const runConfig = { ...resolved, model: { ...resolved.model, layers }, training: { ...resolved.training, batchSize: batch } }
+      const spec = regressionSpecOf(runConfig)
       const values = initRegressionWeights(spec, 0, 0.02)
       const grads = new Float64Array(values.length)
       const time = (compute: (b: (typeof batches)[number]) => number, steps: number) => {
-        for (let i = 0; i < 3; i++) compute(batches[i % 4]!)
-        const runs = Array.from({ length: REPETITIONS }, () => {
+        for (let i = 0; i < (smoke ? 1 : 3); i++) compute(batches[i % 4]!)
+        const runs = Array.from({ length: repetitions }, () => {
           const t = performance.now()
           for (let i = 0; i < steps; i++) compute(batches[i % 4]!)
           return (performance.now() - t) / steps
         })
         return median(runs)
       }
-      const kernel = layers === 1 ? makeOneLayerKernel(spec, resolved.task.n) : makeChunkedDeepKernel(spec, resolved.task.n)
-      // Repetitions of about the same length: the one-layer kernel is two orders of magnitude faster.
-      const fused = time((b) => kernel(values, b, grads), layers === 1 ? 40 : 4)
-      const tfjs = time((b) => regressionLossAndGradients(tf, spec, values, b, grads), layers === 1 ? 5 : 2)
-      return { label, layers, batch, sampleMs, fusedMs: fused, tfjsMs: tfjs, backend: name }
-    })
-  })
+      const steps = (one: number, deeper: number) => (smoke ? 1 : layers === 1 ? one : deeper)
+      // The engine a run uses: the one-layer kernel, or the K-layer kernel (SIMD where it covers the model).
+      const kernel = layers === 1 ? makeOneLayerKernel(spec, resolved.task.n) : makeChunkedDeepKernel(spec, resolved.task.n, simd)
+      const kernelName = layers === 1 ? "one-layer" : deepKernelKind(spec, simd)
+      const fused = time((b) => kernel(values, b, grads), steps(40, 8))
+      const javaScript = layers === 1 ? null : time((b) => makeChunkedDeepKernelCached(spec, resolved.task.n)(values, b, grads), steps(0, 4))
+      const tfjs = time((b) => regressionLossAndGradients(tf, spec, values, b, grads), steps(5, 2))
+      const step =
+        layers === 1
+          ? null
+          : yield* Effect.scoped(
+              Effect.gen(function* () {
+                const session = yield* trainer.open({ ...runConfig, seed: 0 })
+                const open = Option.getOrThrow(session.trainingSteps)
+                const stepAt = yield* open(defaults.runtime.samplerThreads)
+                // Worker threads take a moment to load; a run's first steps are taken without them.
+                yield* Effect.sleep(smoke ? 0 : WORKER_START_MS)
+                let at = 1
+                return time(() => stepAt(at++), steps(0, 8))
+              })
+            )
+      rows.push({ label, layers, batch, kernel: kernelName, sampleMs, fusedMs: fused, javaScriptMs: javaScript, tfjsMs: tfjs, stepMs: step, backend: name })
+    }
+  }
+  return rows
 })
 
 const main = Effect.gen(function* () {
@@ -371,11 +419,16 @@ const main = Effect.gen(function* () {
 })
 
 const report = await Effect.runPromise(
-  main.pipe(Effect.provide(MetricsCollector.Default), Effect.provide(ModelTrainer.Default), Effect.provide(TfBackend.Default))
+  main.pipe(
+    Effect.provide(MetricsCollector.Default),
+    Effect.provide(ModelTrainer.Default),
+    Effect.provide(RegressionTrainer.Default),
+    Effect.provide(TfBackend.Default)
+  )
 )
 const fmt = (v: number | null | undefined, digits = 2) => (v === null || v === undefined ? "—" : v.toFixed(digits))
 const softmaxMain = report.examples.find((e) => e.config === "examples/softmax-main.json")
-const lines = [
+const classificationLines = [
   `training step (fused engine, ${report.rows[0]?.kernel ?? "—"} kernel: the training thread and ${defaults.runtime.samplerThreads} worker thread(s) each sample and differentiate chunks of ${CHUNK_TASKS} tasks; median of ${REPETITIONS} repetitions of ${STEPS_PER_REPETITION} steps × 512/batch after ${WARMUP_STEPS} warm-up)`,
   report.peak === null
     ? "bound: — (no SIMD kernel)"
@@ -384,7 +437,10 @@ const lines = [
   ...report.rows.map(
     (r) =>
       `${r.attention.padEnd(9)} ${String(r.batch).padStart(7)} ${String(r.n).padStart(5)} ${fmt(r.msPerStep).padStart(9)} ${fmt(r.bound?.ms).padStart(10)} ${`${fmt(r.fractionOfBound === null ? null : 100 * r.fractionOfBound, 0)}%`.padStart(10)}   (${fmt(r.parts?.sampleMs).padStart(20)} ${fmt(r.parts?.kernelMs).padStart(10)})   ${fmt(r.javaScriptMsPerStep).padStart(18)}   ${fmt(r.torchMsPerStep).padStart(13)}   ${r.speedup === null ? "—" : `${fmt(r.speedup, 1)}×  (rounds: ${r.rounds.map((x) => (x.torch === null ? "—" : `${fmt(x.torch / x.ours, 1)}×`)).join(", ")})`}`
-  ),
+  )
+]
+const lines = [
+  ...(regressionOnly ? [] : classificationLines),
   regressionOnly
     ? ""
     : report.hasTorch
@@ -395,11 +451,11 @@ const lines = [
   report.evaluation === null
     ? ""
     : `evaluation on ${report.evaluation.contexts} contexts: CA-KGD predictions + Jacobians ${Math.round(report.evaluation.referenceContextsPerSecond)} contexts/s; full evaluation point (model, reference, alignment) ${Math.round(report.evaluation.evaluationPointContextsPerSecond)} contexts/s (${fmt(report.evaluation.evaluationPointMs, 0)} ms)`,
-  `regression gradient step (median of ${REPETITIONS}; sampling not included; TensorFlow.js on ${report.regression[0]?.backend ?? "—"})`,
-  "setting                                   layers   batch   sample ms   fused ms   tfjs ms   fused speed-up",
+  `regression gradient (median of ${repetitions}; one thread, sampling not included; fused: the engine a run uses, kernel: one-layer, or the K-layer kernel in wasm-simd or javascript; TensorFlow.js on ${report.regression[0]?.backend ?? "—"}); step: a whole training step on ${THREADS} threads (sampling, gradient, Adam)`,
+  REGRESSION_HEADER,
   ...report.regression.map(
     (r) =>
-      `${r.label.padEnd(41)} ${String(r.layers).padStart(6)} ${String(r.batch).padStart(7)} ${fmt(r.sampleMs).padStart(11)} ${fmt(r.fusedMs).padStart(10)} ${fmt(r.tfjsMs).padStart(9)}   ${fmt(r.tfjsMs / r.fusedMs, 1)}×`
+      `${r.label.padEnd(41)} ${String(r.layers).padStart(6)} ${String(r.batch).padStart(7)} ${r.kernel.padStart(10)} ${fmt(r.sampleMs).padStart(11)} ${fmt(r.fusedMs).padStart(10)} ${fmt(r.javaScriptMs).padStart(9)} ${fmt(r.tfjsMs).padStart(9)} ${`${fmt(r.tfjsMs / r.fusedMs, 1)}×`.padStart(15)} ${fmt(r.stepMs).padStart(9)} ${(r.stepMs === null ? "—" : `${fmt(r.tfjsMs / r.stepMs, 1)}×`).padStart(16)}`
   ),
   ...report.examples.map(
     (e) =>
@@ -413,6 +469,10 @@ const lines = [
   `bench process peak RSS ${fmt(report.benchPeakRssMb, 0)} MB`
 ]
 process.stdout.write(`${lines.join("\n")}\n`)
+if (smoke) {
+  process.stdout.write("smoke run (one step per row, batch 40): nothing written\n")
+  process.exit(0)
+}
 mkdirSync(join(root, ".bench"), { recursive: true })
 const json = JSON.stringify({ date: new Date().toISOString(), node: process.version, ...report }, null, 2)
 writeFileSync(join(root, ".bench", "latest.json"), `${json}\n`)

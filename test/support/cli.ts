@@ -28,8 +28,17 @@ export const runCli = (args: ReadonlyArray<string>, cwd: string, extraEnv: Recor
 
 /** Runs `node <args>` to its end without blocking the event loop (see runCli); `extraEnv` adds to the environment. */
 export const runNode = (args: ReadonlyArray<string>, cwd: string, extraEnv: Record<string, string> = {}): Promise<CliResult> =>
+  runCommand(process.execPath, args, cwd, extraEnv)
+
+/** Runs `command <args>` (found on the PATH) to its end, as runNode does. */
+export const runCommand = (
+  command: string,
+  args: ReadonlyArray<string>,
+  cwd: string,
+  extraEnv: Record<string, string> = {}
+): Promise<CliResult> =>
   new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, args, { cwd, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(command, args, { cwd, env: { ...env, ...extraEnv }, stdio: ["ignore", "pipe", "pipe"] })
     let stdout = ""
     let stderr = ""
     child.stdout.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk))
