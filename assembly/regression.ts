@@ -1,6 +1,7 @@
 /**
  * The K-layer regression engine's WebAssembly SIMD kernel (AssemblyScript; built by scripts/build.mjs at install): the
- * loss and analytic gradient of K layers of linear or ReLU attention over a chunk of regression tasks, bit for bit as
+ * loss and analytic gradient of K layers of linear, ReLU, exp or softmax attention over a chunk of regression tasks
+ * (exps by JavaScript's Math.exp, imported, so that every weight is JavaScript's to the last bit), bit for bit as
  * the JavaScript kernel (src/domain/regression/DeepKernel.ts) computes them; src/domain/regression/SimdKernel.ts
  * binds it. src/domain/regression/DeepGradient.ts has the maths.
  *
@@ -28,6 +29,8 @@
  *   SAVED [P] v128          GT before a last task that is alone in its vector (its lane 1 is put back after)
  */
 
+@external("env", "exp") declare function jsExp(x: f64): f64
+
 // ---- shape (configure) ----
 let d: i32 = 0
 let n: i32 = 0
@@ -36,7 +39,7 @@ let N: i32 = 0
 let K: i32 = 0
 /** Attention weights: distinct layers × 2 D². */
 let P: i32 = 0
-/** 0 linear, 1 ReLU. */
+/** 0 linear, 1 ReLU, 2 exp, 3 softmax. */
 let activation: i32 = 0
 /** Tasks a chunk may hold, even. */
 let capacity: i32 = 0
@@ -722,24 +725,80 @@ function weightsTimes(
     }
 }
 
-/** Scores into weights in place, count entries: s/n (linear), s > 0 ? s/n : 0 (ReLU), with 1/n multiplied. */
-function activate(at: usize, count: i32, invN: v128): void {
+/** Math.exp of each lane (JavaScript's own, imported, so that a weight is the JavaScript kernel's to the last bit). */
+function expLanes(x: v128): v128 {
+  return f64x2.replace_lane(f64x2.splat(jsExp(f64x2.extract_lane(x, 0))), 1, jsExp(f64x2.extract_lane(x, 1)))
+}
+
+/**
+ * Scores into weights in place, rows × cols entries: s/n (linear), s > 0 ? s/n : 0 (ReLU), exp(s)/n (exp), with 1/n
+ * multiplied; softmax along each row (its largest score subtracted, then the exps' sum from 0, inverted once).
+ */
+function activate(at: usize, rows: i32, cols: i32, invN: v128): void {
   const zero = f64x2.splat(0)
+  if (activation == 3) {
+    for (let j = 0; j < rows; j++) {
+      const row = at + <usize>(j * cols) * V
+      let mx = f64x2.splat(-Infinity)
+      for (let i = 0; i < cols; i++) {
+        const s = v128.load(row + <usize>i * V)
+        mx = v128.bitselect(s, mx, f64x2.gt(s, mx))
+      }
+      let tot = zero
+      for (let i = 0; i < cols; i++) {
+        const p = row + <usize>i * V
+        const w = expLanes(f64x2.sub(v128.load(p), mx))
+        v128.store(p, w)
+        tot = f64x2.add(tot, w)
+      }
+      const inv = f64x2.div(f64x2.splat(1), tot)
+      for (let i = 0; i < cols; i++) {
+        const p = row + <usize>i * V
+        v128.store(p, f64x2.mul(v128.load(p), inv))
+      }
+    }
+    return
+  }
+  const count = rows * cols
   for (let e = 0; e < count; e++) {
     const p = at + <usize>e * V
     const s = v128.load(p)
-    const w = f64x2.mul(s, invN)
-    v128.store(p, activation == 0 ? w : v128.bitselect(w, zero, f64x2.gt(s, zero)))
+    if (activation == 2) v128.store(p, f64x2.mul(expLanes(s), invN))
+    else {
+      const w = f64x2.mul(s, invN)
+      v128.store(p, activation == 0 ? w : v128.bitselect(w, zero, f64x2.gt(s, zero)))
+    }
   }
 }
 
-/** ∂L/∂W into ∂L/∂S in place given the weights: g/n (linear), w > 0 ? g/n : 0 (ReLU). */
-function scoreGradient(at: usize, weightsAt: usize, count: i32, invN: v128): void {
+/**
+ * ∂L/∂W into ∂L/∂S in place given the weights, rows × cols entries: g/n (linear), w > 0 ? g/n : 0 (ReLU), g·w (exp);
+ * softmax along each row, w (g − Σ_i w_i g_i) with the sum from 0.
+ */
+function scoreGradient(at: usize, weightsAt: usize, rows: i32, cols: i32, invN: v128): void {
   const zero = f64x2.splat(0)
+  if (activation == 3) {
+    for (let j = 0; j < rows; j++) {
+      const row = at + <usize>(j * cols) * V
+      const wrow = weightsAt + <usize>(j * cols) * V
+      let dot = zero
+      for (let i = 0; i < cols; i++) dot = f64x2.add(dot, f64x2.mul(v128.load(wrow + <usize>i * V), v128.load(row + <usize>i * V)))
+      for (let i = 0; i < cols; i++) {
+        const p = row + <usize>i * V
+        v128.store(p, f64x2.mul(v128.load(wrow + <usize>i * V), f64x2.sub(v128.load(p), dot)))
+      }
+    }
+    return
+  }
+  const count = rows * cols
   for (let e = 0; e < count; e++) {
     const p = at + <usize>e * V
-    const g = f64x2.mul(v128.load(p), invN)
-    v128.store(p, activation == 0 ? g : v128.bitselect(g, zero, f64x2.gt(v128.load(weightsAt + <usize>e * V), zero)))
+    const w = v128.load(weightsAt + <usize>e * V)
+    if (activation == 2) v128.store(p, f64x2.mul(v128.load(p), w))
+    else {
+      const g = f64x2.mul(v128.load(p), invN)
+      v128.store(p, activation == 0 ? g : v128.bitselect(g, zero, f64x2.gt(w, zero)))
+    }
   }
 }
 
@@ -792,7 +851,7 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
       weightsTimes(vy, row, V, FIRST, 0, z, row, V, Pm, 8, <usize>D * 8, n, D, D)
       // W[j][i] = h(Σ_c Z[j][c] KY[i][c]).
       lanesTimes(w, <usize>n * V, V, FIRST, 0, z, row, V, ky, V, row, N, n, D)
-      activate(w, N * n, invN)
+      activate(w, N, n, invN)
       // Z_{l+1}[j][c] = Z[j][c] + Σ_i W[j][i] VY[i][c].
       lanesTimes(z + ND, row, V, INIT, z, w, <usize>n * V, V, vy, row, V, N, D, n)
     }
@@ -809,7 +868,7 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
     weightsTimes(AZ, 0, V, FIRST, 0, q, 0, V, A, 8, <usize>D * 8, 1, D, D)
     lanesTimes(wl, V, 0, FIRST, 0, zL, row, V, AZ, V, 0, n, 1, D)
     weightsTimes(LV, V, 0, FIRST, 0, zL, row, V, pRow, 8, 0, n, 1, D)
-    activate(wl, n, invN)
+    activate(wl, 1, n, invN)
     let upd = f64x2.splat(0)
     for (let i = 0; i < n; i++) upd = f64x2.add(upd, f64x2.mul(v128.load(wl + <usize>i * V), v128.load(LV + <usize>i * V)))
     const error = f64x2.sub(f64x2.neg(f64x2.add(v128.load(q + <usize>d * V), upd)), pair(load<f64>(TS + (<usize>t << 3)), load<f64>(TS + (<usize>u << 3))))
@@ -822,7 +881,14 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
     }
     // GW[i] = ∂L/∂S_qi from ∂L/∂W_qi = gOut LV[i]; RL[c] = Σ_i GW[i] Z[i][c] and PU[c] = Σ_i W[i] Z[i][c], from 0.
     for (let i = 0; i < n; i++) v128.store(GW + <usize>i * V, f64x2.mul(gOut, v128.load(LV + <usize>i * V)))
-    scoreGradient(GW, wl, n, invN)
+    if (activation == 3) {
+      // Softmax at the query: Σ_i W_i ∂L/∂W_i = gOut · upd.
+      const dot = f64x2.mul(gOut, upd)
+      for (let i = 0; i < n; i++) {
+        const p = GW + <usize>i * V
+        v128.store(p, f64x2.mul(v128.load(wl + <usize>i * V), f64x2.sub(v128.load(p), dot)))
+      }
+    } else scoreGradient(GW, wl, 1, n, invN)
     lanesTimes(RL, 0, V, ZERO, 0, GW, 0, V, zL, row, V, 1, D, n)
     lanesTimes(PU, 0, V, ZERO, 0, wl, 0, V, zL, row, V, 1, D, n)
     for (let c = 0; c < D; c++) {
@@ -865,7 +931,7 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
       const w = W + <usize>l * Nn
       // GS[j][i] = ∂L/∂S_ji from Σ_c G[j][c] VY[i][c].
       lanesTimes(GS, <usize>n * V, V, FIRST, 0, G, row, V, vy, V, row, N, n, D)
-      scoreGradient(GS, w, N * n, invN)
+      scoreGradient(GS, w, N, n, invN)
       // The residual and query side: Gn[j][c] = G[j][c] + Σ_i GS[j][i] KY[i][c].
       if (l > 0) lanesTimes(Gn, row, V, INIT, G, GS, <usize>n * V, V, ky, row, V, N, D, n)
       // GV[i][c] = Σ_j W[j][i] G[j][c] and R[i][c] = Σ_j GS[j][i] Z[j][c], from 0.

@@ -32,8 +32,8 @@ describe("pnpm bench --regression", () => {
       assert.strictEqual(cells.length, COLUMNS.length, what)
       assert.strictEqual(Number(cells[1]), layers, what)
       assert.strictEqual(Number(cells[2]), 40, what)
-      // The kernel a run uses: the one-layer kernel; for K ≥ 2 the SIMD kernel for linear attention, JavaScript for softmax.
-      assert.strictEqual(cells[3], layers === 1 ? "one-layer" : setting.includes("linear SA") ? "wasm-simd" : "javascript", what)
+      // The kernel a run uses: the one-layer kernel, or for K ≥ 2 the K-layer SIMD kernel.
+      assert.strictEqual(cells[3], layers === 1 ? "one-layer" : "wasm-simd", what)
       const time = (cell: string | undefined) => {
         assert.match(cell ?? "", /^\d+\.\d{2}$/, what)
         assert.isAbove(Number(cell), 0, what)

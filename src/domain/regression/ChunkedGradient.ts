@@ -7,8 +7,8 @@
  * classification engine's ChunkedGradient).
  *
  * With `simd` (the compiled kernel module, services/Kernels) a chunk of a model the SIMD kernel covers (SimdKernel:
- * linear and ReLU attention) is differentiated in WebAssembly, sampled straight into the kernel's memory; otherwise in
- * JavaScript (DeepKernel). Both write the same bits.
+ * every model without an embedding) is differentiated in WebAssembly, sampled straight into the kernel's memory;
+ * otherwise in JavaScript (DeepKernel). Both write the same bits.
  */
 import type { RegressionKernel } from "./DeepGradient.js"
 import { makeDeepKernel } from "./DeepKernel.js"

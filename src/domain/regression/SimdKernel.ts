@@ -4,9 +4,9 @@
  * the same order as the JavaScript kernel (DeepKernel), and the tasks' gradients added in task order, so the loss and
  * gradient are DeepKernel's bit for bit: a run's results do not depend on which of the two computed them.
  *
- * It covers linear and ReLU attention without an embedding (exp and softmax need exps bit for bit as Math.exp's, and
- * stay in JavaScript). The compiled module comes from the caller (services/Kernels loads it); instantiating it does
- * no I/O.
+ * It covers every activation (linear, ReLU, exp, softmax; exps are Math.exp's own, imported) without an embedding
+ * (an embedding trains on TensorFlow.js). The compiled module comes from the caller (services/Kernels loads it);
+ * instantiating it does no I/O.
  */
 import { distinctLayers, layerOffset, parameterCount, type RegressionSpec } from "./Model.js"
 import type { RegressionBatch } from "./Task.js"
@@ -24,7 +24,7 @@ interface KernelExports {
   readonly lossAndGradient: (count: number, batchSize: number) => number
 }
 
-const ACTIVATION_CODE: Partial<Record<RegressionSpec["activation"], number>> = { linear: 0, relu: 1 }
+const ACTIVATION_CODE: Record<RegressionSpec["activation"], number> = { linear: 0, relu: 1, exp: 2, softmax: 3 }
 
 /** Whether the SIMD kernel computes this model (else DeepKernel does, in JavaScript). */
 export const simdCovers = (spec: RegressionSpec): boolean =>
@@ -49,7 +49,7 @@ export interface SimdDeepKernel {
 export const simdDeepKernel = (module: WebAssembly.Module, spec: RegressionSpec, n: number, capacity: number): SimdDeepKernel => {
   const code = ACTIVATION_CODE[spec.activation]
   if (!simdCovers(spec) || code === undefined) throw new Error(`the SIMD kernel does not compute ${spec.activation} attention${spec.embedding ? " with an embedding" : ""}`)
-  const kernel = new WebAssembly.Instance(module, {}).exports as unknown as KernelExports
+  const kernel = new WebAssembly.Instance(module, { env: { exp: Math.exp } }).exports as unknown as KernelExports
   const { d, depth: K } = spec
   kernel.configure(d, n, K, distinctLayers(spec), code, capacity)
   // configure grows the memory; the views are taken after it, and it is not called again.

@@ -112,9 +112,8 @@ export interface RegressionSession {
   readonly spec: RegressionSpec
   readonly engine: EngineInfo
   /**
-   * What computes the K-layer fused engine's steps: its WebAssembly SIMD kernel (linear and ReLU attention), or
-   * JavaScript (other activations, or when the kernel cannot load); the same results either way. Null for the
-   * one-layer kernel and TensorFlow.js.
+   * What computes the K-layer fused engine's steps: its WebAssembly SIMD kernel, or JavaScript when the kernel cannot
+   * load; the same results either way. Null for the one-layer kernel and TensorFlow.js.
    */
   readonly kernel: "wasm-simd" | "javascript" | null
   readonly initial: Float64Array
