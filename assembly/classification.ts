@@ -7,7 +7,8 @@
  * Tasks live in vector lanes, so every lane computes its task with exactly the JavaScript operations, in the same
  * order (WebAssembly has no fused multiply-add to change a rounding):
  *   sampling  four tasks at once, one xoshiro128** stream per i32x4 lane; a ziggurat draw that leaves the rectangles
- *             (about 2.8% of draws) is finished on that lane alone, as Rng.normalFrom does.
+ *             (0.43% of draws with the training batches' 1024 layers, 2.8% with 128) is finished on that lane alone,
+ *             as Rng.normalFrom does.
  *   kernel    two tasks at once, one per f64x2 lane; sums across tasks (loss, gradients) are taken lane by lane in
  *             task order, as the JavaScript kernel's loop over tasks takes them.
  * Memory layout of a chunk (pair p = tasks 2p and 2p + 1; lane = task & 1):
@@ -36,8 +37,10 @@ let noiseScale: f64 = 0
 let capacity: i32 = 0
 
 // ---- memory regions: byte offsets, laid out by init and configure ----
-let ZIG: usize = 0 // ziggurat layers: 128 × (f64 w, i32 k, pad)
-let ZIGF: usize = 0 // ziggurat f: 128 f64
+let ZIG128: usize = 0 // the 128-layer ziggurat's layers: 128 × (f64 w, i32 k, pad)
+let ZIGF128: usize = 0 // its f: 128 f64
+let ZIGT: usize = 0 // the training batches' ziggurat (up to MAX_LAYERS layers), laid out alike
+let ZIGFT: usize = 0
 let EXPJ: usize = 0 // FastExp's 2^(j/64): 64 f64
 let EXPM: usize = 0 // FastExp's 2^m: 2131 f64
 let TABLES_END: usize = 0
@@ -78,19 +81,51 @@ function ensureMemory(): void {
 /** Lays out the tables, which JavaScript then fills (the same values its own sampler and FastExp use). */
 export function init(): void {
   end = __heap_base
-  ZIG = region(128 * 16)
-  ZIGF = region(128 * 8)
+  ZIG128 = region(128 * 16)
+  ZIGF128 = region(128 * 8)
+  ZIGT = region(MAX_LAYERS * 16)
+  ZIGFT = region(MAX_LAYERS * 8)
   EXPJ = region(64 * 8)
   EXPM = region(2131 * 8)
   TABLES_END = end
   ensureMemory()
 }
 
-export function zigguratLayers(): usize {
-  return ZIG
+/** The most layers a ziggurat's tables may have. */
+const MAX_LAYERS: i32 = 4096
+
+let trainLayers: i32 = 0
+let trainR: f64 = 0
+const R128: f64 = 3.442619855899
+
+/**
+ * Where the `layers`-layer ziggurat's tables go: the 128-layer one's, or the training batches' (which then has
+ * `layers` layers, a power of two up to MAX_LAYERS, and its tail beyond r).
+ */
+export function zigguratLayers(layers: i32, r: f64): usize {
+  if (layers == 128) return ZIG128
+  trainLayers = layers
+  trainR = r
+  return ZIGT
 }
-export function zigguratF(): usize {
-  return ZIGF
+export function zigguratF(layers: i32): usize {
+  return layers == 128 ? ZIGF128 : ZIGFT
+}
+
+// The ziggurat the sampler draws from (Rng's Ziggurat): its tables, its layer bits and where its tail starts.
+let ZIG: usize = 0
+let ZIGF: usize = 0
+let zigMask: i32 = 127
+let zigShift: i32 = 7
+let zigR: f64 = 0
+
+function useZiggurat(layers: i32): void {
+  const is128 = layers == 128
+  ZIG = is128 ? ZIG128 : ZIGT
+  ZIGF = is128 ? ZIGF128 : ZIGFT
+  zigMask = layers - 1
+  zigShift = ctz<i32>(layers)
+  zigR = is128 ? R128 : trainR
 }
 export function expTableJ(): usize {
   return EXPJ
@@ -228,17 +263,15 @@ function gUniform(): f64 {
   return (<f64>a * 67108864 + <f64>b) / 9007199254740992
 }
 
-const ZIGGURAT_R: f64 = 3.442619855899
-
 /** Rng.tail. */
 function gTail(j: i32): f64 {
   let tx: f64
   let ty: f64
   do {
-    tx = -jsLog(1 - gUniform()) / ZIGGURAT_R
+    tx = -jsLog(1 - gUniform()) / zigR
     ty = -jsLog(1 - gUniform())
   } while (ty + ty < tx * tx)
-  return j > 0 ? ZIGGURAT_R + tx : -ZIGGURAT_R - tx
+  return j > 0 ? zigR + tx : -zigR - tx
 }
 
 /**
@@ -251,8 +284,8 @@ const EXP_MARGIN: f64 = 1.4210854715202004e-14
 function gNormalFrom(first: u32): f64 {
   let u = first
   for (;;) {
-    const layer = <usize>(u & 127)
-    const j = (<i32>u) >> 7
+    const layer = <usize>(u & <u32>zigMask)
+    const j = (<i32>u) >> zigShift
     const x = <f64>j * load<f64>(ZIG + (layer << 4))
     if (abs<i32>(j) < load<i32>(ZIG + (layer << 4), 8)) return x
     if (layer == 0) return gTail(j)
@@ -284,7 +317,8 @@ function fillNormals4(count: i32, a: usize, b: usize): void {
   let s3 = v128.load(RNG, 48)
   const five = i32x4.splat(5)
   const nine = i32x4.splat(9)
-  const low7 = i32x4.splat(127)
+  const layerBits = i32x4.splat(zigMask)
+  const shift = zigShift
   const layers = ZIG
   let u = i32x4.splat(0)
   let ok = i32x4.splat(0)
@@ -299,8 +333,8 @@ function fillNormals4(count: i32, a: usize, b: usize): void {
       s0 = v128.xor(s0, s3)
       s2 = v128.xor(s2, t)
       s3 = rotl4(s3, 11)
-      const layer = i32x4.shl(v128.and(u, low7), 4)
-      const j = i32x4.shr_s(u, 7)
+      const layer = i32x4.shl(v128.and(u, layerBits), 4)
+      const j = i32x4.shr_s(u, shift)
       const l0 = layers + <usize>i32x4.extract_lane(layer, 0)
       const l1 = layers + <usize>i32x4.extract_lane(layer, 1)
       const l2 = layers + <usize>i32x4.extract_lane(layer, 2)
@@ -477,10 +511,11 @@ function atOrigin(lane: usize): void {
 
 /**
  * Tasks [first, first + count) of the sequence keyed by (seed, stream, counter) (Task.sampleTasks) into the chunk's
- * layout: the cluster family with labels drawn independently and any query class. Lanes past `count` sample tasks
- * that are never used.
+ * layout, with the normals of the `layers`-layer ziggurat (Task.normalsOf): the cluster family with labels drawn
+ * independently and any query class. Lanes past `count` sample tasks that are never used.
  */
-export function sampleClusterTasks(seedLo: u32, seedHi: u32, stream: u32, counter: u32, first: u32, count: i32): void {
+export function sampleClusterTasks(seedLo: u32, seedHi: u32, stream: u32, counter: u32, first: u32, count: i32, layers: i32): void {
+  useZiggurat(layers)
   const quads = (count + 3) >> 2
   const xPair = <usize>(n * d) << 4
   const labPair = <usize>n << 3
@@ -738,7 +773,8 @@ export function lossAndGradient(count: i32, B: f64): f64 {
  * `rounds` rounds of the ziggurat's four-lane draw loop (rectangle failures included) into the chunk's context buffer,
  * each on four freshly keyed streams: the sampler's rate of normals.
  */
-export function benchNormals(rounds: i32, count: i32): void {
+export function benchNormals(rounds: i32, count: i32, layers: i32): void {
+  useZiggurat(layers)
   for (let r = 0; r < rounds; r++) {
     for (let lane = 0; lane < 4; lane++) rekeyLane(lane, <u32>r, <u32>lane, 2, 0, 7, SEED_SALT)
     fillNormals4(count, X, X + (<usize>count << 4))

@@ -11,19 +11,19 @@
  * The compiled module comes from the caller (services/Kernels loads it); instantiating it does no I/O.
  */
 import { fastExpTables } from "../FastExp.js"
-import { Stream, zigguratTables } from "../Rng.js"
+import { Stream, ziggurat128 } from "../Rng.js"
 import type { TaskConfig } from "./Config.js"
 import type { Gradients } from "./FusedGradient.js"
 import type { ReferenceParams, ReferenceShape, ScaleObjective } from "./GdMath.js"
 import type { SearchKernel } from "./GridSearch.js"
 import type { ModelSpec, Weights } from "./Model.js"
-import { allocateBatch, sampleTasks, type TaskBatch } from "./Task.js"
+import { allocateBatch, normalsOf, sampleTasks, type TaskBatch } from "./Task.js"
 
 interface KernelExports {
   readonly memory: WebAssembly.Memory
   readonly init: () => void
-  readonly zigguratLayers: () => number
-  readonly zigguratF: () => number
+  readonly zigguratLayers: (layers: number, r: number) => number
+  readonly zigguratF: (layers: number) => number
   readonly expTableJ: () => number
   readonly expTableM: () => number
   readonly configure: (d: number, C: number, n: number, attention: number, attendToQuery: number, expShift: number, noiseScale: number, tasks: number) => void
@@ -35,9 +35,9 @@ interface KernelExports {
   readonly contextLabels: () => number
   readonly queryInputs: () => number
   readonly queryLabels: () => number
-  readonly sampleClusterTasks: (seedLo: number, seedHi: number, stream: number, counter: number, first: number, count: number) => void
+  readonly sampleClusterTasks: (seedLo: number, seedHi: number, stream: number, counter: number, first: number, count: number, layers: number) => void
   readonly lossAndGradient: (count: number, batchSize: number) => number
-  readonly benchNormals: (rounds: number, count: number) => void
+  readonly benchNormals: (rounds: number, count: number, layers: number) => void
   readonly benchFlops: (iterations: number) => number
   readonly configureReferences: (tasks: number, n: number, C: number, selfAttend: number) => void
   readonly referenceDots: () => number
@@ -75,12 +75,14 @@ export const instantiateKernel = (module: WebAssembly.Module): KernelExports => 
   const exports = new WebAssembly.Instance(module, { env: { exp: Math.exp, log: Math.log } }).exports as unknown as KernelExports
   exports.init()
   const buffer = exports.memory.buffer
-  const layers = new DataView(buffer, exports.zigguratLayers(), 128 * 16)
-  for (let layer = 0; layer < 128; layer++) {
-    layers.setFloat64(layer * 16, zigguratTables.w[layer]!, true)
-    layers.setInt32(layer * 16 + 8, zigguratTables.kInt[layer]!, true)
+  for (const ziggurat of [ziggurat128, normalsOf("train")]) {
+    const layers = new DataView(buffer, exports.zigguratLayers(ziggurat.layers, ziggurat.r), ziggurat.layers * 16)
+    for (let layer = 0; layer < ziggurat.layers; layer++) {
+      layers.setFloat64(layer * 16, ziggurat.w[layer]!, true)
+      layers.setInt32(layer * 16 + 8, ziggurat.kInt[layer]!, true)
+    }
+    new Float64Array(buffer, exports.zigguratF(ziggurat.layers), ziggurat.layers).set(ziggurat.f)
   }
-  new Float64Array(buffer, exports.zigguratF(), 128).set(zigguratTables.f)
   new Float64Array(buffer, exports.expTableJ(), 64).set(fastExpTables.TWO_TO_J_64)
   new Float64Array(buffer, exports.expTableM(), fastExpTables.TWO_TO_M.length).set(fastExpTables.TWO_TO_M)
   return exports
@@ -142,7 +144,7 @@ export const simdChunks = (module: WebAssembly.Module, spec: ModelSpec, task: Ta
     sample: (seed, stream, counter, first, count) => {
       if (count > capacity) throw new RangeError(`a chunk holds at most ${capacity} tasks, asked for ${count}`)
       if (scratch === undefined) {
-        kernel.sampleClusterTasks(seed >>> 0, Math.floor(seed / 4294967296) >>> 0, Stream[stream], counter >>> 0, first >>> 0, count)
+        kernel.sampleClusterTasks(seed >>> 0, Math.floor(seed / 4294967296) >>> 0, Stream[stream], counter >>> 0, first >>> 0, count, normalsOf(stream).layers)
       } else {
         sampleTasks(task, seed, stream, counter, count, first, scratch)
         load(scratch, 0, count)
@@ -174,7 +176,10 @@ export const simdChunks = (module: WebAssembly.Module, spec: ModelSpec, task: Ta
   }
 }
 
-/** The kernel's peak rates on this thread, for the bench's bound: normals per second and flops per second. */
+/**
+ * The kernel's peak rates on this thread, for the bench's bound: normals per second (the training batches' ziggurat,
+ * its draws outside the rectangles included) and flops per second.
+ */
 export const simdPeakRates = (module: WebAssembly.Module): { readonly normalsPerSecond: number; readonly flopsPerSecond: number } => {
   const kernel = instantiateKernel(module)
   kernel.configure(5, 5, 100, 2, 0, 0, 0.1, 32)
@@ -192,7 +197,7 @@ export const simdPeakRates = (module: WebAssembly.Module): { readonly normalsPer
   const count = 500
   const iterations = 2_000_000
   return {
-    normalsPerSecond: best(() => kernel.benchNormals(rounds, count), rounds * count * 4),
+    normalsPerSecond: best(() => kernel.benchNormals(rounds, count, normalsOf("train").layers), rounds * count * 4),
     flopsPerSecond: best(() => kernel.benchFlops(iterations), iterations * 64)
   }
 }

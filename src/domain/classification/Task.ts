@@ -10,7 +10,7 @@
  * is split and of which other tasks are drawn.
  */
 import type { EvaluationShift, TaskConfig } from "./Config.js"
-import { keyedRng, type Rng, type StreamName } from "../Rng.js"
+import { keyedRng, type Rng, type StreamName, type Ziggurat, ziggurat128, ziggurat1024 } from "../Rng.js"
 
 export interface TaskBatch {
   readonly size: number
@@ -50,8 +50,8 @@ const normalize = (v: Float64Array, offset: number, d: number): void => {
 }
 
 /** `count` consecutive points uniform on the sphere S^{d−1}. */
-const sampleOnSphere = (rng: Rng, out: Float64Array, offset: number, d: number, count = 1): void => {
-  rng.fillNormals(out, offset, count * d)
+const sampleOnSphere = (rng: Rng, out: Float64Array, offset: number, d: number, count: number, normals: Ziggurat): void => {
+  rng.fillNormals(out, offset, count * d, normals)
   for (let i = 0; i < count; i++) normalize(out, offset + i * d, d)
 }
 
@@ -68,9 +68,10 @@ const sampleAroundClasses = (
   out: Float64Array,
   offset: number,
   d: number,
-  count: number
+  count: number,
+  normals: Ziggurat
 ): void => {
-  rng.fillNormals(out, offset, count * d)
+  rng.fillNormals(out, offset, count * d, normals)
   aroundClassesFor(d)(classVectors, labels, labelOffset, noise / Math.sqrt(d), out, offset, count)
 }
 
@@ -207,9 +208,11 @@ export const sampleTaskInto = (
   batch: TaskBatch,
   index: number,
   classVectors: Float64Array = new Float64Array(task.C * task.d),
-  shift?: EvaluationShift
+  shift?: EvaluationShift,
+  /** The normal sampler: the 128-layer ziggurat, except for training batches (see {@link normalsOf}). */
+  normals: Ziggurat = ziggurat128
 ): void => {
-  sampleUnscaledTaskInto(rng, task, batch, index, classVectors, shift)
+  sampleUnscaledTaskInto(rng, task, batch, index, classVectors, shift, normals)
   if (shift !== undefined && shift.inputScale !== 1) {
     const { n, d } = task
     for (let k = index * n * d; k < (index + 1) * n * d; k++) batch.x[k]! *= shift.inputScale
@@ -223,10 +226,11 @@ const sampleUnscaledTaskInto = (
   batch: TaskBatch,
   index: number,
   classVectors: Float64Array,
-  shift: EvaluationShift | undefined
+  shift: EvaluationShift | undefined,
+  normals: Ziggurat
 ): void => {
   const { n, d, C } = task
-  sampleOnSphere(rng, classVectors, 0, d, C)
+  sampleOnSphere(rng, classVectors, 0, d, C, normals)
   const xOffset = index * n * d
   const labelOffset = index * n
   const queryOffset = index * d
@@ -237,23 +241,23 @@ const sampleUnscaledTaskInto = (
         const queryLabel = rng.int(C)
         batch.queryLabel[index] = queryLabel
         sampleShiftedLabels(rng, task, shift, queryLabel, batch.labels, labelOffset)
-        sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, noise, batch.x, xOffset, d, n)
-        sampleAroundClasses(rng, classVectors, batch.queryLabel, index, noise, batch.query, queryOffset, d, 1)
+        sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, noise, batch.x, xOffset, d, n, normals)
+        sampleAroundClasses(rng, classVectors, batch.queryLabel, index, noise, batch.query, queryOffset, d, 1, normals)
         return
       }
       sampleContextLabels(rng, task, batch.labels, labelOffset)
-      sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, noise, batch.x, xOffset, d, n)
+      sampleAroundClasses(rng, classVectors, batch.labels, labelOffset, noise, batch.x, xOffset, d, n, normals)
       let queryLabel = rng.int(C)
       while (task.queryClassInContext && !labelPresent(batch.labels, labelOffset, n, queryLabel)) queryLabel = rng.int(C)
       batch.queryLabel[index] = queryLabel
-      sampleAroundClasses(rng, classVectors, batch.queryLabel, index, noise, batch.query, queryOffset, d, 1)
+      sampleAroundClasses(rng, classVectors, batch.queryLabel, index, noise, batch.query, queryOffset, d, 1, normals)
       return
     }
     case "voronoi": {
-      sampleOnSphere(rng, batch.x, xOffset, d, n)
+      sampleOnSphere(rng, batch.x, xOffset, d, n, normals)
       for (let i = 0; i < n; i++) batch.labels[labelOffset + i] = nearestClass(classVectors, batch.x, xOffset + i * d, d, C)
       for (let attempt = 0; ; attempt++) {
-        sampleOnSphere(rng, batch.query, queryOffset, d)
+        sampleOnSphere(rng, batch.query, queryOffset, d, 1, normals)
         const queryLabel = nearestClass(classVectors, batch.query, queryOffset, d, C)
         batch.queryLabel[index] = queryLabel
         // The context always holds at least one class, so some query direction lands in it; the bound only guards
@@ -265,6 +269,12 @@ const sampleUnscaledTaskInto = (
     }
   }
 }
+
+/**
+ * The normal sampler of a stream's tasks: training batches draw from the 1024-layer ziggurat (since issue 15: cheaper
+ * to vectorise, SimdKernel), the frozen evaluation and grid-search sets from the 128-layer one they have always used.
+ */
+export const normalsOf = (stream: StreamName): Ziggurat => (stream === "train" ? ziggurat1024 : ziggurat128)
 
 /**
  * The tasks with indices [first, first + size) of the task sequence keyed by (seed, stream, counter), written at
@@ -285,7 +295,8 @@ export const sampleTasks = (
   const batch = into ?? allocateBatch(size, task.n, task.d, task.C)
   const classVectors = new Float64Array(task.C * task.d)
   const rng = keyedRng(seed, stream, counter, first)
-  for (let b = 0; b < size; b++) sampleTaskInto(rng.rekey(seed, stream, counter, first + b), task, batch, at + b, classVectors)
+  const normals = normalsOf(stream)
+  for (let b = 0; b < size; b++) sampleTaskInto(rng.rekey(seed, stream, counter, first + b), task, batch, at + b, classVectors, undefined, normals)
   return batch
 }
 
@@ -297,7 +308,8 @@ export const sampleShiftedTasks = (task: TaskConfig, shift: EvaluationShift, see
   const batch = into ?? allocateBatch(size, task.n, task.d, task.C)
   const classVectors = new Float64Array(task.C * task.d)
   const rng = keyedRng(seed, stream, 0, 0)
-  for (let b = 0; b < size; b++) sampleTaskInto(rng.rekey(seed, stream, 0, b), task, batch, b, classVectors, shift)
+  const normals = normalsOf(stream)
+  for (let b = 0; b < size; b++) sampleTaskInto(rng.rekey(seed, stream, 0, b), task, batch, b, classVectors, shift, normals)
   return batch
 }
 

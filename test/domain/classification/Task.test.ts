@@ -16,16 +16,30 @@ describe("task sampling", () => {
   })
 
   it("the training stream is pinned: these draws are behind every stored result and published number", () => {
-    // Provenance: printed by this very call (sampleTasks(defaults.task, 0, "train", 1, 4)) at 07aa5cc, which introduced
-    // the stream as it is now (Philox4x32-10 keys, xoshiro128** streams, bulk ziggurat normals). Every later change to
-    // sampling (6d5bdb5 chunked batches, 1e73fac bulk normals and labels, 27a3c11 generated normalisation) reproduces
-    // them exactly; 75864f9, before it, differed in the last digit of x[2] and e68a774 was another stream. A change
-    // here changes every training batch, so every stored run and every number in the README.
+    // Provenance: printed by this very call (sampleTasks(defaults.task, 0, "train", 1, 4)) at the commit of issue 15
+    // that moved training batches to the 1024-layer ziggurat (Task.normalsOf); the WebAssembly sampler draws the same
+    // (SimdKernel.test.ts). The stream before it (07aa5cc to issue 15: the 128-layer ziggurat) began x =
+    // [-0.21989801068011702, 0.8242517873946432, -0.20296576062890268], query labels [0, 3, 3, 2]. Both draw each
+    // normal from one 32-bit draw unless it falls outside the rectangles, so the two streams agree on their uniform
+    // draws up to the first such normal (the first task's labels below are the same), and differ in every normal's
+    // value. A change here changes every training batch, so every stored run and every number in the README.
     const batch = sampleTasks(task(), 0, "train", 1, 4)
-    assert.deepStrictEqual(Array.from(batch.x.subarray(0, 3)), [-0.21989801068011702, 0.8242517873946432, -0.20296576062890268])
+    assert.deepStrictEqual(Array.from(batch.x.subarray(0, 3)), [-0.1788858935181076, 0.7382766569127611, -0.40159917425096725])
     assert.deepStrictEqual(Array.from(batch.labels.subarray(0, 10)), [2, 2, 2, 1, 1, 1, 0, 1, 1, 4])
-    assert.deepStrictEqual(Array.from(batch.queryLabel), [0, 3, 3, 2])
-    assert.strictEqual(batch.query[4], 0.48981992481775094)
+    assert.deepStrictEqual(Array.from(batch.queryLabel), [1, 2, 0, 1])
+    assert.strictEqual(batch.query[4], -0.5083088374177777)
+  })
+
+  it("the evaluation and grid-search sets are pinned, unchanged since 07aa5cc (the 128-layer ziggurat)", () => {
+    // Provenance: printed by these calls before issue 15 changed the training batches' normals, and again after it.
+    const evaluation = sampleTasks(task(), 0, "evaluation", 0, 4)
+    assert.deepStrictEqual(Array.from(evaluation.x.subarray(0, 3)), [-0.5144713227257197, -0.43559497012432646, 0.6966790027365564])
+    assert.deepStrictEqual(Array.from(evaluation.queryLabel), [0, 0, 0, 4])
+    assert.strictEqual(evaluation.query[4], -0.14201006115664225)
+    const grid = sampleTasks(task(), 0, "grid", 0, 4)
+    assert.deepStrictEqual(Array.from(grid.x.subarray(0, 3)), [0.1690409647835569, -0.9369496633345265, -0.038205820067669864])
+    assert.deepStrictEqual(Array.from(grid.queryLabel), [1, 0, 3, 3])
+    assert.strictEqual(grid.query[4], 0.16204818737368584)
   })
 
   it("every input lies on the unit sphere and every label is a class", () => {
