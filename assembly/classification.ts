@@ -461,10 +461,61 @@ function normalizeClasses(cv: usize): void {
 }
 
 /**
+ * aroundClasses4's step at d = 5 for one pair's point, unrolled (a fifth faster than the loop: sampling 0.54 → 0.45 ms
+ * per batch of 512 at n = 100): class vector rows c0 (lane 0) and c1 (lane 1), the point's noise at o. Returns the
+ * squared norms.
+ */
+@inline function around2(c0: usize, c1: usize, o: usize, scale: v128, one: v128): v128 {
+  const v0 = f64x2.add(v128.load64_lane(c1, v128.load64_zero(c0), 1), f64x2.mul(scale, v128.load(o)))
+  const v1 = f64x2.add(v128.load64_lane(c1 + 16, v128.load64_zero(c0 + 16), 1), f64x2.mul(scale, v128.load(o, 16)))
+  const v2 = f64x2.add(v128.load64_lane(c1 + 32, v128.load64_zero(c0 + 32), 1), f64x2.mul(scale, v128.load(o, 32)))
+  const v3 = f64x2.add(v128.load64_lane(c1 + 48, v128.load64_zero(c0 + 48), 1), f64x2.mul(scale, v128.load(o, 48)))
+  const v4 = f64x2.add(v128.load64_lane(c1 + 64, v128.load64_zero(c0 + 64), 1), f64x2.mul(scale, v128.load(o, 64)))
+  let s = f64x2.mul(v0, v0)
+  s = f64x2.add(s, f64x2.mul(v1, v1))
+  s = f64x2.add(s, f64x2.mul(v2, v2))
+  s = f64x2.add(s, f64x2.mul(v3, v3))
+  s = f64x2.add(s, f64x2.mul(v4, v4))
+  const inv = f64x2.div(one, f64x2.sqrt(s))
+  v128.store(o, f64x2.mul(v0, inv))
+  v128.store(o, f64x2.mul(v1, inv), 16)
+  v128.store(o, f64x2.mul(v2, inv), 32)
+  v128.store(o, f64x2.mul(v3, inv), 48)
+  v128.store(o, f64x2.mul(v4, inv), 64)
+  return s
+}
+
+/**
  * Task's aroundClasses on two pairs: out ← normalize(μ_label + (ε/√d)·out) for `count` points, labels at labA / labB
- * ([point][lane] i32), class vectors at cvA / cvB.
+ * ([point][lane] i32), class vectors at cvA / cvB. The same operations in the same order at every d; d = 5 (the
+ * paper's setting) unrolled.
  */
 function aroundClasses4(cvA: usize, cvB: usize, labA: usize, labB: usize, outA: usize, outB: usize, count: i32): void {
+  if (d == 5) {
+    const scale = f64x2.splat(noiseScale)
+    const one = f64x2.splat(1)
+    const zero = f64x2.splat(0)
+    const rowBytes: usize = 80
+    for (let p = 0; p < count; p++) {
+      const oa = outA + <usize>p * rowBytes
+      const ob = outB + <usize>p * rowBytes
+      const la = labA + (<usize>p << 3)
+      const lb = labB + (<usize>p << 3)
+      const sa = around2(cvA + <usize>load<i32>(la) * rowBytes, cvA + <usize>load<i32>(la, 4) * rowBytes + 8, oa, scale, one)
+      const sb = around2(cvB + <usize>load<i32>(lb) * rowBytes, cvB + <usize>load<i32>(lb, 4) * rowBytes + 8, ob, scale, one)
+      if (v128.any_true(v128.or(f64x2.eq(sa, zero), f64x2.eq(sb, zero)))) {
+        if (f64x2.extract_lane(sa, 0) == 0) atOrigin(oa)
+        if (f64x2.extract_lane(sa, 1) == 0) atOrigin(oa + 8)
+        if (f64x2.extract_lane(sb, 0) == 0) atOrigin(ob)
+        if (f64x2.extract_lane(sb, 1) == 0) atOrigin(ob + 8)
+      }
+    }
+    return
+  }
+  aroundClassesAny(cvA, cvB, labA, labB, outA, outB, count)
+}
+
+function aroundClassesAny(cvA: usize, cvB: usize, labA: usize, labB: usize, outA: usize, outB: usize, count: i32): void {
   const scale = f64x2.splat(noiseScale)
   const one = f64x2.splat(1)
   const zero = f64x2.splat(0)
@@ -666,6 +717,118 @@ function ghEntry(r: i32): v128 {
   return s
 }
 
+// ---- the key loops at d = 5, unrolled, with u, h, g_h and g_u in locals (the same operations in the same order) ----
+
+/** Softmax: the keys' scores (x_j·u + u_y[label]) / √D into SC, and their maximum. */
+function scores5(xb: usize, lb: usize, keys: i32, isd: v128): v128 {
+  const u0 = v128.load(GU)
+  const u1 = v128.load(GU, 16)
+  const u2 = v128.load(GU, 32)
+  const u3 = v128.load(GU, 48)
+  const u4 = v128.load(GU, 64)
+  let mx = f64x2.splat(-Infinity)
+  for (let i = 0; i < keys; i++) {
+    const x = xb + <usize>i * 80
+    let s = f64x2.mul(v128.load(x), u0)
+    s = f64x2.add(s, f64x2.mul(v128.load(x, 16), u1))
+    s = f64x2.add(s, f64x2.mul(v128.load(x, 32), u2))
+    s = f64x2.add(s, f64x2.mul(v128.load(x, 48), u3))
+    s = f64x2.add(s, f64x2.mul(v128.load(x, 64), u4))
+    s = f64x2.mul(f64x2.add(s, gather2(UY, lb + (<usize>i << 3))), isd)
+    v128.store(SC + (<usize>i << 4), s)
+    mx = f64x2.pmax(mx, s)
+  }
+  return mx
+}
+
+/** The keys' weights a_j into SC, h's x part Σ_j a_j x_j into H and its label part into HY; returns Σ_j a_j. */
+function weights5(xb: usize, lb: usize, keys: i32, mx: v128): v128 {
+  const u0 = v128.load(GU)
+  const u1 = v128.load(GU, 16)
+  const u2 = v128.load(GU, 32)
+  const u3 = v128.load(GU, 48)
+  const u4 = v128.load(GU, 64)
+  let h0 = v128.load(H)
+  let h1 = v128.load(H, 16)
+  let h2 = v128.load(H, 32)
+  let h3 = v128.load(H, 48)
+  let h4 = v128.load(H, 64)
+  let tot = f64x2.splat(0)
+  for (let i = 0; i < keys; i++) {
+    const x = xb + <usize>i * 80
+    const labels = lb + (<usize>i << 3)
+    const x0 = v128.load(x)
+    const x1 = v128.load(x, 16)
+    const x2 = v128.load(x, 32)
+    const x3 = v128.load(x, 48)
+    const x4 = v128.load(x, 64)
+    let a: v128
+    if (attention == 2) a = fastExp2(f64x2.sub(v128.load(SC + (<usize>i << 4)), mx))
+    else {
+      let s = f64x2.mul(x0, u0)
+      s = f64x2.add(s, f64x2.mul(x1, u1))
+      s = f64x2.add(s, f64x2.mul(x2, u2))
+      s = f64x2.add(s, f64x2.mul(x3, u3))
+      s = f64x2.add(s, f64x2.mul(x4, u4))
+      a = weightOf(f64x2.add(s, gather2(UY, labels)))
+    }
+    v128.store(SC + (<usize>i << 4), a)
+    tot = f64x2.add(tot, a)
+    h0 = f64x2.add(h0, f64x2.mul(a, x0))
+    h1 = f64x2.add(h1, f64x2.mul(a, x1))
+    h2 = f64x2.add(h2, f64x2.mul(a, x2))
+    h3 = f64x2.add(h3, f64x2.mul(a, x3))
+    h4 = f64x2.add(h4, f64x2.mul(a, x4))
+    scatterAdd2(HY, labels, a)
+  }
+  v128.store(H, h0)
+  v128.store(H, h1, 16)
+  v128.store(H, h2, 32)
+  v128.store(H, h3, 48)
+  v128.store(H, h4, 64)
+  return tot
+}
+
+/** Backward over the keys: g_a_j = x_j·g_h + g_h,y[label], the score's gradient, g_u += g_score_j e_j (label part in HY). */
+function backward5(xb: usize, lb: usize, keys: i32, inv: v128, dot: v128): void {
+  const g0 = v128.load(GH)
+  const g1 = v128.load(GH, 16)
+  const g2 = v128.load(GH, 32)
+  const g3 = v128.load(GH, 48)
+  const g4 = v128.load(GH, 64)
+  let u0 = v128.load(GU)
+  let u1 = v128.load(GU, 16)
+  let u2 = v128.load(GU, 32)
+  let u3 = v128.load(GU, 48)
+  let u4 = v128.load(GU, 64)
+  for (let i = 0; i < keys; i++) {
+    const x = xb + <usize>i * 80
+    const labels = lb + (<usize>i << 3)
+    const x0 = v128.load(x)
+    const x1 = v128.load(x, 16)
+    const x2 = v128.load(x, 32)
+    const x3 = v128.load(x, 48)
+    const x4 = v128.load(x, 64)
+    let s = f64x2.mul(x0, g0)
+    s = f64x2.add(s, f64x2.mul(x1, g1))
+    s = f64x2.add(s, f64x2.mul(x2, g2))
+    s = f64x2.add(s, f64x2.mul(x3, g3))
+    s = f64x2.add(s, f64x2.mul(x4, g4))
+    const g = scoreGradient(v128.load(SC + (<usize>i << 4)), f64x2.add(s, gather2(GHY, labels)), inv, dot)
+    u0 = f64x2.add(u0, f64x2.mul(g, x0))
+    u1 = f64x2.add(u1, f64x2.mul(g, x1))
+    u2 = f64x2.add(u2, f64x2.mul(g, x2))
+    u3 = f64x2.add(u3, f64x2.mul(g, x3))
+    u4 = f64x2.add(u4, f64x2.mul(g, x4))
+    scatterAdd2(HY, labels, g)
+  }
+  v128.store(GU, u0)
+  v128.store(GU, u1, 16)
+  v128.store(GU, u2, 32)
+  v128.store(GU, u3, 48)
+  v128.store(GU, u4, 64)
+}
+
 /**
  * The mean cross-entropy of the chunk's `count` tasks as a share of a batch of B, and its gradient (written to
  * GKQ and GPV): FusedKernel's loop over tasks, two tasks at a time.
@@ -696,11 +859,13 @@ export function lossAndGradient(count: i32, B: f64): f64 {
     // Softmax: the scores and their maximum first.
     let mx = f64x2.splat(-Infinity)
     if (attention == 2) {
-      for (let i = 0; i < keys; i++) {
-        const s = f64x2.mul(f64x2.add(dotInputs(xb + <usize>i * rowBytes, GU, rowBytes), gather2(UY, lb + (<usize>i << 3))), isd)
-        v128.store(SC + (<usize>i << 4), s)
-        mx = f64x2.pmax(mx, s)
-      }
+      if (d == 5) mx = scores5(xb, lb, keys, isd)
+      else
+        for (let i = 0; i < keys; i++) {
+          const s = f64x2.mul(f64x2.add(dotInputs(xb + <usize>i * rowBytes, GU, rowBytes), gather2(UY, lb + (<usize>i << 3))), isd)
+          v128.store(SC + (<usize>i << 4), s)
+          mx = f64x2.pmax(mx, s)
+        }
       if (attendToQuery) {
         const s = f64x2.mul(dotInputs(qb, GU, rowBytes), isd)
         v128.store(SC + (<usize>n << 4), s)
@@ -709,16 +874,18 @@ export function lossAndGradient(count: i32, B: f64): f64 {
     }
     // The weights a_j and h = Σ_j a_j e_j.
     let tot = zero
-    for (let i = 0; i < keys; i++) {
-      const x = xb + <usize>i * rowBytes
-      const labels = lb + (<usize>i << 3)
-      const a =
-        attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>i << 4)), mx)) : weightOf(f64x2.add(dotInputs(x, GU, rowBytes), gather2(UY, labels)))
-      v128.store(SC + (<usize>i << 4), a)
-      tot = f64x2.add(tot, a)
-      addScaledInputs(H, a, x, rowBytes)
-      scatterAdd2(HY, labels, a)
-    }
+    if (d == 5) tot = weights5(xb, lb, keys, mx)
+    else
+      for (let i = 0; i < keys; i++) {
+        const x = xb + <usize>i * rowBytes
+        const labels = lb + (<usize>i << 3)
+        const a =
+          attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>i << 4)), mx)) : weightOf(f64x2.add(dotInputs(x, GU, rowBytes), gather2(UY, labels)))
+        v128.store(SC + (<usize>i << 4), a)
+        tot = f64x2.add(tot, a)
+        addScaledInputs(H, a, x, rowBytes)
+        scatterAdd2(HY, labels, a)
+      }
     if (attendToQuery) {
       const a = attention == 2 ? fastExp2(f64x2.sub(v128.load(SC + (<usize>n << 4)), mx)) : weightOf(dotInputs(qb, GU, rowBytes))
       v128.store(SC + (<usize>n << 4), a)
@@ -742,14 +909,16 @@ export function lossAndGradient(count: i32, B: f64): f64 {
     // Backward over the keys: g_a_j = e_jᵀ g_h, the score's gradient, g_u += g_score_j e_j (its label part in HY).
     memory.fill(GU, 0, rowBytes)
     memory.fill(HY, 0, <usize>C << 4)
-    for (let i = 0; i < keys; i++) {
-      const x = xb + <usize>i * rowBytes
-      const labels = lb + (<usize>i << 3)
-      const ga = f64x2.add(dotInputs(x, GH, rowBytes), gather2(GHY, labels))
-      const g = scoreGradient(v128.load(SC + (<usize>i << 4)), ga, inv, dot)
-      addScaledInputs(GU, g, x, rowBytes)
-      scatterAdd2(HY, labels, g)
-    }
+    if (d == 5) backward5(xb, lb, keys, inv, dot)
+    else
+      for (let i = 0; i < keys; i++) {
+        const x = xb + <usize>i * rowBytes
+        const labels = lb + (<usize>i << 3)
+        const ga = f64x2.add(dotInputs(x, GH, rowBytes), gather2(GHY, labels))
+        const g = scoreGradient(v128.load(SC + (<usize>i << 4)), ga, inv, dot)
+        addScaledInputs(GU, g, x, rowBytes)
+        scatterAdd2(HY, labels, g)
+      }
     if (attendToQuery) {
       const g = scoreGradient(v128.load(SC + (<usize>n << 4)), dotInputs(qb, GH, rowBytes), inv, dot)
       addScaledInputs(GU, g, qb, rowBytes)
