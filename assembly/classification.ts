@@ -686,15 +686,20 @@ function fastExp(x: f64): f64 {
  * loss to lossSum and g_z hᵀ to W_PV's gradient.
  */
 function logitsAndLoss(pair: i32, tasks: i32, B: f64): void {
+  // The logits of both lanes at once: z_c = Σ_r W_PV[d + c][r] h[r] in r order, as each lane's own loop sums them.
+  for (let c = 0; c < C; c++) {
+    const row = PV + (<usize>((d + c) * D) << 3)
+    let z = f64x2.mul(f64x2.splat(load<f64>(row)), v128.load(H))
+    for (let r = 1; r < d; r++) z = f64x2.add(z, f64x2.mul(f64x2.splat(load<f64>(row + (<usize>r << 3))), v128.load(H + (<usize>r << 4))))
+    for (let r = d; r < D; r++) z = f64x2.add(z, f64x2.mul(f64x2.splat(load<f64>(row + (<usize>r << 3))), v128.load(HY + (<usize>(r - d) << 4))))
+    v128.store(GZ + (<usize>c << 4), z)
+  }
   for (let lane = 0; lane < tasks; lane++) {
     const off = <usize>lane << 3
     const target = load<i32>(QL + (<usize>pair << 3) + (<usize>lane << 2))
     let zm: f64 = 0
     for (let c = 0; c < C; c++) {
-      const row = PV + (<usize>((d + c) * D) << 3)
-      let z = load<f64>(row) * hAt(0, off)
-      for (let r = 1; r < D; r++) z += load<f64>(row + (<usize>r << 3)) * hAt(r, off)
-      store<f64>(GZ + (<usize>c << 4) + off, z)
+      const z = load<f64>(GZ + (<usize>c << 4) + off)
       if (c == 0 || z > zm) zm = z
     }
     let total: f64 = 0
@@ -704,8 +709,17 @@ function logitsAndLoss(pair: i32, tasks: i32, B: f64): void {
     for (let c = 0; c < C; c++) {
       const gz = (jsExp(load<f64>(GZ + (<usize>c << 4) + off) - lse) - (target == c ? 1.0 : 0.0)) / B
       store<f64>(GZ + (<usize>c << 4) + off, gz)
-      const row = GPV + (<usize>((d + c) * D) << 3)
-      for (let r = 0; r < D; r++) store<f64>(row + (<usize>r << 3), load<f64>(row + (<usize>r << 3)) + gz * hAt(r, off))
+    }
+  }
+  // ∇W_PV[d + c][r] += g_z,c h[r]: lane 0's product, then lane 1's, as the lanes' tasks come in order.
+  for (let c = 0; c < C; c++) {
+    const gz = v128.load(GZ + (<usize>c << 4))
+    const row = GPV + (<usize>((d + c) * D) << 3)
+    for (let r = 0; r < D; r++) {
+      const p = f64x2.mul(gz, v128.load(r < d ? H + (<usize>r << 4) : HY + (<usize>(r - d) << 4)))
+      const at = row + (<usize>r << 3)
+      const once = load<f64>(at) + f64x2.extract_lane(p, 0)
+      store<f64>(at, tasks == 2 ? once + f64x2.extract_lane(p, 1) : once)
     }
   }
 }
