@@ -121,6 +121,8 @@ export const adaptabilityPart = <E, R>(
         const bins: Array<Bins> = runs.map((r) => quantileBins(r.features[feature.key]!, BINS))
         const binCount = Math.min(...bins.map((b) => b.count))
         for (const [learner, series] of learners) {
+          // The grid optimum is one learner for every seed, so every basin's subgroup has the same curve: drawn once.
+          if (learner === "grid" && points.some((p) => p.series === series && p.feature === feature.name)) continue
           for (const [metric, metricName, bounds] of metrics) {
             const binned = runs.map((r, i) => binnedMeans(r.features[feature.key]!, r.values[learner][metric], bins[i]!))
             for (let bin = 0; bin < binCount; bin++) {
