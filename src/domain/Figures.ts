@@ -153,6 +153,8 @@ export const scatterFigure = (panels: ReadonlyArray<ScatterPanel>, title: string
 export interface SeriesStyle {
   readonly color?: { readonly domain: ReadonlyArray<string>; readonly range: ReadonlyArray<string> }
   readonly strokeDash?: { readonly domain: ReadonlyArray<string>; readonly range: ReadonlyArray<ReadonlyArray<number>> }
+  /** A log y axis from this value up (> 0); a value below it (and an interval's end) is drawn at the axis's lower end. */
+  readonly logYFrom?: number
 }
 
 /** Mean ± 95% CI of some quantity along an axis, one line per series (final loss, learned c_σ, context length). */
@@ -164,15 +166,26 @@ export const seriesFigure = (
   logX: boolean,
   style: SeriesStyle = {}
 ): TopLevelSpec => {
-  const color = { field: "series", type: "nominal", title: null, ...(style.color ? { scale: { domain: [...style.color.domain], range: [...style.color.range] } } : {}) } as const
+  // With dashes, the legend draws each series as a short line in its colour and dash (a model solid, a reference
+  // dashed), not as a dot that hides the difference.
+  const legend = style.strokeDash ? { legend: { symbolType: "stroke", symbolStrokeWidth: 2.5, symbolSize: 400 } } : {}
+  const color = {
+    field: "series",
+    type: "nominal",
+    title: null,
+    ...(style.color ? { scale: { domain: [...style.color.domain], range: [...style.color.range] } } : {}),
+    ...legend
+  } as const
   const strokeDash = style.strokeDash
     ? { strokeDash: { field: "series", type: "nominal", title: null, scale: { domain: [...style.strokeDash.domain], range: style.strokeDash.range.map((d) => [...d]) } } as const }
     : {}
+  // One panel needs no header (its name would be a placeholder such as "all").
+  const single = new Set(points.map((p) => p.panel)).size <= 1
   return {
     $schema: SCHEMA,
     title,
     data: { values: points as Array<BandPoint> },
-    facet: { column: { field: "panel", type: "nominal", title: null } },
+    facet: { column: { field: "panel", type: "nominal", title: null, ...(single ? { header: { labels: false } } : {}) } },
     spec: {
       width: 300,
       height: 220,
@@ -181,7 +194,7 @@ export const seriesFigure = (
           mark: { type: "errorbar", ticks: true },
           encoding: {
             x: { field: "x", type: "quantitative", scale: logX ? { type: "log", nice: false } : { zero: false, nice: false }, title: xTitle },
-            y: { field: "lo", type: "quantitative", title: yTitle },
+            y: { field: "lo", type: "quantitative", title: yTitle, ...(style.logYFrom !== undefined ? { scale: { type: "log", domainMin: style.logYFrom, clamp: true } } : {}) },
             y2: { field: "hi" },
             color
           }
@@ -190,7 +203,7 @@ export const seriesFigure = (
           mark: { type: "line", point: true },
           encoding: {
             x: { field: "x", type: "quantitative" },
-            y: { field: "mean", type: "quantitative", scale: { zero: false } },
+            y: { field: "mean", type: "quantitative", scale: style.logYFrom !== undefined ? { type: "log", domainMin: style.logYFrom, clamp: true } : { zero: false } },
             color,
             ...strokeDash
           }

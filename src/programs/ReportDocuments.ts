@@ -203,4 +203,12 @@ ${doc.sections.map((s) => `<h2>${escapeHtml(s.heading)}</h2>${sectionHtml(s.mark
       ""
     ].join("\n")
     yield* store.writeText(store.join(out, "report.md"), markdown)
+    // A figure an earlier report drew and this one does not (runs added to the sweep move the configurations a figure
+    // shows; a newer version draws other figures) is removed: the folder holds this report's figures and no others.
+    // A figure is known by its spec, <name>.vl.json; other files a person put there are left alone.
+    const drawn = new Set(doc.figures.map((f) => f.name))
+    const files = yield* store.list(out)
+    const stale = files.filter((file) => file.endsWith(".vl.json")).map((file) => file.slice(0, -".vl.json".length)).filter((name) => !drawn.has(name))
+    const staleFiles = stale.flatMap((name) => [`${name}.svg`, `${name}.png`, `${name}.vl.json`]).filter((file) => files.includes(file))
+    yield* Effect.forEach(staleFiles, (file) => store.remove(store.join(out, file)), { discard: true })
   })

@@ -92,20 +92,60 @@ const symlogTicks = (lo: number, hi: number, constant: number): Array<number> =>
 }
 const SYMLOG_LABEL = "abs(datum.value) >= 1000 ? format(datum.value / 1000, '~g') + 'k' : format(datum.value, '~g')"
 
+/** The landscape's plot size (px) and its axes' symlog constants. */
+const LANDSCAPE_WIDTH = 460
+const LANDSCAPE_HEIGHT = 360
+const C_SIGMA_CONSTANT = 0.1
+const SCALE_CONSTANT = 0.01
+/** How far apart (px) two end labels must start not to be written over each other: one line of 10 px text, ~21 characters. */
+const LABEL_HEIGHT = 13
+const LABEL_WIDTH = 120
+
+const symlog = (v: number, constant: number) => Math.sign(v) * Math.log1p(Math.abs(v) / constant)
+
+/** The plotted extent of the landscape's axes. */
+export interface LandscapeExtent {
+  readonly cSigma: readonly [number, number]
+  readonly scale: readonly [number, number]
+}
+
 /**
- * A label per end point, "seed 3: (c_σ, b)"; seeds whose end points coincide to the label's precision share one label
- * ("seeds 0, 3: (…)"), which would otherwise be written over each other.
+ * Labels of the end points, one line per seed, "seed 3: (c_σ, b)"; seeds whose end points coincide to the label's
+ * precision share one line ("seeds 0, 3: (…)"). With the plot's extent, end points whose labels would be written over
+ * each other (closer than a line's height, and a label's width, on the plot) share one label of several lines, placed
+ * at the highest of them: "seed 0: (14.8, 17.59)\nseed 1: (14.8, 17.52)". Lines are separated by "\n" (the text
+ * mark's lineBreak).
  */
-export const endLabels = (trajectories: ReadonlyArray<TrajectoryPoint>): Array<TrajectoryPoint & { readonly label: string }> => {
-  const groups = new Map<string, Array<TrajectoryPoint>>()
+export const endLabels = (
+  trajectories: ReadonlyArray<TrajectoryPoint>,
+  extent?: LandscapeExtent
+): Array<TrajectoryPoint & { readonly label: string }> => {
+  const lines = new Map<string, Array<TrajectoryPoint>>()
   for (const p of trajectories.filter((t) => t.last)) {
     const key = `(${p.cSigma.toFixed(1)}, ${p.scale.toFixed(2)})`
-    groups.set(key, [...(groups.get(key) ?? []), p])
+    lines.set(key, [...(lines.get(key) ?? []), p])
   }
-  return [...groups.entries()].map(([values, members]) => ({
-    ...members[0]!,
-    label: `${members.length === 1 ? members[0]!.run : `seeds ${members.map((m) => m.run.replace(/^seed /, "")).join(", ")}`}: ${values}`
+  const entries = [...lines.entries()].map(([values, members]) => ({
+    point: members[0]!,
+    line: `${members.length === 1 ? members[0]!.run : `seeds ${members.map((m) => m.run.replace(/^seed /, "")).join(", ")}`}: ${values}`
   }))
+  if (extent === undefined) return entries.map((e) => ({ ...e.point, label: e.line }))
+  // Positions on the plot (px from the lower left corner).
+  const position = (p: TrajectoryPoint) => {
+    const fraction = (v: number, [lo, hi]: readonly [number, number], c: number) => (symlog(v, c) - symlog(lo, c)) / (symlog(hi, c) - symlog(lo, c))
+    return { x: fraction(p.cSigma, extent.cSigma, C_SIGMA_CONSTANT) * LANDSCAPE_WIDTH, y: fraction(p.scale, extent.scale, SCALE_CONSTANT) * LANDSCAPE_HEIGHT }
+  }
+  // From the top down, each line joins the first label it would overlap (by any of its lines), or starts a new one.
+  const clusters: Array<Array<{ readonly point: TrajectoryPoint; readonly line: string; readonly x: number; readonly y: number }>> = []
+  for (const entry of entries.map((e) => ({ ...e, ...position(e.point) })).sort((a, b) => b.y - a.y)) {
+    const near = clusters.find((cluster) => {
+      const top = cluster[0]!
+      return Math.abs(entry.x - top.x) < LABEL_WIDTH && top.y - entry.y < LABEL_HEIGHT * cluster.length
+    })
+    if (near) near.push(entry)
+    else clusters.push([entry])
+  }
+  return clusters.map((cluster) => ({ ...cluster[0]!.point, label: cluster.map((e) => e.line).join("\n") }))
 }
 
 /** The CA-KGD loss landscape over (c_σ, b) with the learned parameters through training overlaid. */
@@ -117,8 +157,8 @@ export const landscapeFigure = (
 ): TopLevelSpec => ({
   $schema: SCHEMA,
   title,
-  width: 460,
-  height: 360,
+  width: LANDSCAPE_WIDTH,
+  height: LANDSCAPE_HEIGHT,
   layer: [
     {
       data: { values: cells as Array<LandscapeCell> },
@@ -127,17 +167,17 @@ export const landscapeFigure = (
         x: {
           field: "x0",
           type: "quantitative",
-          scale: { type: "symlog", constant: 0.1 },
+          scale: { type: "symlog", constant: C_SIGMA_CONSTANT },
           title: "c_σ (kernel inverse width; symlog)",
-          axis: { values: symlogTicks(Math.min(...cells.map((c) => c.x0)), Math.max(...cells.map((c) => c.x1)), 0.1), labelExpr: SYMLOG_LABEL }
+          axis: { values: symlogTicks(Math.min(...cells.map((c) => c.x0)), Math.max(...cells.map((c) => c.x1)), C_SIGMA_CONSTANT), labelExpr: SYMLOG_LABEL }
         },
         x2: { field: "x1" },
         y: {
           field: "y0",
           type: "quantitative",
-          scale: { type: "symlog", constant: 0.01 },
+          scale: { type: "symlog", constant: SCALE_CONSTANT },
           title: "b = c_η / n (step; symlog)",
-          axis: { values: symlogTicks(Math.min(...cells.map((c) => c.y0)), Math.max(...cells.map((c) => c.y1)), 0.01), labelExpr: SYMLOG_LABEL }
+          axis: { values: symlogTicks(Math.min(...cells.map((c) => c.y0)), Math.max(...cells.map((c) => c.y1)), SCALE_CONSTANT), labelExpr: SYMLOG_LABEL }
         },
         y2: { field: "y1" },
         color: {
@@ -169,8 +209,13 @@ export const landscapeFigure = (
     },
     {
       // Each end point labelled with its values, (c_σ, b).
-      data: { values: endLabels(trajectories) as Array<TrajectoryPoint & { label: string }> },
-      mark: { type: "text", align: "left", dx: 7, dy: -6, fontSize: 10, color: "white", stroke: "black", strokeWidth: 0.25 },
+      data: {
+        values: endLabels(trajectories, {
+          cSigma: [Math.min(...cells.map((c) => c.x0)), Math.max(...cells.map((c) => c.x1))],
+          scale: [Math.min(...cells.map((c) => c.y0)), Math.max(...cells.map((c) => c.y1))]
+        }) as Array<TrajectoryPoint & { label: string }>
+      },
+      mark: { type: "text", align: "left", baseline: "top", dx: 8, dy: -8, lineBreak: "\n", fontSize: 10, color: "white", stroke: "black", strokeWidth: 0.25 },
       encoding: {
         x: { field: "cSigma", type: "quantitative" },
         y: { field: "scale", type: "quantitative" },
@@ -202,7 +247,12 @@ const FALLBACK_COLORS = ["#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf", 
  * decides the rest (references: dashed).
  */
 export const learnerScales = (series: ReadonlyArray<string>, dashed: (name: string) => boolean = () => false) => {
-  const names = [...new Set(series)]
+  // The known learners in LEARNER_STYLES' order (each model above the reference it implements), then the rest.
+  const rank = (name: string) => {
+    const i = LEARNER_STYLES.findIndex((s) => s.name === name)
+    return i < 0 ? LEARNER_STYLES.length : i
+  }
+  const names = [...new Set(series)].map((name, i) => ({ name, i })).sort((a, b) => rank(a.name) - rank(b.name) || a.i - b.i).map((x) => x.name)
   let fallback = 0
   const styles = names.map((name) => {
     const known = LEARNER_STYLES.find((s) => s.name === name)

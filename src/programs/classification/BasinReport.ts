@@ -25,19 +25,24 @@ const show = (v: unknown) => (typeof v === "string" ? v : JSON.stringify(v))
 
 /**
  * Labels of settings: the axis values in which a setting differs from the most common value of that axis ("base" when
- * it differs in none), so that one-factor-at-a-time studies read as "learningRate=0.003".
+ * it differs in none), so that one-factor-at-a-time studies read as "learningRate=0.003". The attention kind is not an
+ * axis of the label (the caller names it): a sweep over C × attention labels its settings "C=2", "C=3", … for every
+ * attention kind, never "base" for one of its values.
  */
 export const settingLabels = (settings: ReadonlyArray<Readonly<Record<string, unknown>>>): Array<string> => {
   const paths = [...new Set(settings.flatMap((s) => Object.keys(s)))].filter((p) => p !== "model.attention")
+  const keyOf = (s: Readonly<Record<string, unknown>>) => JSON.stringify(paths.map((p) => s[p]))
+  // The settings apart from their attention kind, each once.
+  const distinct = [...new Map(settings.map((s) => [keyOf(s), s] as const)).values()]
   const modal = Object.fromEntries(
     paths.map((path) => {
       const counts = new Map<string, number>()
-      for (const s of settings) counts.set(JSON.stringify(s[path]), (counts.get(JSON.stringify(s[path])) ?? 0) + 1)
+      for (const s of distinct) counts.set(JSON.stringify(s[path]), (counts.get(JSON.stringify(s[path])) ?? 0) + 1)
       return [path, [...counts.entries()].sort((a, b) => b[1] - a[1])[0]![0]]
     })
   )
   // An axis whose values are all different (e.g. a task sweep) labels every setting.
-  const varied = (path: string) => new Set(settings.map((s) => JSON.stringify(s[path]))).size === settings.length && settings.length > 1
+  const varied = (path: string) => new Set(distinct.map((s) => JSON.stringify(s[path]))).size === distinct.length && distinct.length > 1
   return settings.map((s) => {
     const parts = paths.filter((p) => varied(p) || JSON.stringify(s[p]) !== modal[p]).map((p) => `${short(p)}=${show(s[p])}`)
     return parts.length === 0 ? "base" : parts.join(", ")
@@ -98,10 +103,12 @@ export const basinSections = <E>(
     // Settings in the order they first appear (the sweep's order).
     const keys = [...new Set(kernel.map((r) => JSON.stringify(r.axes)))]
     const labels = settingLabels(keys.map((k) => JSON.parse(k) as Record<string, unknown>))
+    // Softmax runs alone are labelled by their setting; with exp runs beside them, every label names its attention.
+    const kinds = new Set(kernel.map((r) => r.config.model.attention))
     const settings = keys.map((key, i) => {
       const members = kernel.filter((r) => JSON.stringify(r.axes) === key).sort((a, b) => a.seed - b.seed)
       const attention = members[0]!.config.model.attention
-      return { label: attention === "softmax" ? labels[i]! : `${attention} SA, ${labels[i]!}`, runs: members }
+      return { label: attention === "softmax" && kinds.size === 1 ? labels[i]! : `${attention} SA, ${labels[i]!}`, runs: members }
     })
     const finalBasin = (r: BasinRun) => basinOf(r.summary.final.extracted.cSigma)!
     const stoppedEarly = kernel.filter((r) => r.summary.stoppedEarly !== undefined).length
@@ -134,7 +141,7 @@ export const basinSections = <E>(
           upper: row.proportion.upper,
           seeds: row.proportion.trials
         })),
-        "Which basin softmax attention learns"
+        kinds.size === 1 && kinds.has("softmax") ? "Which basin softmax attention learns" : `Which basin ${[...kinds].sort().reverse().join(" and ")} attention learn`
       )
     )
     const studyTable = markdownTable(

@@ -25,7 +25,7 @@ import { basinSections } from "./BasinReport.js"
 import { evaluateAtContextLengths } from "./ContextLengths.js"
 import { adaptabilityPart } from "./ReportAdaptability.js"
 import { trainingPart } from "./ReportTraining.js"
-import { oodPart } from "./ReportOod.js"
+import { oodPart, representativeGroups } from "./ReportOod.js"
 import {
   type ReportSection,
   type FinishedRun,
@@ -171,6 +171,25 @@ const landscapeCells = (landscape: GridResult["landscape"]): Array<LandscapeCell
   )
 }
 
+/** Trained models' final losses spanning more than this factor are drawn on a log axis. */
+const LOG_LOSS_SPAN = 20
+
+/**
+ * The final-loss figure's y axis. When the trained models' mean losses span more than LOG_LOSS_SPAN (a sweep over d:
+ * 0.82 at d = 2, 0.0032 at d = 20), a linear axis flattens the small ones onto zero, so the axis is logarithmic from
+ * the power of ten at or below the smallest mean drawn; a reference more than 100 times below every trained model
+ * (CA-KGD* ≈ 10⁻⁹ at ε = 0) does not set the axis (the caption names it).
+ */
+export const finalLossAxis = (points: ReadonlyArray<BandPoint>): { readonly span: number; readonly logYFrom?: number } => {
+  const models = points.filter((p) => !p.series.endsWith("*")).map((p) => p.mean).filter((v) => v > 0 && Number.isFinite(v))
+  if (models.length === 0) return { span: 1 }
+  const smallest = Math.min(...models)
+  const span = Math.max(...models) / smallest
+  if (span <= LOG_LOSS_SPAN) return { span }
+  const drawn = points.map((p) => p.mean).filter((v) => v >= smallest / 100)
+  return { span, logYFrom: Number(`1e${Math.floor(Math.log10(Math.min(...drawn)))}`) }
+}
+
 /** The classification report of a folder's finished runs. */
 export const makeClassificationReport = (folder: string, entries: ReadonlyArray<FinishedRun>) =>
   Effect.gen(function* () {
@@ -190,13 +209,8 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
     )
 
     // Per-context scatters (Figures 4b–d, 5b–d), for the first seed of at most two configurations per attention kind,
-    // those nearest the paper's n = 100 first.
-    const scatterGroups = (["linear", "softmax", "exp"] as const).flatMap((attention) =>
-      groups
-        .filter((g) => g.runs[0]!.config.model.attention === attention)
-        .sort((a, b) => Math.abs(a.runs[0]!.config.task.n - 100) - Math.abs(b.runs[0]!.config.task.n - 100))
-        .slice(0, 2)
-    )
+    // those nearest the paper's main setting (n = 100, d = 5, C = 5, ε = 0.5) first.
+    const scatterGroups = representativeGroups(groups, 2)
     for (const group of scatterGroups) {
       const run = group.runs[0]!
       const text = yield* store.readText(store.join(run.dir, "per-context.csv"))
@@ -247,8 +261,11 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       contextsFigure(panels, "Example contexts")
     )
 
-    // The CA-KGD landscape with the softmax models' learned parameters through training.
-    const softmax = runs.filter((r) => r.config.model.attention === "softmax")
+    // The CA-KGD landscape of one configuration (the softmax one nearest the main setting) with its softmax models'
+    // learned parameters through training: the landscape depends on the task, so runs of other settings (another n,
+    // d, C or ε) would be drawn on a landscape that is not theirs.
+    const landscapeGroup = representativeGroups(groups).find((g) => g.runs[0]!.config.model.attention === "softmax")
+    const softmax = landscapeGroup?.runs ?? []
     if (softmax.length > 0) {
       const references = (yield* store.readJson(store.join(softmax[0]!.dir, "references.json"))) as Option.Option<Record<string, GridResult>>
       const grid = Option.getOrUndefined(references)?.["ca-kgd"]
@@ -262,8 +279,8 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
         const count = (kind: string) => kinds.filter((k) => k === kind).length
         yield* emit(
           "landscape",
-          `Mean CE of CA-KGD over (c_σ, b) on the first ${grid.landscape.loss.length > 0 ? "scanned" : ""} grid-search tasks, both signs of each; white lines: the softmax models' (c_σ, b) read off their weights through training, red diamonds at the end. Selection basin (c_σ > 0) optimum ${grid.selection ? `${grid.selection.loss.toFixed(4)} at c_σ = ${grid.selection.cSigma.toFixed(1)}` : "—"}; elimination basin (c_σ < 0) optimum ${grid.elimination ? `${grid.elimination.loss.toFixed(4)} at c_σ = ${grid.elimination.cSigma.toFixed(1)}` : "—"}. Seeds: ${count("selection")} selection, ${count("elimination")} elimination${count("mixed") > 0 ? `, ${count("mixed")} mixed` : ""}.`,
-          landscapeFigure(landscapeCells(grid.landscape), trajectories, "CA-KGD loss landscape and learned parameters", Math.log(softmax[0]!.config.task.C))
+          `Mean CE of CA-KGD over (c_σ, b) at ${landscapeGroup!.label}${groups.length > 1 ? " (the softmax configuration nearest the main setting)" : ""}, on the first scanned grid-search tasks, both signs of each; white lines: its softmax models' (c_σ, b) read off their weights through training, red diamonds at the end. Selection basin (c_σ > 0) optimum ${grid.selection ? `${grid.selection.loss.toFixed(4)} at c_σ = ${grid.selection.cSigma.toFixed(1)}` : "—"}; elimination basin (c_σ < 0) optimum ${grid.elimination ? `${grid.elimination.loss.toFixed(4)} at c_σ = ${grid.elimination.cSigma.toFixed(1)}` : "—"}. Seeds: ${count("selection")} selection, ${count("elimination")} elimination${count("mixed") > 0 ? `, ${count("mixed")} mixed` : ""}.`,
+          landscapeFigure(landscapeCells(grid.landscape), trajectories, `CA-KGD loss landscape and learned parameters: ${landscapeGroup!.label}`, Math.log(softmax[0]!.config.task.C))
         )
       }
     } else skipped.push("CA-KGD landscape: no softmax-attention run")
@@ -331,10 +348,19 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
       const logX = axis !== "task.noise"
       const axisTitle = AXIS_TITLES[axis]
       const lossSeries = lossPoints.map((p) => p.series)
+      const lossY = finalLossAxis(lossPoints)
+      const below = lossY.logYFrom === undefined ? [] : lossPoints.filter((p) => p.mean < lossY.logYFrom!)
       yield* emit(
         "final-loss",
-        `Final evaluation loss along ${axisTitle}, mean and 95% interval over seeds: trained models (solid) next to the grid-optimal references (dashed; GD-lin*, KGD-fixed*, CA-KGD*, CA-GD-lin*), each model in the colour of the reference it implements.`,
-        seriesFigure(lossPoints, `Final loss along ${axisTitle}`, axisTitle, "mean cross-entropy (nats)", logX, learnerScales(lossSeries, (name) => name.endsWith("*")))
+        `Final evaluation loss along ${axisTitle}, mean and 95% interval over seeds: trained models (solid) next to the grid-optimal references (dashed; GD-lin*, KGD-fixed*, CA-KGD*, CA-GD-lin*), each model in the colour of the reference it implements.${
+          lossY.logYFrom === undefined
+            ? ""
+            : ` Log axis (the trained models' losses span a factor ${lossY.span.toFixed(0)}) from ${lossY.logYFrom}${below.length === 0 ? "" : `; below it, drawn at its lower end: ${below.map((p) => `${p.series} ${p.mean.toPrecision(2)} at ${p.x}`).join(", ")}`}.`
+        }`,
+        seriesFigure(lossPoints, `Final loss along ${axisTitle}`, axisTitle, "mean cross-entropy (nats)", logX, {
+          ...learnerScales(lossSeries, (name) => name.endsWith("*")),
+          ...(lossY.logYFrom === undefined ? {} : { logYFrom: lossY.logYFrom })
+        })
       )
       const cSigmaSeries = [...new Set(cSigmaPoints.map((p) => p.series))]
       if (cSigmaSeries.some((name) => name.startsWith("learned"))) {
@@ -363,7 +389,8 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
 
     // Context lengths other than the trained one.
     const lengthPoints: Array<BandPoint> = []
-    for (const group of groups.slice(0, 4)) {
+    // One configuration per attention kind, the one nearest the main setting.
+    for (const group of representativeGroups(groups)) {
       const n = group.runs[0]!.config.task.n
       const lengths = [Math.max(2, Math.round(n / 4)), Math.max(2, Math.round(n / 2)), n, 2 * n, 4 * n]
       const results = yield* Effect.forEach(group.runs, (run) =>
@@ -376,7 +403,7 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
     }
     yield* emit(
       "context-length",
-      `Loss of the trained models evaluated at context lengths other than the trained one (n/4 … 4n), next to their GD reference at the parameters read off the weights (c_η = n·b follows n); mean and 95% interval over seeds. Each length is evaluated on a set of ${lengthSetSize(runs[0]!.config)} contexts (a subset of the size of the runs' own evaluation set, ${runs[0]!.config.evaluation.size}).`,
+      `Loss of the trained models (one configuration per attention kind, the one nearest the main setting) evaluated at context lengths other than the trained one (n/4 … 4n), next to their GD reference at the parameters read off the weights (c_η = n·b follows n); mean and 95% interval over seeds. Each length is evaluated on a set of ${lengthSetSize(runs[0]!.config)} contexts (a subset of the size of the runs' own evaluation set, ${runs[0]!.config.evaluation.size}).`,
       seriesFigure(lengthPoints, "Evaluation at other context lengths", "n (context length at evaluation)", "mean cross-entropy (nats)", true, {
         color: { domain: ["trained model", "GD reference* (extracted parameters)"], range: ["#2c7fb8", "#d95f0e"] },
         strokeDash: { domain: ["trained model", "GD reference* (extracted parameters)"], range: [[1, 0], [6, 3]] }

@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs"
+import { existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
@@ -108,17 +108,21 @@ const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
     close(scatter[panel].layer[3].data.values[0].v, mean(table.map((cells) => cells[columns.indexOf(model)]!)), `mean ${model}`)
   }
 
-  // Landscape: the CA-KGD grid of the sweep's first softmax run (n = 8, seed 0), and each softmax run's extracted
-  // (c_σ, b) through training, ending at its final point.
+  // Landscape: the CA-KGD grid of the softmax configuration nearest the main setting (n = 16), and the extracted
+  // (c_σ, b) of that configuration's runs through training, ending at their final points; runs at n = 8 have another
+  // landscape and are not drawn on this one.
   const landscape = spec("landscape")
-  const softmaxRuns = runs.filter((r) => r.attention === "softmax")
-  const first = softmaxRuns.find((r) => r.n === 8 && r.seed === 0)!
+  const softmaxRuns = runs.filter((r) => r.attention === "softmax" && r.n === 16)
+  const first = softmaxRuns.find((r) => r.seed === 0)!
   const grid = JSON.parse(readFileSync(join(first.dir, "references.json"), "utf8"))["ca-kgd"]
   assert.deepStrictEqual((landscape.layer[0].data.values as Array<{ loss: number }>).map((c) => c.loss), grid.landscape.loss.flat())
+  const otherGrid = JSON.parse(readFileSync(join(runs.find((r) => r.attention === "softmax" && r.n === 8)!.dir, "references.json"), "utf8"))["ca-kgd"]
+  assert.notDeepEqual(otherGrid.landscape.loss.flat(), grid.landscape.loss.flat(), "the two settings' landscapes differ")
+  assert.include(landscape.title, "softmax SA, n=16")
   const trajectory = landscape.layer[1].data.values as Array<unknown>
   assert.strictEqual(trajectory.length, softmaxRuns.reduce((sum, r) => sum + r.rows.length - 1, 0), "every evaluation point after step 0")
   const ends = landscape.layer[2].data.values as Array<{ cSigma: number; scale: number; step: number }>
-  assert.strictEqual(ends.length, 4, "4 softmax runs, one end point each")
+  assert.strictEqual(ends.length, 2, "2 softmax runs at n = 16, one end point each")
   for (const run of softmaxRuns) {
     const last = run.rows.at(-1)
     assert.isTrue(ends.some((e) => e.step === last.step && e.cSigma === last.extracted.params.cSigma && e.scale === last.extracted.params.scale), `end of ${run.dir}`)
@@ -140,9 +144,11 @@ const assertPlottedValuesAreStored = (folder: string, reportDir: string) => {
     }
   }
 
-  // Context lengths: at the trained n the evaluation set is the run's own, so the plotted losses are the stored final ones.
+  // Context lengths, for one configuration per attention kind (the one nearest n = 100): at the trained n the
+  // evaluation set is the run's own, so the plotted losses are the stored final ones.
   const lengths = spec("context-length").data.values as Array<{ panel: string; series: string; x: number; mean: number }>
-  for (const group of groups.slice(0, 4)) {
+  assert.sameMembers([...new Set(lengths.map((p) => p.panel))], ["linear SA, n=16", "exp SA, n=16", "softmax SA, n=16"])
+  for (const group of groups.filter((g) => g.n === 16)) {
     const panel = `${group.attention} SA, n=${group.n}`
     const at = (series: string) => lengths.find((p) => p.panel === panel && p.series === series && p.x === group.n)!
     close(at("trained model").mean, mean(group.runs.map((r) => r.summary.final.model.loss)), `${panel} at its own n`)
@@ -195,7 +201,8 @@ describe("classification report", () => {
         assertPlottedValuesAreStored(folder, report.dir)
         // Each end point of the landscape is labelled with its values.
         const landscape = JSON.parse(readFileSync(join(report.dir, "landscape.vl.json"), "utf8"))
-        const labels = landscape.layer[3].data.values.map((p: { label: string }) => p.label)
+        // A label may hold several lines (ends that would be written over each other share one label).
+        const labels = landscape.layer[3].data.values.flatMap((p: { label: string }) => p.label.split("\n"))
         for (const end of landscape.layer[2].data.values) {
           const values = `(${end.cSigma.toFixed(1)}, ${end.scale.toFixed(2)})`
           const seed = end.run.replace("seed ", "")
@@ -204,6 +211,10 @@ describe("classification report", () => {
             `${end.run} labelled ${values} among ${labels.join("; ")}`
           )
         }
+        // A figure of one panel has no placeholder header; the final-loss legend draws models solid, references dashed.
+        assert.notInclude(readFileSync(join(report.dir, "final-loss.svg"), "utf8"), ">all</text>")
+        const finalLoss = JSON.parse(readFileSync(join(report.dir, "final-loss.vl.json"), "utf8"))
+        assert.strictEqual(finalLoss.spec.layer[1].encoding.color.legend.symbolType, "stroke")
         assert.isTrue(existsSync(join(report.dir, "report.md")))
         assert.include(readFileSync(join(report.dir, "report.md"), "utf8"), "![alignment](alignment.svg)")
 
@@ -235,6 +246,15 @@ describe("classification report", () => {
       const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
       assert.include(markdown, "1 finished run in 1 configuration")
       assert.include(markdown, run.runId)
+      // A rerun removes the figures an earlier report drew and this one does not (here a figure of a configuration the
+      // folder no longer shows), and leaves other files alone.
+      for (const ext of ["vl.json", "svg", "png"]) writeFileSync(join(report.dir, `per-context-softmax-d2.${ext}`), "old")
+      writeFileSync(join(report.dir, "notes.png"), "mine")
+      const again = yield* makeReport(run.dir)
+      const files = readdirSync(again.dir)
+      assert.isEmpty(files.filter((f) => f.startsWith("per-context-softmax-d2.")), files.join(", "))
+      assert.include(files, "notes.png")
+      for (const figure of again.figures) for (const ext of ["vl.json", "svg", "png"]) assert.include(files, `${figure.name}.${ext}`)
     }).pipe(Effect.provide(QuietServicesLive))
   )
 
