@@ -10,7 +10,7 @@
 import { Effect, Option } from "effect"
 import type { RegressionConfig } from "../../domain/regression/Config.js"
 import { band, type BandPoint, seriesFigure } from "../../domain/Figures.js"
-import { formatInterval, meanInterval } from "../../domain/Results.js"
+import { type Bounds, COSINE, formatInterval, meanInterval, NON_NEGATIVE } from "../../domain/Results.js"
 import { RunStore } from "../../services/RunStore.js"
 import type { RegressionPoint, RegressionSummary } from "./Run.js"
 import { embeddingLabel } from "./Tables.js"
@@ -26,9 +26,17 @@ const ACTIVATIONS = ["linear", "relu", "exp", "softmax"] as const
 /** The attention activation whose kernel is the function class's own (softmax normalises exp). */
 const MATCHING: Readonly<Record<string, string>> = { linear: "linear", relu: "relu", exp: "exp" }
 
-const label = (axes: Readonly<Record<string, unknown>>) =>
+/**
+ * A configuration's label in legends and panel headers: the embedding by its shape ("tanh MLP 2→64→16", or "no
+ * embedding"), every other axis as name=value.
+ */
+const label = (axes: Readonly<Record<string, unknown>>, config: RegressionConfig) =>
   Object.entries(axes)
-    .map(([path, v]) => `${path.split(".").pop()}=${typeof v === "string" ? v : JSON.stringify(v)}`)
+    .map(([path, v]) =>
+      path === "model.embedding"
+        ? v === null ? "no embedding" : embeddingLabel(config)
+        : `${path.split(".").pop()}=${typeof v === "string" ? v : JSON.stringify(v)}`
+    )
     .join(", ") || "all runs"
 
 const groupBy = <A>(items: ReadonlyArray<A>, key: (a: A) => string) => {
@@ -60,7 +68,9 @@ const kernelTable = (runs: ReadonlyArray<StoredRegressionRun>): string | undefin
   const activations = ACTIVATIONS.filter((a) => runs.some((r) => r.config.model.attention === a))
   if (kernels.length < 1 || activations.length < 2) return undefined
   const trainedRows = kernels.map((kernel) => {
-    const means = activations.map((a) => meanInterval(runs.filter((r) => r.config.task.kernel === kernel && r.config.model.attention === a).map((r) => r.summary.final.model.loss)))
+    const means = activations.map((a) =>
+      meanInterval(runs.filter((r) => r.config.task.kernel === kernel && r.config.model.attention === a).map((r) => r.summary.final.model.loss), NON_NEGATIVE)
+    )
     const best = activations[means.reduce((b, m, i) => (m.mean < means[b]!.mean ? i : b), 0)]!
     // Among the unnormalised activations each has a kernel of its own; softmax normalises exp.
     const unnormalised = activations.filter((a) => a !== "softmax")
@@ -102,7 +112,8 @@ const layersTable = (runs: ReadonlyArray<StoredRegressionRun>): string | undefin
     .sort((a, b) => a[0]!.config.model.layers - b[0]!.config.model.layers)
     .map((members) => {
       const first = members[0]!
-      const of = (pick: (r: StoredRegressionRun) => number | undefined) => formatInterval(meanInterval(members.map((r) => pick(r) ?? Number.NaN)))
+      const of = (pick: (r: StoredRegressionRun) => number | undefined, bounds: Bounds = NON_NEGATIVE) =>
+        formatInterval(meanInterval(members.map((r) => pick(r) ?? Number.NaN), bounds))
       return [
         String(first.config.model.layers),
         `${first.config.model.recurrent ? "recurrent " : ""}${first.config.model.attention}`,
@@ -110,7 +121,7 @@ const layersTable = (runs: ReadonlyArray<StoredRegressionRun>): string | undefin
         of((r) => r.summary.final.model.loss),
         of((r) => r.summary.references["gd"]?.loss),
         of((r) => r.summary.references["gd++"]?.loss),
-        of((r) => r.summary.final.alignment.gridOptimum.modelCos),
+        of((r) => r.summary.final.alignment.gridOptimum.modelCos, COSINE),
         of((r) => r.summary.final.alignment.gridOptimum.predsDiff)
       ]
     })
@@ -131,9 +142,9 @@ const representationsTable = (runs: ReadonlyArray<StoredRegressionRun>): string 
   const groups = groupBy(relevant, (r) => JSON.stringify([embeddingLabel(r.config), r.config.model.attention, r.config.model.layers, r.config.task]))
   const rows = [...groups.values()].map((members) => {
     const first = members[0]!
-    const of = (pick: (r: StoredRegressionRun) => number | undefined) => {
+    const of = (pick: (r: StoredRegressionRun) => number | undefined, bounds: Bounds = NON_NEGATIVE) => {
       const values = members.map((r) => pick(r) ?? Number.NaN)
-      return values.some(Number.isFinite) ? formatInterval(meanInterval(values)) : "—"
+      return values.some(Number.isFinite) ? formatInterval(meanInterval(values, bounds)) : "—"
     }
     return [
       `${first.config.model.embedding === null ? "attention alone" : `${embeddingLabel(first.config)} + attention`} (${first.config.model.layers} ${first.config.model.attention} layer${first.config.model.layers === 1 ? "" : "s"})`,
@@ -142,7 +153,7 @@ const representationsTable = (runs: ReadonlyArray<StoredRegressionRun>): string 
       of((r) => r.summary.references["gd"]?.loss),
       of((r) => r.summary.references["gd-features"]?.loss),
       of((r) => r.summary.final.learnedFeatures?.loss),
-      of((r) => r.summary.final.learnedFeatures?.alignment.modelCos),
+      of((r) => r.summary.final.learnedFeatures?.alignment.modelCos, COSINE),
       of((r) => r.summary.final.learnedFeatures?.alignment.predsDiff),
       of((r) => r.summary.references["bayes"]?.loss)
     ]
@@ -171,31 +182,35 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
     const interpolation: Array<BandPoint> = []
     // With an attention axis, one panel per value of the other axes and one line per activation; else one panel.
     const byAttention = runs.some((r) => "model.attention" in r.axes)
-    const placement = (axes: Readonly<Record<string, unknown>>, single: string) => {
-      if (!byAttention) return { panel: single, series: label(axes) }
+    const placement = (axes: Readonly<Record<string, unknown>>, config: RegressionConfig, single: string) => {
+      if (!byAttention) return { panel: single, series: label(axes, config) }
       const { ["model.attention"]: attention, ...rest } = axes
-      return { panel: Object.keys(rest).length > 0 ? label(rest) : single, series: `${String(attention)} SA` }
+      return { panel: Object.keys(rest).length > 0 ? label(rest, config) : single, series: `${String(attention)} SA` }
     }
     for (const members of groups) {
-      const { axes } = members[0]!
+      const { axes, config } = members[0]!
       members[0]!.rows.forEach((row, i) => {
-        const at = (pick: (p: RegressionPoint) => number) => band(members.map((r) => (r.rows[i] ? pick(r.rows[i]!) : Number.NaN)))
-        alignment.push({ ...placement(axes, "model cos with K-step GD*"), x: row.step, ...at((p) => p.alignment.gridOptimum.modelCos) })
+        const at = (pick: (p: RegressionPoint) => number, bounds: Bounds) => band(members.map((r) => (r.rows[i] ? pick(r.rows[i]!) : Number.NaN)), bounds)
+        alignment.push({ ...placement(axes, config, "model cos with K-step GD*"), x: row.step, ...at((p) => p.alignment.gridOptimum.modelCos, COSINE) })
         if (row.learnedFeatures !== undefined) {
           learnedAlignment.push({
-            ...placement(axes, "model cos with GD* on the learned features"),
+            ...placement(axes, config, "model cos with GD* on the learned features"),
             x: row.step,
-            ...at((p) => p.learnedFeatures?.alignment.modelCos ?? Number.NaN)
+            ...at((p) => p.learnedFeatures?.alignment.modelCos ?? Number.NaN, COSINE)
           })
         }
         loss.push({
-          ...placement(axes, "loss relative to K-step GD*"),
+          ...placement(axes, config, "loss relative to K-step GD*"),
           x: row.step,
-          ...band(members.map((r) => (r.rows[i]?.model.loss ?? Number.NaN) / (r.summary.references["gd"]?.loss ?? Number.NaN)))
+          ...band(members.map((r) => (r.rows[i]?.model.loss ?? Number.NaN) / (r.summary.references["gd"]?.loss ?? Number.NaN)), NON_NEGATIVE)
         })
       })
       members[0]!.summary.interpolation.forEach((point, i) => {
-        interpolation.push({ ...placement(axes, "interpolation"), x: point.alpha, ...band(members.map((r) => r.summary.interpolation[i]?.loss ?? Number.NaN)) })
+        interpolation.push({
+          ...placement(axes, config, "interpolation"),
+          x: point.alpha,
+          ...band(members.map((r) => r.summary.interpolation[i]?.loss ?? Number.NaN), NON_NEGATIVE)
+        })
       })
     }
     yield* emit(
@@ -239,7 +254,7 @@ export const makeRegressionReport = (folder: string, entries: ReadonlyArray<Fini
           return [
             r.id,
             String(r.seed),
-            label(r.axes),
+            label(r.axes, r.config),
             f.model.loss.toFixed(4),
             (r.summary.references["gd"]?.loss ?? Number.NaN).toFixed(4),
             (r.summary.references["bayes"]?.loss ?? Number.NaN).toFixed(4),

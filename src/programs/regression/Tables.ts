@@ -6,7 +6,10 @@ import {
   aggregate,
   type AggregateGroup,
   aggregateRow,
+  type Bounds,
+  COSINE,
   formatInterval,
+  NON_NEGATIVE,
   type ResultRow,
   runColumns,
   runsCell,
@@ -32,6 +35,24 @@ export const REGRESSION_METRICS = [
   "model_cos_learned",
   "preds_diff_learned"
 ] as const
+
+/** The range of each bounded metric: losses and distances are non-negative, cosines lie in [−1, 1]; intervals over seeds are clipped to it. */
+export const REGRESSION_BOUNDS: Readonly<Record<string, Bounds>> = {
+  final_loss: NON_NEGATIVE,
+  gd_loss: NON_NEGATIVE,
+  gd_plus_plus_loss: NON_NEGATIVE,
+  bayes_loss: NON_NEGATIVE,
+  extracted_loss: NON_NEGATIVE,
+  model_cos: COSINE,
+  preds_diff: NON_NEGATIVE,
+  model_diff: NON_NEGATIVE,
+  model_cos_extracted: COSINE,
+  model_cos_bayes: COSINE,
+  gd_features_loss: NON_NEGATIVE,
+  learned_gd_loss: NON_NEGATIVE,
+  model_cos_learned: COSINE,
+  preds_diff_learned: NON_NEGATIVE
+}
 
 /** "none", or the embedding's shape: "tanh MLP 2→64→16". */
 export const embeddingLabel = (config: RegressionConfig): string => {
@@ -118,7 +139,7 @@ const regressionMarkdownRow = (g: AggregateGroup, keyColumns: ReadonlyArray<stri
 
 /** aggregate.csv rows (mean and 95% half-width per metric) and aggregate.md. */
 export const regressionAggregate = (sweepName: string, rows: ReadonlyArray<ResultRow>, keyColumns: ReadonlyArray<string>) => {
-  const groups = aggregate(rows, keyColumns, REGRESSION_METRICS)
+  const groups = aggregate(rows, keyColumns, REGRESSION_METRICS, REGRESSION_BOUNDS)
   const markdown = `# Sweep ${sweepName}\n\nMean ± 95% CI over seeds (Student's t). ${rows.length} runs. Losses are ½·mean squared error on the evaluation set; GD* is K-step (functional) GD with the model's kernel at its grid optimum.\n\n${toMarkdown(
     regressionMarkdownColumns(keyColumns, groups),
     groups.map((g) => regressionMarkdownRow(g, keyColumns))

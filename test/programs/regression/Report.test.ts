@@ -8,6 +8,7 @@ import { openInChromium } from "../../support/browser.js"
 import { planSweep } from "../../../src/programs/Registry.js"
 import { makeReport } from "../../../src/programs/MakeReport.js"
 import { runSweep } from "../../../src/programs/Sweep.js"
+import { regressionAggregate } from "../../../src/programs/regression/Tables.js"
 
 interface Stored {
   readonly kernel: string
@@ -31,6 +32,26 @@ const storedRuns = (folder: string): Array<Stored> =>
     })
 
 const ACTIVATIONS = ["relu", "exp", "softmax"] as const
+
+describe("regression aggregate", () => {
+  it("intervals over seeds stay inside each metric's range: a cosine's interval is clipped at 1 and written by its ends", () => {
+    // The three MLP + attention seeds of examples/deep-features.json: model cos with GD on the learned features.
+    const cosines = [0.97163689, 0.79953752, 0.97438331]
+    const rows = cosines.map((c, seed) => ({ run_id: `r${seed}`, seed, "model.embedding": "mlp", status: "done", final_loss: [0.001, 0.002, 0.05][seed]!, model_cos_learned: c }))
+    const { rows: aggregated, markdown } = regressionAggregate("s", rows, ["model.embedding"])
+    const mean = cosines.reduce((a, b) => a + b, 0) / 3
+    const sd = Math.sqrt(cosines.reduce((a, c) => a + (c - mean) ** 2, 0) / 2)
+    const halfWidth = 4.302652729911275 * sd / Math.sqrt(3) // t(0.975, 2)
+    const row = aggregated[0]!
+    assert.closeTo(row["model_cos_learned_mean"] as number, mean, 1e-12)
+    assert.closeTo(row["model_cos_learned_ci95"] as number, halfWidth, 1e-9)
+    assert.isAbove(mean + halfWidth, 1, "the unclipped interval leaves the range")
+    assert.strictEqual(row["model_cos_learned_hi"], 1)
+    assert.closeTo(row["model_cos_learned_lo"] as number, mean - halfWidth, 1e-9)
+    assert.include(markdown, `${mean.toFixed(4)} [${(mean - halfWidth).toFixed(4)}, 1.0000]`)
+    assert.strictEqual(row["final_loss_lo"], 0, "a loss interval stops at 0")
+  })
+})
 
 describe("regression report", () => {
   it.live(
@@ -105,13 +126,31 @@ describe("regression report", () => {
       Effect.gen(function* () {
         const dir = mkdtempSync(join(tmpdir(), "icl-gd-report-"))
         const example = JSON.parse(readFileSync(join(import.meta.dirname, "..", "..", "..", "examples", "quick", "deep-features.json"), "utf8"))
-        const { result } = yield* runSweep(Either.getOrThrow(planSweep({ ...example, output: { dir, progress: false } })), { concurrency: 1 })
+        // Two seeds, so that every figure has a band over seeds.
+        const sweep = { ...example.sweep, seeds: [0, 1] }
+        const { result } = yield* runSweep(Either.getOrThrow(planSweep({ ...example, sweep, output: { dir, progress: false } })), { concurrency: 1 })
         const report = yield* makeReport(result.folder)
         assert.deepStrictEqual(report.figures.map((f) => f.name), ["alignment", "learned-features", "loss", "interpolation"])
+        // Legends name the embedding by its shape, not by the config's JSON.
+        for (const figure of report.figures) {
+          assert.notMatch(figure.svg, /hidden(&quot;|")/, figure.name)
+          assert.include(figure.svg, "tanh MLP 2→16→6", figure.name)
+        }
+        assert.include(report.figures.find((f) => f.name === "alignment")!.svg, "no embedding")
+        // Cosines are bounded: no band leaves [−1, 1]; with two seeds the t-interval (t = 12.7) is wide enough to be clipped.
+        const points = (name: string) => JSON.parse(readFileSync(join(report.dir, `${name}.vl.json`), "utf8")).data.values as Array<{ lo: number; hi: number; mean: number }>
+        const cosines = [...points("alignment"), ...points("learned-features")]
+        for (const p of cosines) assert.isTrue(p.lo >= -1 && p.hi <= 1, JSON.stringify(p))
+        assert.isTrue(cosines.some((p) => p.hi === 1), "some cosine band reaches the bound")
+        for (const p of [...points("loss"), ...points("interpolation")]) assert.isAtLeast(p.lo, 0, JSON.stringify(p))
         const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
         assert.include(markdown, "## Deep representations")
-        assert.match(markdown, /\| attention alone \(1 linear layer\) \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| — \| — \| — \| [0-9.]+ \|/)
-        assert.match(markdown, /\| tanh MLP 2→16→6 \+ attention \(1 linear layer\) \| 1 \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| [0-9.]+ \| -?[0-9.]+ \| [0-9.]+ \| [0-9.]+ \|/)
+        const interval = String.raw`-?[0-9.]+( ± [0-9.]+| \[-?[0-9.]+, -?[0-9.]+\])`
+        assert.match(markdown, new RegExp(String.raw`\| attention alone \(1 linear layer\) \| 2 \| ${interval} \| ${interval} \| ${interval} \| — \| — \| — \| ${interval} \|`))
+        assert.match(
+          markdown,
+          new RegExp(String.raw`\| tanh MLP 2→16→6 \+ attention \(1 linear layer\) \| 2 \| ${interval} \| ${interval} \| ${interval} \| ${interval} \| ${interval} \| ${interval} \| ${interval} \|`)
+        )
         const aggregate = readFileSync(join(result.folder, "aggregate.md"), "utf8")
         assert.include(aggregate, "| GD* on φ(x) | GD* on learned features | model cos (learned) |")
       }).pipe(Effect.provide(QuietServicesLive)),
