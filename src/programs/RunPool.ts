@@ -1,11 +1,13 @@
 /**
  * A pool of worker threads that train runs in parallel. Threads are started once (each loads the code and builds its
- * services) and reused; a thread that dies is replaced. Closing the pool's scope stops every thread. A run may be
+ * services) and reused; a thread that dies is replaced. Closing the pool's scope stops every thread, after asking the
+ * runs still on them to write a checkpoint and stop, as an interrupt of the caller would (bounded by the same stop
+ * timeout): whichever of the two happens first, no run is cut off without its checkpoint. A run may be
  * given `onCheckpoint`: the checkpoints the run writes are handed to it one at a time, the newest when it falls
  * behind (one it had no time for is skipped), and always the last one of a run that stopped early.
  */
 import { Worker } from "node:worker_threads"
-import { Effect, Exit, Fiber, Queue } from "effect"
+import { Deferred, Effect, Exit, Fiber, Queue } from "effect"
 import type { BaseConfig } from "../domain/ConfigSchema.js"
 import { RunFailed } from "../domain/Errors.js"
 import { workerEntry } from "../services/WorkerEntry.js"
@@ -59,7 +61,17 @@ export const makeRunPool = (size: number, onWorkerStart?: (worker: Worker) => vo
       })
       return entry
     }
-    yield* Effect.addFinalizer(() => Effect.promise(() => Promise.all([...all].map((entry) => entry.worker.terminate()))))
+    // Runs in progress: the thread each holds, and a signal that its `run` (checkpoint hand-over included) is over.
+    const active = new Map<Deferred.Deferred<void>, PoolWorker>()
+    let closing = false
+    yield* Effect.addFinalizer(() =>
+      Effect.gen(function* () {
+        closing = true
+        for (const entry of active.values()) entry.worker.postMessage("stop")
+        yield* Effect.forEach([...active.keys()], Deferred.await, { discard: true }).pipe(Effect.timeoutOption(STOP_TIMEOUT_MS))
+        yield* Effect.promise(() => Promise.all([...all].map((entry) => entry.worker.terminate())))
+      })
+    )
     for (let i = 0; i < size; i++) yield* Queue.offer(idle, spawn())
 
     const train = (entry: PoolWorker, request: RunRequest, runId: string, onCheckpointText: ((text: string) => void) | undefined) =>
@@ -132,9 +144,14 @@ export const makeRunPool = (size: number, onWorkerStart?: (worker: Worker) => vo
 
     const run: RunPool["run"] = (request, runId, onCheckpoint) =>
       Effect.acquireUseRelease(
-        // A thread that died while idle is replaced before it is given a run (it would never answer).
-        Queue.take(idle).pipe(Effect.map((entry) => (entry.broken ? spawn() : entry))),
-        (entry) =>
+        // A thread that died while idle is replaced before it is given a run (it would never answer). A closing pool
+        // starts nothing (a run it stopped may be retried by its caller).
+        Effect.suspend(() => (closing ? Effect.interrupt : Queue.take(idle))).pipe(
+          Effect.map((entry) => (entry.broken ? spawn() : entry)),
+          Effect.flatMap((entry) => Deferred.make<void>().pipe(Effect.map((finished) => ({ entry, finished })))),
+          Effect.tap(({ entry, finished }) => Effect.sync(() => active.set(finished, entry)))
+        ),
+        ({ entry }) =>
           Effect.gen(function* () {
             if (onCheckpoint === undefined) return yield* train(entry, request, runId, undefined)
             // The newest checkpoint not handed over yet, and a signal that one arrived. Handing one over is not
@@ -163,11 +180,13 @@ export const makeRunPool = (size: number, onWorkerStart?: (worker: Worker) => vo
               )
             )
           }),
-        (entry) =>
+        ({ entry, finished }) =>
           Effect.suspend(() => {
+            active.delete(finished)
             if (!entry.broken) return Queue.offer(idle, entry)
-            return Effect.promise(() => entry.worker.terminate()).pipe(Effect.zipRight(Queue.offer(idle, spawn())))
-          })
+            const ended = Effect.promise(() => entry.worker.terminate())
+            return closing ? Effect.asVoid(ended) : ended.pipe(Effect.zipRight(Queue.offer(idle, spawn())))
+          }).pipe(Effect.ensuring(Deferred.succeed(finished, undefined)))
       )
     return { run } satisfies RunPool
   })
