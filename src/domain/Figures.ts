@@ -149,12 +149,29 @@ export const scatterFigure = (panels: ReadonlyArray<ScatterPanel>, title: string
   ...FONT
 })
 
+/**
+ * Ticks of a symlog axis with linear part `constant`: 0 and ±10^k from the constant up to the data's extent; every
+ * other decade when one side would get more than four.
+ */
+export const symlogTicks = (lo: number, hi: number, constant: number): Array<number> => {
+  const side = (extent: number) => {
+    const decades: Array<number> = []
+    for (let k = Math.ceil(Math.log10(constant)); 10 ** k <= extent; k++) decades.push(10 ** k)
+    return decades.length > 4 ? decades.filter((_, i) => (decades.length - 1 - i) % 2 === 0) : decades
+  }
+  return [...side(-lo).map((v) => -v).reverse(), 0, ...side(hi)]
+}
+/** Tick labels of a symlog axis: 1000 and above as "1k". */
+export const SYMLOG_LABEL = "abs(datum.value) >= 1000 ? format(datum.value / 1000, '~g') + 'k' : format(datum.value, '~g')"
+
 /** Fixed colours and dashes for a figure's series (e.g. models solid, references dashed). */
 export interface SeriesStyle {
   readonly color?: { readonly domain: ReadonlyArray<string>; readonly range: ReadonlyArray<string> }
   readonly strokeDash?: { readonly domain: ReadonlyArray<string>; readonly range: ReadonlyArray<ReadonlyArray<number>> }
   /** A log y axis from this value up (> 0); a value below it (and an interval's end) is drawn at the axis's lower end. */
   readonly logYFrom?: number
+  /** A symlog y axis with this linear part around 0 (values of both signs spanning decades), ticks at 0 and ±10^k. */
+  readonly symlogY?: number
 }
 
 /** Mean ± 95% CI of some quantity along an axis, one line per series (final loss, learned c_σ, context length). */
@@ -179,6 +196,17 @@ export const seriesFigure = (
   const strokeDash = style.strokeDash
     ? { strokeDash: { field: "series", type: "nominal", title: null, scale: { domain: [...style.strokeDash.domain], range: style.strokeDash.range.map((d) => [...d]) } } as const }
     : {}
+  const values = points.flatMap((p) => [p.lo, p.mean, p.hi]).filter(Number.isFinite)
+  const yScale =
+    style.logYFrom !== undefined
+      ? { scale: { type: "log", domainMin: style.logYFrom, clamp: true } as const }
+      : style.symlogY !== undefined
+        ? { scale: { type: "symlog", constant: style.symlogY } as const }
+        : {}
+  const yAxis =
+    style.symlogY !== undefined && values.length > 0
+      ? { axis: { values: symlogTicks(Math.min(0, ...values), Math.max(0, ...values), style.symlogY), labelExpr: SYMLOG_LABEL } }
+      : {}
   // One panel needs no header (its name would be a placeholder such as "all").
   const single = new Set(points.map((p) => p.panel)).size <= 1
   return {
@@ -194,7 +222,7 @@ export const seriesFigure = (
           mark: { type: "errorbar", ticks: true },
           encoding: {
             x: { field: "x", type: "quantitative", scale: logX ? { type: "log", nice: false } : { zero: false, nice: false }, title: xTitle },
-            y: { field: "lo", type: "quantitative", title: yTitle, ...(style.logYFrom !== undefined ? { scale: { type: "log", domainMin: style.logYFrom, clamp: true } } : {}) },
+            y: { field: "lo", type: "quantitative", title: yTitle, ...yScale, ...yAxis },
             y2: { field: "hi" },
             color
           }
@@ -203,7 +231,7 @@ export const seriesFigure = (
           mark: { type: "line", point: true },
           encoding: {
             x: { field: "x", type: "quantitative" },
-            y: { field: "mean", type: "quantitative", scale: style.logYFrom !== undefined ? { type: "log", domainMin: style.logYFrom, clamp: true } : { zero: false } },
+            y: { field: "mean", type: "quantitative", ...(yScale.scale ? yScale : { scale: { zero: false } }) },
             color,
             ...strokeDash
           }

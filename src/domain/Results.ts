@@ -126,7 +126,14 @@ export const toCsv = (columns: ReadonlyArray<string>, rows: ReadonlyArray<Result
 export const fixed = (v: number | null | undefined, digits = 4): string =>
   v === null || v === undefined || !Number.isFinite(v) ? "—" : v.toFixed(digits)
 
-const formatNumber = (v: number, digits: number) => (Number.isFinite(v) ? v.toFixed(digits) : "—")
+/**
+ * A number to `digits` decimals; one that those decimals would round to zero but is not zero in two significant digits
+ * ("4.6e-5", not "0.0000": a reference's loss of 4.6·10⁻⁵ ± 2.2·10⁻⁵ is a measurement, not a zero).
+ */
+export const formatNumber = (v: number, digits: number) => {
+  if (!Number.isFinite(v)) return "—"
+  return v !== 0 && Math.abs(v) < 0.5 * 10 ** -digits ? v.toExponential(1) : v.toFixed(digits)
+}
 
 /**
  * "mean ± half-width"; an interval clipped to its quantity's range is written by its ends instead, "mean [lo, hi]",

@@ -2,6 +2,7 @@ import { assert, describe, it } from "@effect/vitest"
 import {
   aggregate,
   COSINE,
+  formatEstimate,
   formatInterval,
   meanAndSe,
   meanInterval,
@@ -150,6 +151,16 @@ describe("results: aggregate over seeds", () => {
 })
 
 describe("intervals and standard errors", () => {
+  it("a table's number keeps its value: a small non-zero loss is written in two significant digits, not as 0.0000", () => {
+    // KGD-fixed* at d = 20 (settings-d): 4.585e-5 ± 2.158e-5 on 10,000 contexts.
+    assert.strictEqual(formatEstimate({ mean: 4.585e-5, se: 2.158e-5 }), "4.6e-5 ± 2.2e-5")
+    assert.strictEqual(formatEstimate({ mean: 0.1171, se: 0.00482 }), "0.1171 ± 0.0048")
+    // Exactly zero, and values that four decimals show, stay fixed-point; the threshold follows the digits asked for.
+    assert.strictEqual(formatEstimate({ mean: 0, se: 0 }), "0.0000 ± 0.0000")
+    assert.strictEqual(formatEstimate({ mean: 0.0032, se: 0.00005 }), "0.0032 ± 0.0001")
+    assert.strictEqual(formatEstimate({ mean: -3e-6, se: 4e-4 }, 3), "-3.0e-6 ± 4.0e-4")
+  })
+
   it("the 95% interval over seeds is mean ± t·s/√k, with the SE s/√k", () => {
     const values = [0.2, 0.25, 0.3]
     const m = meanInterval(values)

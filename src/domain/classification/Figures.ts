@@ -3,7 +3,7 @@
  * landscape over (c_σ, b) with the learned parameters through training.
  */
 import type { TopLevelSpec } from "vega-lite"
-import { FONT, SCHEMA } from "../Figures.js"
+import { FONT, SCHEMA, SYMLOG_LABEL, symlogTicks } from "../Figures.js"
 import type { ReferenceKind } from "./GdMath.js"
 
 /** The name a reference goes by in figures and tables. */
@@ -78,19 +78,6 @@ export interface TrajectoryPoint {
   readonly last: boolean
 }
 
-/**
- * Ticks of a symlog axis with linear part `constant`: 0 and ±10^k from the constant up to the data's extent; every
- * other decade when one side would get more than four.
- */
-const symlogTicks = (lo: number, hi: number, constant: number): Array<number> => {
-  const side = (extent: number) => {
-    const decades: Array<number> = []
-    for (let k = Math.ceil(Math.log10(constant)); 10 ** k <= extent; k++) decades.push(10 ** k)
-    return decades.length > 4 ? decades.filter((_, i) => (decades.length - 1 - i) % 2 === 0) : decades
-  }
-  return [...side(-lo).map((v) => -v).reverse(), 0, ...side(hi)]
-}
-const SYMLOG_LABEL = "abs(datum.value) >= 1000 ? format(datum.value / 1000, '~g') + 'k' : format(datum.value, '~g')"
 
 /** The landscape's plot size (px) and its axes' symlog constants. */
 const LANDSCAPE_WIDTH = 460

@@ -363,11 +363,16 @@ export const makeClassificationReport = (folder: string, entries: ReadonlyArray<
         })
       )
       const cSigmaSeries = [...new Set(cSigmaPoints.map((p) => p.series))]
+      // c_σ of both signs spanning decades (a grid optimum at 1000 beside learned values near 15) on a symlog axis, so
+      // that the large one does not flatten the others.
+      const cSigmaMagnitudes = cSigmaPoints.map((p) => Math.abs(p.mean)).filter((v) => v > 0 && Number.isFinite(v))
+      const cSigmaSymlog = cSigmaMagnitudes.length > 0 && Math.max(...cSigmaMagnitudes) / Math.min(...cSigmaMagnitudes) > LOG_LOSS_SPAN
       if (cSigmaSeries.some((name) => name.startsWith("learned"))) {
         yield* emit(
           "c-sigma",
-          `Learned c_σ of the softmax models (solid; mean and 95% interval over the seeds of each basin) against the grid-optimal c_σ of CA-KGD in each basin (dashed) along ${axisTitle}.`,
-          seriesFigure(cSigmaPoints, `Learned and grid-optimal c_σ along ${axisTitle}`, axisTitle, "c_σ (inverse kernel width)", logX, {
+          `Learned c_σ of the softmax models (solid; mean and 95% interval over the seeds of each basin) against the grid-optimal c_σ of CA-KGD in each basin (dashed) along ${axisTitle}${cSigmaSymlog ? "; symlog axis (linear within ±1)" : ""}.`,
+          seriesFigure(cSigmaPoints, `Learned and grid-optimal c_σ along ${axisTitle}`, axisTitle, `c_σ (inverse kernel width${cSigmaSymlog ? "; symlog" : ""})`, logX, {
+            ...(cSigmaSymlog ? { symlogY: 1 } : {}),
             color: { domain: cSigmaSeries, range: cSigmaSeries.map((name) => (name.includes("selection") ? (name.startsWith("learned") ? "#2ca02c" : "#74c476") : name.startsWith("learned") ? "#d62728" : "#ff9896")) },
             strokeDash: { domain: cSigmaSeries, range: cSigmaSeries.map((name) => (name.startsWith("learned") ? [1, 0] : [6, 3])) }
           })

@@ -51,6 +51,11 @@ describe("figures people can read", () => {
     assert.deepStrictEqual(plain.spec.layer[1].encoding.y.scale, { zero: false })
     const log = seriesFigure([point("a", "s", 1)], "t", "x", "y", false, { logYFrom: 0.001 }) as any
     for (const layer of log.spec.layer) assert.deepStrictEqual(layer.encoding.y.scale, { type: "log", domainMin: 0.001, clamp: true })
+    // c_σ along ε: the selection optimum at 1000 (ε = 0), learned values near 15, the elimination optimum near −20.
+    const cSigma = [point("all", "grid optimum, selection", 0), point("all", "learned, selection seeds", 0), point("all", "grid optimum, elimination", 0)].map((p, i) => ({ ...p, mean: [1000, 15, -20][i]!, lo: [1000, 14, -21][i]!, hi: [1000, 16, -19][i]! }))
+    const symlog = seriesFigure(cSigma, "t", "x", "c_σ", false, { symlogY: 1 }) as any
+    for (const layer of symlog.spec.layer) assert.deepStrictEqual(layer.encoding.y.scale, { type: "symlog", constant: 1 })
+    assert.deepStrictEqual(symlog.spec.layer[0].encoding.y.axis.values, [-10, -1, 0, 1, 10, 100, 1000])
   })
 
   it("final losses spanning orders of magnitude get a log axis from the power of ten below the smallest drawn; a near-zero reference does not set it", () => {

@@ -59,6 +59,8 @@ const storedRuns = (folder: string): Array<Stored> =>
 
 /** Student's t_{0.975} with one degree of freedom: the band over two seeds is mean ± t·|a − b|/2. */
 const T95_ONE = 12.706204736174707 // tan(0.475π)
+/** A table's number: 4 decimals, or two significant digits where 4 decimals would show a non-zero value as 0.0000. */
+const fixed = (v: number) => (v !== 0 && Math.abs(v) < 5e-5 ? v.toExponential(1) : v.toFixed(4))
 const mean = (values: ReadonlyArray<number>) => values.reduce((a, b) => a + b, 0) / values.length
 const close = (actual: number, expected: number, what: string, tolerance = 1e-12) =>
   assert.isTrue(Math.abs(actual - expected) <= tolerance * Math.max(1, Math.abs(expected)), `${what}: plotted ${actual}, stored ${expected}`)
@@ -182,7 +184,7 @@ describe("classification report", () => {
           contexts: ["d = 2", "d = 3, coordinates (1, 3)", "class 5", "x_3 (input coordinate)"],
           landscape: ["c_σ (kernel inverse width; symlog)", "b = c_η / n (step; symlog)", "mean CE (nats)"],
           "final-loss": ["GD-lin*", "KGD-fixed*", "CA-KGD*", "CA-GD-lin*", "linear SA", "exp SA", "softmax SA", "n (context length)", "mean cross-entropy (nats)"],
-          "c-sigma": ["grid optimum, selection", "grid optimum, elimination", "c_σ (inverse kernel width)", "n (context length)"],
+          "c-sigma": ["grid optimum, selection", "grid optimum, elimination", "c_σ (inverse kernel width", "n (context length)"],
           "context-length": ["trained model", "GD reference* (extracted parameters)"],
           weights: ["W_KQ", "W_PV", "x5", "y5", "softmax SA, n=16, seed 0"],
           training: ["evaluation loss (nats)", "c_σ (inverse kernel width)", "b = c_η/n (CA-KGD step)", "η = a·b (GD-lin step)", "grid optimum, elimination basin"],
@@ -302,7 +304,7 @@ describe("classification report", () => {
       // The grid-optimal reference is one learner for every seed: its cell is its value ± SE over contexts, not a
       // zero-width interval over seeds.
       const linear = subgroups("linear")[0]!.members[0]!.summary
-      const gridCell = `${linear.final.reference.atGridOptimum.loss.toFixed(4)} ± ${linear.uncertainty!.reference.atGridOptimum.loss.toFixed(4)}`
+      const gridCell = `${fixed(linear.final.reference.atGridOptimum.loss)} ± ${fixed(linear.uncertainty!.reference.atGridOptimum.loss)}`
       const inDistribution = markdown.split("\n").find((l) => l.startsWith(`| ${subgroups("linear")[0]!.label} | in distribution |`))!
       assert.strictEqual(inDistribution.split(" | ")[5], gridCell, inDistribution)
     }).pipe(Effect.provide(QuietServicesLive))
@@ -345,9 +347,9 @@ describe("classification report", () => {
     const row = table.split("\n").find((l) => l.startsWith("| 16 |"))!
     const seeds = runs.filter((r) => r.attention === "softmax" && r.n === 16).map((r) => r.summary.final.model.loss)
     const se = Math.abs(seeds[0]! - seeds[1]!) / 2
-    assert.include(row, `${mean(seeds).toFixed(4)} ± ${se.toFixed(4)} (2)`)
+    assert.include(row, `${fixed(mean(seeds))} ± ${fixed(se)} (2)`)
     const reference = softmax.summary.references["ca-kgd"]
-    assert.include(row, `${reference.evaluation.loss.toFixed(4)} ± ${reference.evaluationSe!.loss.toFixed(4)}`)
+    assert.include(row, `${fixed(reference.evaluation.loss)} ± ${fixed(reference.evaluationSe!.loss)}`)
   })
 
   it("the adaptability figure's bins average back to each run's stored final p(correct) and entropy", () => {

@@ -145,7 +145,9 @@ describe("regression report", () => {
         for (const p of [...points("loss"), ...points("interpolation")]) assert.isAtLeast(p.lo, 0, JSON.stringify(p))
         const markdown = readFileSync(join(report.dir, "report.md"), "utf8")
         assert.include(markdown, "## Deep representations")
-        const interval = String.raw`-?[0-9.]+( ± [0-9.]+| \[-?[0-9.]+, -?[0-9.]+\])`
+        // Numbers as the tables write them: fixed-point, or two significant digits where 4 decimals would show 0.0000.
+        const number = String.raw`-?[0-9.]+(?:e-\d+)?`
+        const interval = String.raw`${number}( ± ${number}| \[${number}, ${number}\])`
         assert.match(markdown, new RegExp(String.raw`\| attention alone \(1 linear layer\) \| 2 \| ${interval} \| ${interval} \| ${interval} \| — \| — \| — \| ${interval} \|`))
         assert.match(
           markdown,
