@@ -3,6 +3,27 @@ import { join } from "node:path"
 import { assert, describe, it } from "@effect/vitest"
 import { runCli, withConfig } from "../support/cli.js"
 
+/**
+ * Trains the one-run `config` twice through the CLI, with the SIMD kernel and with ICL_GD_SIMD=0: run.json names each
+ * kernel, and every result file is byte-identical.
+ */
+const assertSimdMatchesJavaScript = async (config: { readonly name: string }) => {
+  const runFolder = async (extraEnv: Record<string, string>) => {
+    const { dir, file } = withConfig(config)
+    const result = await runCli(["run", file], dir, extraEnv)
+    assert.strictEqual(result.status, 0, result.stderr)
+    const sweep = join(dir, "out", config.name)
+    return join(sweep, readdirSync(sweep).find((f) => f.startsWith(`${config.name}-`))!)
+  }
+  const simd = await runFolder({})
+  const javaScript = await runFolder({ ICL_GD_SIMD: "0" })
+  assert.strictEqual(JSON.parse(readFileSync(join(simd, "run.json"), "utf8")).kernel, "wasm-simd")
+  assert.strictEqual(JSON.parse(readFileSync(join(javaScript, "run.json"), "utf8")).kernel, "javascript")
+  for (const file of ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]) {
+    assert.strictEqual(readFileSync(join(javaScript, file), "utf8"), readFileSync(join(simd, file), "utf8"), file)
+  }
+}
+
 describe("CLI: run", () => {
   it("reports every problem of an invalid config with its path, exits 2 and writes nothing", async () => {
     const { dir, file } = withConfig({
@@ -78,20 +99,7 @@ describe("CLI: run", () => {
       runtime: { samplerThreads: 1 },
       output: { dir: "out", progress: false }
     }
-    const runFolder = async (extraEnv: Record<string, string>) => {
-      const { dir, file } = withConfig(config)
-      const result = await runCli(["run", file], dir, extraEnv)
-      assert.strictEqual(result.status, 0, result.stderr)
-      const sweep = join(dir, "out", "kernels")
-      return join(sweep, readdirSync(sweep).find((f) => f.startsWith("kernels-"))!)
-    }
-    const simd = await runFolder({})
-    const javaScript = await runFolder({ ICL_GD_SIMD: "0" })
-    assert.strictEqual(JSON.parse(readFileSync(join(simd, "run.json"), "utf8")).kernel, "wasm-simd")
-    assert.strictEqual(JSON.parse(readFileSync(join(javaScript, "run.json"), "utf8")).kernel, "javascript")
-    for (const file of ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]) {
-      assert.strictEqual(readFileSync(join(javaScript, file), "utf8"), readFileSync(join(simd, file), "utf8"), file)
-    }
+    await assertSimdMatchesJavaScript(config)
   })
 
   it("trains a three-layer regression model with the SIMD kernel, or in JavaScript with ICL_GD_SIMD=0, to byte-identical results; run.json says which", async () => {
@@ -106,20 +114,7 @@ describe("CLI: run", () => {
       runtime: { samplerThreads: 1 },
       output: { dir: "out", progress: false }
     }
-    const runFolder = async (extraEnv: Record<string, string>) => {
-      const { dir, file } = withConfig(config)
-      const result = await runCli(["run", file], dir, extraEnv)
-      assert.strictEqual(result.status, 0, result.stderr)
-      const sweep = join(dir, "out", "regression-kernels")
-      return join(sweep, readdirSync(sweep).find((f) => f.startsWith("regression-kernels-"))!)
-    }
-    const simd = await runFolder({})
-    const javaScript = await runFolder({ ICL_GD_SIMD: "0" })
-    assert.strictEqual(JSON.parse(readFileSync(join(simd, "run.json"), "utf8")).kernel, "wasm-simd")
-    assert.strictEqual(JSON.parse(readFileSync(join(javaScript, "run.json"), "utf8")).kernel, "javascript")
-    for (const file of ["metrics.jsonl", "summary.json", "per-context.csv", "weights.json", "references.json"]) {
-      assert.strictEqual(readFileSync(join(javaScript, file), "utf8"), readFileSync(join(simd, file), "utf8"), file)
-    }
+    await assertSimdMatchesJavaScript(config)
   })
 
   it("runs the quick regression sweep (1 and 2 layers; TensorFlow.js on an explicitly chosen wasm backend) and reports it", async () => {
