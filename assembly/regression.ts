@@ -147,300 +147,20 @@ const INIT: i32 = 1
 const ZERO: i32 = 2
 
 /**
- * out[j][k] = (start) + Σ_{c < C} X[j][c] · Y[c][k], c ascending, for j < J, k < Kn: products of lane matrices. Byte
- * strides: X[j][c] at X + j·xj + c·xc; Y[c][k] at Y + c·yc + k·yk; out[j][k] (and init[j][k]) at + j·oj + k·ok.
- * Tiles of 2 × 4 outputs (then 2 and 1 wide, and a last single row) keep their sums in registers and share each load.
+ * One entry of Y as a lane pair: a v128 (T = v128: Y is a matrix of lanes, one value per task) or an f64 splat to
+ * both lanes (T = f64: Y is a matrix of weights shared by both tasks). Chosen at compile time.
  */
-function lanesTimes(
-  out: usize, oj: usize, ok: usize, mode: i32, init: usize,
-  X: usize, xj: usize, xc: usize,
-  Y: usize, yc: usize, yk: usize,
-  J: i32, Kn: i32, C: i32
-): void {
-  let j = 0
-    for (; j + 2 <= J; j += 2) {
-      let k = 0
-      for (; k + 4 <= Kn; k += 4) {
-        const xr0 = X + <usize>(j + 0) * xj
-        const or0 = out + <usize>(j + 0) * oj + <usize>k * ok
-        const ir0 = init + <usize>(j + 0) * oj + <usize>k * ok
-        const xr1 = X + <usize>(j + 1) * xj
-        const or1 = out + <usize>(j + 1) * oj + <usize>k * ok
-        const ir1 = init + <usize>(j + 1) * oj + <usize>k * ok
-        const y0 = Y + <usize>(k + 0) * yk
-        const y1 = Y + <usize>(k + 1) * yk
-        const y2 = Y + <usize>(k + 2) * yk
-        const y3 = Y + <usize>(k + 3) * yk
-        let a00: v128, a01: v128, a02: v128, a03: v128, a10: v128, a11: v128, a12: v128, a13: v128
-        let c = 0
-        if (mode == FIRST) {
-          const x0 = v128.load(xr0)
-          const x1 = v128.load(xr1)
-          const w0 = v128.load(y0)
-          const w1 = v128.load(y1)
-          const w2 = v128.load(y2)
-          const w3 = v128.load(y3)
-          a00 = f64x2.mul(x0, w0)
-          a01 = f64x2.mul(x0, w1)
-          a02 = f64x2.mul(x0, w2)
-          a03 = f64x2.mul(x0, w3)
-          a10 = f64x2.mul(x1, w0)
-          a11 = f64x2.mul(x1, w1)
-          a12 = f64x2.mul(x1, w2)
-          a13 = f64x2.mul(x1, w3)
-          c = 1
-        } else if (mode == INIT) {
-          a00 = v128.load(ir0 + 0 * ok)
-          a01 = v128.load(ir0 + 1 * ok)
-          a02 = v128.load(ir0 + 2 * ok)
-          a03 = v128.load(ir0 + 3 * ok)
-          a10 = v128.load(ir1 + 0 * ok)
-          a11 = v128.load(ir1 + 1 * ok)
-          a12 = v128.load(ir1 + 2 * ok)
-          a13 = v128.load(ir1 + 3 * ok)
-        } else {
-          a00 = f64x2.splat(0)
-          a01 = f64x2.splat(0)
-          a02 = f64x2.splat(0)
-          a03 = f64x2.splat(0)
-          a10 = f64x2.splat(0)
-          a11 = f64x2.splat(0)
-          a12 = f64x2.splat(0)
-          a13 = f64x2.splat(0)
-        }
-        for (; c < C; c++) {
-          const xo = <usize>c * xc
-          const yo = <usize>c * yc
-          const x0 = v128.load(xr0 + xo)
-          const x1 = v128.load(xr1 + xo)
-          const w0 = v128.load(y0 + yo)
-          const w1 = v128.load(y1 + yo)
-          const w2 = v128.load(y2 + yo)
-          const w3 = v128.load(y3 + yo)
-          a00 = f64x2.add(a00, f64x2.mul(x0, w0))
-          a01 = f64x2.add(a01, f64x2.mul(x0, w1))
-          a02 = f64x2.add(a02, f64x2.mul(x0, w2))
-          a03 = f64x2.add(a03, f64x2.mul(x0, w3))
-          a10 = f64x2.add(a10, f64x2.mul(x1, w0))
-          a11 = f64x2.add(a11, f64x2.mul(x1, w1))
-          a12 = f64x2.add(a12, f64x2.mul(x1, w2))
-          a13 = f64x2.add(a13, f64x2.mul(x1, w3))
-        }
-        v128.store(or0 + 0 * ok, a00)
-        v128.store(or0 + 1 * ok, a01)
-        v128.store(or0 + 2 * ok, a02)
-        v128.store(or0 + 3 * ok, a03)
-        v128.store(or1 + 0 * ok, a10)
-        v128.store(or1 + 1 * ok, a11)
-        v128.store(or1 + 2 * ok, a12)
-        v128.store(or1 + 3 * ok, a13)
-      }
-      for (; k + 2 <= Kn; k += 2) {
-        const xr0 = X + <usize>(j + 0) * xj
-        const or0 = out + <usize>(j + 0) * oj + <usize>k * ok
-        const ir0 = init + <usize>(j + 0) * oj + <usize>k * ok
-        const xr1 = X + <usize>(j + 1) * xj
-        const or1 = out + <usize>(j + 1) * oj + <usize>k * ok
-        const ir1 = init + <usize>(j + 1) * oj + <usize>k * ok
-        const y0 = Y + <usize>(k + 0) * yk
-        const y1 = Y + <usize>(k + 1) * yk
-        let a00: v128, a01: v128, a10: v128, a11: v128
-        let c = 0
-        if (mode == FIRST) {
-          const x0 = v128.load(xr0)
-          const x1 = v128.load(xr1)
-          const w0 = v128.load(y0)
-          const w1 = v128.load(y1)
-          a00 = f64x2.mul(x0, w0)
-          a01 = f64x2.mul(x0, w1)
-          a10 = f64x2.mul(x1, w0)
-          a11 = f64x2.mul(x1, w1)
-          c = 1
-        } else if (mode == INIT) {
-          a00 = v128.load(ir0 + 0 * ok)
-          a01 = v128.load(ir0 + 1 * ok)
-          a10 = v128.load(ir1 + 0 * ok)
-          a11 = v128.load(ir1 + 1 * ok)
-        } else {
-          a00 = f64x2.splat(0)
-          a01 = f64x2.splat(0)
-          a10 = f64x2.splat(0)
-          a11 = f64x2.splat(0)
-        }
-        for (; c < C; c++) {
-          const xo = <usize>c * xc
-          const yo = <usize>c * yc
-          const x0 = v128.load(xr0 + xo)
-          const x1 = v128.load(xr1 + xo)
-          const w0 = v128.load(y0 + yo)
-          const w1 = v128.load(y1 + yo)
-          a00 = f64x2.add(a00, f64x2.mul(x0, w0))
-          a01 = f64x2.add(a01, f64x2.mul(x0, w1))
-          a10 = f64x2.add(a10, f64x2.mul(x1, w0))
-          a11 = f64x2.add(a11, f64x2.mul(x1, w1))
-        }
-        v128.store(or0 + 0 * ok, a00)
-        v128.store(or0 + 1 * ok, a01)
-        v128.store(or1 + 0 * ok, a10)
-        v128.store(or1 + 1 * ok, a11)
-      }
-      for (; k < Kn; k++) {
-        const xr0 = X + <usize>(j + 0) * xj
-        const or0 = out + <usize>(j + 0) * oj + <usize>k * ok
-        const ir0 = init + <usize>(j + 0) * oj + <usize>k * ok
-        const xr1 = X + <usize>(j + 1) * xj
-        const or1 = out + <usize>(j + 1) * oj + <usize>k * ok
-        const ir1 = init + <usize>(j + 1) * oj + <usize>k * ok
-        const y0 = Y + <usize>(k + 0) * yk
-        let a00: v128, a10: v128
-        let c = 0
-        if (mode == FIRST) {
-          const x0 = v128.load(xr0)
-          const x1 = v128.load(xr1)
-          const w0 = v128.load(y0)
-          a00 = f64x2.mul(x0, w0)
-          a10 = f64x2.mul(x1, w0)
-          c = 1
-        } else if (mode == INIT) {
-          a00 = v128.load(ir0 + 0 * ok)
-          a10 = v128.load(ir1 + 0 * ok)
-        } else {
-          a00 = f64x2.splat(0)
-          a10 = f64x2.splat(0)
-        }
-        for (; c < C; c++) {
-          const xo = <usize>c * xc
-          const yo = <usize>c * yc
-          const x0 = v128.load(xr0 + xo)
-          const x1 = v128.load(xr1 + xo)
-          const w0 = v128.load(y0 + yo)
-          a00 = f64x2.add(a00, f64x2.mul(x0, w0))
-          a10 = f64x2.add(a10, f64x2.mul(x1, w0))
-        }
-        v128.store(or0 + 0 * ok, a00)
-        v128.store(or1 + 0 * ok, a10)
-      }
-    }
-    for (; j < J; j++) {
-      let k = 0
-      for (; k + 4 <= Kn; k += 4) {
-        const xr0 = X + <usize>(j + 0) * xj
-        const or0 = out + <usize>(j + 0) * oj + <usize>k * ok
-        const ir0 = init + <usize>(j + 0) * oj + <usize>k * ok
-        const y0 = Y + <usize>(k + 0) * yk
-        const y1 = Y + <usize>(k + 1) * yk
-        const y2 = Y + <usize>(k + 2) * yk
-        const y3 = Y + <usize>(k + 3) * yk
-        let a00: v128, a01: v128, a02: v128, a03: v128
-        let c = 0
-        if (mode == FIRST) {
-          const x0 = v128.load(xr0)
-          const w0 = v128.load(y0)
-          const w1 = v128.load(y1)
-          const w2 = v128.load(y2)
-          const w3 = v128.load(y3)
-          a00 = f64x2.mul(x0, w0)
-          a01 = f64x2.mul(x0, w1)
-          a02 = f64x2.mul(x0, w2)
-          a03 = f64x2.mul(x0, w3)
-          c = 1
-        } else if (mode == INIT) {
-          a00 = v128.load(ir0 + 0 * ok)
-          a01 = v128.load(ir0 + 1 * ok)
-          a02 = v128.load(ir0 + 2 * ok)
-          a03 = v128.load(ir0 + 3 * ok)
-        } else {
-          a00 = f64x2.splat(0)
-          a01 = f64x2.splat(0)
-          a02 = f64x2.splat(0)
-          a03 = f64x2.splat(0)
-        }
-        for (; c < C; c++) {
-          const xo = <usize>c * xc
-          const yo = <usize>c * yc
-          const x0 = v128.load(xr0 + xo)
-          const w0 = v128.load(y0 + yo)
-          const w1 = v128.load(y1 + yo)
-          const w2 = v128.load(y2 + yo)
-          const w3 = v128.load(y3 + yo)
-          a00 = f64x2.add(a00, f64x2.mul(x0, w0))
-          a01 = f64x2.add(a01, f64x2.mul(x0, w1))
-          a02 = f64x2.add(a02, f64x2.mul(x0, w2))
-          a03 = f64x2.add(a03, f64x2.mul(x0, w3))
-        }
-        v128.store(or0 + 0 * ok, a00)
-        v128.store(or0 + 1 * ok, a01)
-        v128.store(or0 + 2 * ok, a02)
-        v128.store(or0 + 3 * ok, a03)
-      }
-      for (; k + 2 <= Kn; k += 2) {
-        const xr0 = X + <usize>(j + 0) * xj
-        const or0 = out + <usize>(j + 0) * oj + <usize>k * ok
-        const ir0 = init + <usize>(j + 0) * oj + <usize>k * ok
-        const y0 = Y + <usize>(k + 0) * yk
-        const y1 = Y + <usize>(k + 1) * yk
-        let a00: v128, a01: v128
-        let c = 0
-        if (mode == FIRST) {
-          const x0 = v128.load(xr0)
-          const w0 = v128.load(y0)
-          const w1 = v128.load(y1)
-          a00 = f64x2.mul(x0, w0)
-          a01 = f64x2.mul(x0, w1)
-          c = 1
-        } else if (mode == INIT) {
-          a00 = v128.load(ir0 + 0 * ok)
-          a01 = v128.load(ir0 + 1 * ok)
-        } else {
-          a00 = f64x2.splat(0)
-          a01 = f64x2.splat(0)
-        }
-        for (; c < C; c++) {
-          const xo = <usize>c * xc
-          const yo = <usize>c * yc
-          const x0 = v128.load(xr0 + xo)
-          const w0 = v128.load(y0 + yo)
-          const w1 = v128.load(y1 + yo)
-          a00 = f64x2.add(a00, f64x2.mul(x0, w0))
-          a01 = f64x2.add(a01, f64x2.mul(x0, w1))
-        }
-        v128.store(or0 + 0 * ok, a00)
-        v128.store(or0 + 1 * ok, a01)
-      }
-      for (; k < Kn; k++) {
-        const xr0 = X + <usize>(j + 0) * xj
-        const or0 = out + <usize>(j + 0) * oj + <usize>k * ok
-        const ir0 = init + <usize>(j + 0) * oj + <usize>k * ok
-        const y0 = Y + <usize>(k + 0) * yk
-        let a00: v128
-        let c = 0
-        if (mode == FIRST) {
-          const x0 = v128.load(xr0)
-          const w0 = v128.load(y0)
-          a00 = f64x2.mul(x0, w0)
-          c = 1
-        } else if (mode == INIT) {
-          a00 = v128.load(ir0 + 0 * ok)
-        } else {
-          a00 = f64x2.splat(0)
-        }
-        for (; c < C; c++) {
-          const xo = <usize>c * xc
-          const yo = <usize>c * yc
-          const x0 = v128.load(xr0 + xo)
-          const w0 = v128.load(y0 + yo)
-          a00 = f64x2.add(a00, f64x2.mul(x0, w0))
-        }
-        v128.store(or0 + 0 * ok, a00)
-      }
-    }
+@inline function loadY<T>(at: usize): v128 {
+  return sizeof<T>() == 8 ? v128.load64_splat(at) : v128.load(at)
 }
 
 /**
- * The same with Y a matrix of weights, f64 shared by both lanes (each entry splat): out[j][k] = (start) +
- * Σ_{c < C} X[j][c] · Y[c][k], Y[c][k] an f64 at Y + c·yc + k·yk.
+ * out[j][k] = (start) + Σ_{c < C} X[j][c] · Y[c][k], c ascending, for j < J, k < Kn: products of lane matrices X by
+ * Y, where Y holds lanes (T = v128) or weights shared by both lanes (T = f64, each entry splat; see loadY). Byte
+ * strides: X[j][c] at X + j·xj + c·xc; Y[c][k] at Y + c·yc + k·yk; out[j][k] (and init[j][k]) at + j·oj + k·ok.
+ * Tiles of 2 × 4 outputs (then 2 and 1 wide, and a last single row) keep their sums in registers and share each load.
  */
-function weightsTimes(
+function matrixTimes<T>(
   out: usize, oj: usize, ok: usize, mode: i32, init: usize,
   X: usize, xj: usize, xc: usize,
   Y: usize, yc: usize, yk: usize,
@@ -465,10 +185,10 @@ function weightsTimes(
         if (mode == FIRST) {
           const x0 = v128.load(xr0)
           const x1 = v128.load(xr1)
-          const w0 = v128.load64_splat(y0)
-          const w1 = v128.load64_splat(y1)
-          const w2 = v128.load64_splat(y2)
-          const w3 = v128.load64_splat(y3)
+          const w0 = loadY<T>(y0)
+          const w1 = loadY<T>(y1)
+          const w2 = loadY<T>(y2)
+          const w3 = loadY<T>(y3)
           a00 = f64x2.mul(x0, w0)
           a01 = f64x2.mul(x0, w1)
           a02 = f64x2.mul(x0, w2)
@@ -502,10 +222,10 @@ function weightsTimes(
           const yo = <usize>c * yc
           const x0 = v128.load(xr0 + xo)
           const x1 = v128.load(xr1 + xo)
-          const w0 = v128.load64_splat(y0 + yo)
-          const w1 = v128.load64_splat(y1 + yo)
-          const w2 = v128.load64_splat(y2 + yo)
-          const w3 = v128.load64_splat(y3 + yo)
+          const w0 = loadY<T>(y0 + yo)
+          const w1 = loadY<T>(y1 + yo)
+          const w2 = loadY<T>(y2 + yo)
+          const w3 = loadY<T>(y3 + yo)
           a00 = f64x2.add(a00, f64x2.mul(x0, w0))
           a01 = f64x2.add(a01, f64x2.mul(x0, w1))
           a02 = f64x2.add(a02, f64x2.mul(x0, w2))
@@ -538,8 +258,8 @@ function weightsTimes(
         if (mode == FIRST) {
           const x0 = v128.load(xr0)
           const x1 = v128.load(xr1)
-          const w0 = v128.load64_splat(y0)
-          const w1 = v128.load64_splat(y1)
+          const w0 = loadY<T>(y0)
+          const w1 = loadY<T>(y1)
           a00 = f64x2.mul(x0, w0)
           a01 = f64x2.mul(x0, w1)
           a10 = f64x2.mul(x1, w0)
@@ -561,8 +281,8 @@ function weightsTimes(
           const yo = <usize>c * yc
           const x0 = v128.load(xr0 + xo)
           const x1 = v128.load(xr1 + xo)
-          const w0 = v128.load64_splat(y0 + yo)
-          const w1 = v128.load64_splat(y1 + yo)
+          const w0 = loadY<T>(y0 + yo)
+          const w1 = loadY<T>(y1 + yo)
           a00 = f64x2.add(a00, f64x2.mul(x0, w0))
           a01 = f64x2.add(a01, f64x2.mul(x0, w1))
           a10 = f64x2.add(a10, f64x2.mul(x1, w0))
@@ -586,7 +306,7 @@ function weightsTimes(
         if (mode == FIRST) {
           const x0 = v128.load(xr0)
           const x1 = v128.load(xr1)
-          const w0 = v128.load64_splat(y0)
+          const w0 = loadY<T>(y0)
           a00 = f64x2.mul(x0, w0)
           a10 = f64x2.mul(x1, w0)
           c = 1
@@ -602,7 +322,7 @@ function weightsTimes(
           const yo = <usize>c * yc
           const x0 = v128.load(xr0 + xo)
           const x1 = v128.load(xr1 + xo)
-          const w0 = v128.load64_splat(y0 + yo)
+          const w0 = loadY<T>(y0 + yo)
           a00 = f64x2.add(a00, f64x2.mul(x0, w0))
           a10 = f64x2.add(a10, f64x2.mul(x1, w0))
         }
@@ -624,10 +344,10 @@ function weightsTimes(
         let c = 0
         if (mode == FIRST) {
           const x0 = v128.load(xr0)
-          const w0 = v128.load64_splat(y0)
-          const w1 = v128.load64_splat(y1)
-          const w2 = v128.load64_splat(y2)
-          const w3 = v128.load64_splat(y3)
+          const w0 = loadY<T>(y0)
+          const w1 = loadY<T>(y1)
+          const w2 = loadY<T>(y2)
+          const w3 = loadY<T>(y3)
           a00 = f64x2.mul(x0, w0)
           a01 = f64x2.mul(x0, w1)
           a02 = f64x2.mul(x0, w2)
@@ -648,10 +368,10 @@ function weightsTimes(
           const xo = <usize>c * xc
           const yo = <usize>c * yc
           const x0 = v128.load(xr0 + xo)
-          const w0 = v128.load64_splat(y0 + yo)
-          const w1 = v128.load64_splat(y1 + yo)
-          const w2 = v128.load64_splat(y2 + yo)
-          const w3 = v128.load64_splat(y3 + yo)
+          const w0 = loadY<T>(y0 + yo)
+          const w1 = loadY<T>(y1 + yo)
+          const w2 = loadY<T>(y2 + yo)
+          const w3 = loadY<T>(y3 + yo)
           a00 = f64x2.add(a00, f64x2.mul(x0, w0))
           a01 = f64x2.add(a01, f64x2.mul(x0, w1))
           a02 = f64x2.add(a02, f64x2.mul(x0, w2))
@@ -672,8 +392,8 @@ function weightsTimes(
         let c = 0
         if (mode == FIRST) {
           const x0 = v128.load(xr0)
-          const w0 = v128.load64_splat(y0)
-          const w1 = v128.load64_splat(y1)
+          const w0 = loadY<T>(y0)
+          const w1 = loadY<T>(y1)
           a00 = f64x2.mul(x0, w0)
           a01 = f64x2.mul(x0, w1)
           c = 1
@@ -688,8 +408,8 @@ function weightsTimes(
           const xo = <usize>c * xc
           const yo = <usize>c * yc
           const x0 = v128.load(xr0 + xo)
-          const w0 = v128.load64_splat(y0 + yo)
-          const w1 = v128.load64_splat(y1 + yo)
+          const w0 = loadY<T>(y0 + yo)
+          const w1 = loadY<T>(y1 + yo)
           a00 = f64x2.add(a00, f64x2.mul(x0, w0))
           a01 = f64x2.add(a01, f64x2.mul(x0, w1))
         }
@@ -705,7 +425,7 @@ function weightsTimes(
         let c = 0
         if (mode == FIRST) {
           const x0 = v128.load(xr0)
-          const w0 = v128.load64_splat(y0)
+          const w0 = loadY<T>(y0)
           a00 = f64x2.mul(x0, w0)
           c = 1
         } else if (mode == INIT) {
@@ -717,7 +437,7 @@ function weightsTimes(
           const xo = <usize>c * xc
           const yo = <usize>c * yc
           const x0 = v128.load(xr0 + xo)
-          const w0 = v128.load64_splat(y0 + yo)
+          const w0 = loadY<T>(y0 + yo)
           a00 = f64x2.add(a00, f64x2.mul(x0, w0))
         }
         v128.store(or0 + 0 * ok, a00)
@@ -847,13 +567,13 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
       const vy = VY + <usize>l * nD
       const w = W + <usize>l * Nn
       // KY[i][r] = Σ_c A[c, r] Z[i][c];  VY[i][r] = Σ_c P[r, c] Z[i][c].
-      weightsTimes(ky, row, V, FIRST, 0, z, row, V, A, <usize>D * 8, 8, n, D, D)
-      weightsTimes(vy, row, V, FIRST, 0, z, row, V, Pm, 8, <usize>D * 8, n, D, D)
+      matrixTimes<f64>(ky, row, V, FIRST, 0, z, row, V, A, <usize>D * 8, 8, n, D, D)
+      matrixTimes<f64>(vy, row, V, FIRST, 0, z, row, V, Pm, 8, <usize>D * 8, n, D, D)
       // W[j][i] = h(Σ_c Z[j][c] KY[i][c]).
-      lanesTimes(w, <usize>n * V, V, FIRST, 0, z, row, V, ky, V, row, N, n, D)
+      matrixTimes<v128>(w, <usize>n * V, V, FIRST, 0, z, row, V, ky, V, row, N, n, D)
       activate(w, N, n, invN)
       // Z_{l+1}[j][c] = Z[j][c] + Σ_i W[j][i] VY[i][c].
-      lanesTimes(z + ND, row, V, INIT, z, w, <usize>n * V, V, vy, row, V, N, D, n)
+      matrixTimes<v128>(z + ND, row, V, INIT, z, w, <usize>n * V, V, vy, row, V, N, D, n)
     }
 
     // The last layer, at the query only.
@@ -865,9 +585,9 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
     const q = zL + <usize>n * row
     const wl = W + <usize>(K - 1) * Nn
     // az[r] = Σ_c A[r, c] q[c];  W[i] = h(Σ_c Z[i][c] az[c]);  LV[i] = Σ_c P[d, c] Z[i][c].
-    weightsTimes(AZ, 0, V, FIRST, 0, q, 0, V, A, 8, <usize>D * 8, 1, D, D)
-    lanesTimes(wl, V, 0, FIRST, 0, zL, row, V, AZ, V, 0, n, 1, D)
-    weightsTimes(LV, V, 0, FIRST, 0, zL, row, V, pRow, 8, 0, n, 1, D)
+    matrixTimes<f64>(AZ, 0, V, FIRST, 0, q, 0, V, A, 8, <usize>D * 8, 1, D, D)
+    matrixTimes<v128>(wl, V, 0, FIRST, 0, zL, row, V, AZ, V, 0, n, 1, D)
+    matrixTimes<f64>(LV, V, 0, FIRST, 0, zL, row, V, pRow, 8, 0, n, 1, D)
     activate(wl, 1, n, invN)
     let upd = f64x2.splat(0)
     for (let i = 0; i < n; i++) upd = f64x2.add(upd, f64x2.mul(v128.load(wl + <usize>i * V), v128.load(LV + <usize>i * V)))
@@ -889,8 +609,8 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
         v128.store(p, f64x2.mul(v128.load(wl + <usize>i * V), f64x2.sub(v128.load(p), dot)))
       }
     } else scoreGradient(GW, wl, 1, n, invN)
-    lanesTimes(RL, 0, V, ZERO, 0, GW, 0, V, zL, row, V, 1, D, n)
-    lanesTimes(PU, 0, V, ZERO, 0, wl, 0, V, zL, row, V, 1, D, n)
+    matrixTimes<v128>(RL, 0, V, ZERO, 0, GW, 0, V, zL, row, V, 1, D, n)
+    matrixTimes<v128>(PU, 0, V, ZERO, 0, wl, 0, V, zL, row, V, 1, D, n)
     for (let c = 0; c < D; c++) {
       const at = pGrad + <usize>c * V
       v128.store(at, f64x2.add(v128.load(at), f64x2.mul(gOut, v128.load(PU + <usize>c * V))))
@@ -905,7 +625,7 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
     if (K > 1) {
       // ∂L/∂Z_{K−1}: the query row Σ_r A[r, c] RL[r] (+ gOut at the label); key i GW[i] az + W[i] gOut P[d, ·].
       const gq = G0 + <usize>n * row
-      weightsTimes(gq, 0, V, FIRST, 0, RL, 0, V, A, <usize>D * 8, 8, 1, D, D)
+      matrixTimes<f64>(gq, 0, V, FIRST, 0, RL, 0, V, A, <usize>D * 8, 8, 1, D, D)
       v128.store(gq + <usize>d * V, f64x2.add(v128.load(gq + <usize>d * V), gOut))
       for (let i = 0; i < n; i++) {
         const gs = v128.load(GW + <usize>i * V)
@@ -930,20 +650,20 @@ export function lossAndGradient(count: i32, batchSize: i32): f64 {
       const vy = VY + <usize>l * nD
       const w = W + <usize>l * Nn
       // GS[j][i] = ∂L/∂S_ji from Σ_c G[j][c] VY[i][c].
-      lanesTimes(GS, <usize>n * V, V, FIRST, 0, G, row, V, vy, V, row, N, n, D)
+      matrixTimes<v128>(GS, <usize>n * V, V, FIRST, 0, G, row, V, vy, V, row, N, n, D)
       scoreGradient(GS, w, N, n, invN)
       // The residual and query side: Gn[j][c] = G[j][c] + Σ_i GS[j][i] KY[i][c].
-      if (l > 0) lanesTimes(Gn, row, V, INIT, G, GS, <usize>n * V, V, ky, row, V, N, D, n)
+      if (l > 0) matrixTimes<v128>(Gn, row, V, INIT, G, GS, <usize>n * V, V, ky, row, V, N, D, n)
       // GV[i][c] = Σ_j W[j][i] G[j][c] and R[i][c] = Σ_j GS[j][i] Z[j][c], from 0.
-      lanesTimes(GV, row, V, ZERO, 0, w, V, <usize>n * V, G, row, V, n, D, N)
-      lanesTimes(R, row, V, ZERO, 0, GS, V, <usize>n * V, z, row, V, n, D, N)
+      matrixTimes<v128>(GV, row, V, ZERO, 0, w, V, <usize>n * V, G, row, V, n, D, N)
+      matrixTimes<v128>(R, row, V, ZERO, 0, GS, V, <usize>n * V, z, row, V, n, D, N)
       // The weights' gradients: GT_A[r][c] += Σ_i Z[i][r] R[i][c];  GT_P[r][c] += Σ_i GV[i][r] Z[i][c].
-      lanesTimes(ga, row, V, INIT, ga, z, V, row, R, row, V, D, D, n)
-      lanesTimes(gp, row, V, INIT, gp, GV, V, row, z, row, V, D, D, n)
+      matrixTimes<v128>(ga, row, V, INIT, ga, z, V, row, R, row, V, D, D, n)
+      matrixTimes<v128>(gp, row, V, INIT, gp, GV, V, row, z, row, V, D, D, n)
       if (l == 0) break
       // The key and value sides: Gn[i][r] += Σ_c A[r, c] R[i][c], then Σ_c P[c, r] GV[i][c].
-      weightsTimes(Gn, row, V, INIT, Gn, R, row, V, a, 8, <usize>D * 8, n, D, D)
-      weightsTimes(Gn, row, V, INIT, Gn, GV, row, V, Pm, <usize>D * 8, 8, n, D, D)
+      matrixTimes<f64>(Gn, row, V, INIT, Gn, R, row, V, a, 8, <usize>D * 8, n, D, D)
+      matrixTimes<f64>(Gn, row, V, INIT, Gn, GV, row, V, Pm, <usize>D * 8, 8, n, D, D)
       const swap = G
       G = Gn
       Gn = swap
